@@ -1,0 +1,82 @@
+"""Demo people and teams. Everyone's password is `demo`."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+
+from .models import Team, TeamMembership, User
+from .roles import ensure_roles
+
+TEAMS = [
+    ("payments", "Payments", "payments-lead"),
+    ("identity", "Identity & Access", "identity-lead"),
+    ("storefront", "Storefront", "storefront-lead"),
+    ("data-platform", "Data Platform", "data-lead"),
+    ("mobile", "Mobile", "mobile-lead"),
+    ("infrastructure", "Infrastructure", "infra-lead"),
+]
+
+# username, first, last, roles, team, team role
+PEOPLE = [
+    ("alice", "Alice", "Nguyen", ["requester"], "payments", "member"),
+    ("bob", "Bob", "Okafor", ["cab_member", "approver"], "infrastructure", "member"),
+    ("carol", "Carol", "Lindqvist", ["approver"], "identity", "member"),
+    ("dave", "Dave", "Moreau", ["approver"], "data-platform", "member"),
+    ("erin", "Erin", "Kowalski", ["auditor"], None, None),
+    ("frank", "Frank", "Adeyemi", ["executive"], None, None),
+    ("grace", "Grace", "Park", ["access_admin"], None, None),
+    ("heidi", "Heidi", "Brandt", ["release_manager", "cab_member"], "infrastructure", "member"),
+    ("payments-lead", "Priya", "Raman", ["requester", "approver"], "payments", "lead"),
+    ("identity-lead", "Ibrahim", "Haddad", ["requester", "approver"], "identity", "lead"),
+    ("storefront-lead", "Sofia", "Esposito", ["requester", "approver"], "storefront", "lead"),
+    ("data-lead", "Daniel", "Fischer", ["requester", "approver"], "data-platform", "lead"),
+    ("mobile-lead", "Mei", "Tanaka", ["requester", "approver"], "mobile", "lead"),
+    ("infra-lead", "Olu", "Balogun", ["requester", "approver", "cab_member"], "infrastructure", "lead"),
+    ("paul", "Paul", "Schmidt", ["requester"], "payments", "member"),
+    ("sam", "Sam", "Rivera", ["requester"], "storefront", "member"),
+    ("tara", "Tara", "Singh", ["requester"], "mobile", "member"),
+    ("victor", "Victor", "Costa", ["requester"], "identity", "member"),
+    ("wendy", "Wendy", "Hughes", ["requester"], "data-platform", "member"),
+    ("yusuf", "Yusuf", "Demir", ["requester"], "infrastructure", "member"),
+]
+
+DEMO_LOGINS = [
+    ("alice", "engineer, requester (Payments)"), ("bob", "CAB member"), ("carol", "security approver"),
+    ("dave", "DBA approver"), ("erin", "auditor"), ("frank", "executive"), ("grace", "access admin"),
+    ("heidi", "release manager"), ("admin", "superuser"),
+]
+
+
+def seed(ctx) -> None:
+    ensure_roles()
+    groups = {g.name: g for g in Group.objects.all()}
+    for slug, name, _ in TEAMS:
+        team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email": f"{slug}@example.test"})
+        ctx.teams[slug] = team
+    for username, first, last, roles, team_slug, team_role in PEOPLE:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User(username=username, first_name=first, last_name=last, email=f"{username}@example.test")
+            user.set_password("demo")
+            user.save()
+            user.groups.set([groups[r] for r in roles])
+        if team_slug:
+            TeamMembership.objects.get_or_create(team=ctx.teams[team_slug], user=user, defaults={"role": team_role})
+        ctx.users[username] = user
+    for slug, _, lead in TEAMS:
+        team = ctx.teams[slug]
+        if team.lead_id is None:
+            team.lead = ctx.users[lead]
+            team.save(update_fields=["lead"])
+    admin = User.objects.filter(username="admin").first()
+    if admin is None:
+        admin = User.objects.create_superuser("admin", "admin@example.test", "demo", first_name="Ada", last_name="Admin")
+    ctx.users["admin"] = admin
+    bot = User.objects.filter(username="ci-bot").first()
+    if bot is None:
+        bot = User(username="ci-bot", first_name="CI", last_name="pipeline", kind=User.Kind.SERVICE_ACCOUNT,
+                   owner_team=ctx.teams["infrastructure"], email="ci-bot@example.test")
+        bot.set_unusable_password()
+        bot.save()
+    ctx.users["ci-bot"] = bot
+    ctx.say(f"{len(ctx.teams)} teams, {User.objects.filter(kind=User.Kind.HUMAN).count()} people, service account ci-bot")

@@ -1,0 +1,68 @@
+"""Global roles (Django groups) and the API scopes each role may hold."""
+
+from __future__ import annotations
+
+REQUESTER = "requester"
+APPROVER = "approver"
+CAB_MEMBER = "cab_member"
+RELEASE_MANAGER = "release_manager"
+AUDITOR = "auditor"
+EXECUTIVE = "executive"
+ACCESS_ADMIN = "access_admin"
+
+ROLES = {
+    REQUESTER: "Files change requests and follows them to production",
+    APPROVER: "Approves or rejects changes in the stages they are named for",
+    CAB_MEMBER: "Sits on the change advisory board",
+    RELEASE_MANAGER: "Plans windows and freezes, authorises emergency changes",
+    AUDITOR: "Reads the audit trail and exports evidence packs",
+    EXECUTIVE: "Reads the DORA dashboard and the monthly report",
+    ACCESS_ADMIN: "Runs access reviews and manages deployment privileges",
+}
+
+SCOPES = {
+    "catalog:read": "Read services and environments",
+    "changes:read": "Read change requests",
+    "changes:write": "Create, submit and decide change requests",
+    "delivery:read": "Read artifacts, deployments and gate decisions",
+    "delivery:write": "Post artifacts, evidence, deployments and gate checks",
+    "incidents:read": "Read incidents",
+    "incidents:write": "Create and update incidents",
+    "reports:read": "Read DORA and release metrics",
+    "access:read": "Read privileges and access review campaigns",
+    "access:write": "Grant and revoke privileges",
+    "audit:read": "Read the audit log and evidence packs",
+    "evidence:write": "Request evidence packs",
+}
+
+_BASE = {"catalog:read", "changes:read", "delivery:read", "incidents:read"}
+ROLE_SCOPES: dict[str, set[str]] = {
+    REQUESTER: {"changes:write", "incidents:write"},
+    APPROVER: {"changes:write"},
+    CAB_MEMBER: {"changes:write"},
+    RELEASE_MANAGER: {"changes:write", "delivery:write", "incidents:write", "reports:read"},
+    AUDITOR: {"audit:read", "evidence:write", "reports:read", "access:read"},
+    EXECUTIVE: {"reports:read"},
+    ACCESS_ADMIN: {"access:read", "access:write"},
+}
+SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write"}
+
+
+def allowed_scopes(user) -> set[str]:
+    """Every scope a token of this user may carry."""
+    if user.is_superuser:
+        return set(SCOPES)
+    if user.is_service_account:
+        return set(SERVICE_ACCOUNT_SCOPES)
+    scopes = set(_BASE)
+    for role in user.role_names():
+        scopes |= ROLE_SCOPES.get(role, set())
+    return scopes
+
+
+def ensure_roles() -> None:
+    """Create the role groups if missing (a test database flush removes migration data)."""
+    from django.contrib.auth.models import Group
+
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)

@@ -1,0 +1,11 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("account/login/", views.LoginView.as_view(), name="login"),
+    path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", views.profile, name="profile"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+]

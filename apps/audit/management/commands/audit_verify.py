@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand
+
+from apps.audit.verification import verify_chain
+
+
+class Command(BaseCommand):
+    help = "Recompute the audit hash chain. Exit 0 when intact; exit 1 naming the first broken sequence number."
+
+    def handle(self, *args, **options):
+        report = verify_chain()
+        if report.ok:
+            self.stdout.write(f"audit chain intact: {report.checked} events, head #{report.head_seq} {report.head_hash}")
+            return
+        self.stderr.write(f"audit chain BROKEN at sequence {report.broken_seq}: {report.reason} "
+                          f"({report.checked} events verified before it)")
+        raise SystemExit(1)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from .models import AuditEvent
+
+
+def _day_bound(value: str, end: bool) -> datetime | None:
+    day = parse_date(value or "")
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day, time.max if end else time.min))
+
+
+def audit_events_filtered(params: Any) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
+    """Filters from a query dict; returns the queryset and the cleaned filter values."""
+    qs = AuditEvent.objects.order_by("-seq")
+    cleaned: dict[str, str] = {}
+    actor = (params.get("actor") or "").strip()
+    if actor:
+        qs = qs.filter(actor_label__iexact=actor)
+        cleaned["actor"] = actor
+    action = (params.get("action") or "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+        cleaned["action"] = action
+    object_type = (params.get("object_type") or "").strip()
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+        cleaned["object_type"] = object_type
+    object_id = (params.get("object_id") or "").strip()
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+        cleaned["object_id"] = object_id
+    start = _day_bound(params.get("date_from", ""), end=False)
+    if start:
+        qs = qs.filter(created_at__gte=start)
+        cleaned["date_from"] = params.get("date_from")
+    end = _day_bound(params.get("date_to", ""), end=True)
+    if end:
+        qs = qs.filter(created_at__lte=end)
+        cleaned["date_to"] = params.get("date_to")
+    return qs, cleaned

@@ -1,0 +1,53 @@
+"""Load the demo organisation. Idempotent: running it twice leaves one organisation.
+
+Each app adds its own data in `apps/<app>/demo.py: seed(ctx)`, called in dependency order."""
+
+from __future__ import annotations
+
+import importlib
+import random
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.actor import Actor, acting_as
+
+ORDER = ["accounts", "catalog", "change_types", "changes", "delivery", "incidents", "access_reviews", "reports", "audit"]
+
+
+class DemoContext:
+    def __init__(self, *, seed: int, stdout) -> None:
+        self.rng = random.Random(seed)
+        self.now = timezone.now()
+        self.stdout = stdout
+        self.users: dict = {}
+        self.teams: dict = {}
+        self.services: dict = {}
+        self.environments: dict = {}
+
+    def say(self, message: str) -> None:
+        self.stdout.write(f"  {message}")
+
+
+class Command(BaseCommand):
+    help = "Load (or top up) the demo organisation: teams, services, people, and each app's demo data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=20261126)
+
+    def handle(self, *args, seed: int, **options):
+        ctx = DemoContext(seed=seed, stdout=self.stdout)
+        actor = Actor.for_command("seed_demo")
+        with acting_as(actor):
+            for app in ORDER:
+                try:
+                    module = importlib.import_module(f"apps.{app}.demo")
+                except ModuleNotFoundError as exc:
+                    if exc.name != f"apps.{app}.demo":
+                        raise
+                    continue
+                self.stdout.write(f"seeding {app}…")
+                with transaction.atomic():
+                    module.seed(ctx)
+        self.stdout.write(self.style.SUCCESS("Demo organisation ready."))

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, render
+
+from apps.accounts.models import Team
+from apps.accounts.permissions import member_required
+
+from .models import COMPLIANCE_SCOPES, Service
+from .selectors import environments_list, services_list
+
+
+@member_required
+def service_list(request):
+    tier = request.GET.get("tier")
+    qs = services_list(team=request.GET.get("team") or None, tier=int(tier) if tier and tier.isdigit() else None,
+                       scope=request.GET.get("scope") or None, search=request.GET.get("q") or None)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "catalog/service_list.html", {
+        "page_obj": page, "teams": Team.objects.order_by("name"), "scopes": COMPLIANCE_SCOPES,
+        "tiers": Service.Tier.choices, "filters": request.GET,
+    })
+
+
+@member_required
+def service_detail(request, slug: str):
+    service = get_object_or_404(Service.objects.select_related("owner_team", "owner_team__lead"), slug=slug)
+    return render(request, "catalog/service_detail.html", {
+        "service": service, "environments": environments_list(), "sections": _service_sections(request, service),
+    })
+
+
+def _service_sections(request, service) -> list[dict]:
+    """Other apps add sections to the service page through `apps/<app>/service_sections.py`."""
+    import importlib
+
+    from django.conf import settings
+
+    sections: list[dict] = []
+    for label in settings.INSTALLED_APPS:
+        if not label.startswith("apps.") or label == "apps.catalog":
+            continue
+        try:
+            module = importlib.import_module(f"{label}.service_sections")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{label}.service_sections":
+                raise
+            continue
+        sections.extend(module.sections(request, service))
+    return sorted(sections, key=lambda s: s.get("order", 50))
+
+
+@member_required
+def environment_list(request):
+    return render(request, "catalog/environment_list.html", {"environments": environments_list()})

@@ -1,0 +1,61 @@
+"""Navigation by role. Each app lists its entries in `apps/<app>/navigation.py` as ITEMS; an
+entry shows when the user holds one of its roles (or any member, when it names none) and its
+URL resolves."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    roles: tuple[str, ...] = ()
+    order: int = 50
+    section: str = "main"
+    match_prefix: str = ""
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@cache
+def all_items() -> tuple[NavItem, ...]:
+    items: list[NavItem] = [NavItem("Dashboard", "home", order=0, match_prefix="/$")]
+    for label in settings.INSTALLED_APPS:
+        if not label.startswith("apps."):
+            continue
+        try:
+            module = importlib.import_module(f"{label}.navigation")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{label}.navigation":
+                raise
+            continue
+        items.extend(getattr(module, "ITEMS", []))
+    return tuple(sorted(items, key=lambda item: (item.order, item.label)))
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    from apps.accounts.permissions import is_portal_member
+
+    if not is_portal_member(user):
+        return {"nav_items": []}
+    entries = []
+    for item in all_items():
+        if item.roles and not user.has_role(*item.roles):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        prefix = item.match_prefix or url
+        active = request.path == url if prefix == "/$" else request.path.startswith(prefix)
+        entries.append({"label": item.label, "url": url, "active": active, "section": item.section})
+    return {"nav_items": entries}

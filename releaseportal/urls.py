@@ -1,0 +1,35 @@
+"""Root URLs. Each app owns `urls.py` (pages, namespaced by app label) and `api_urls.py`
+(mounted under /api/v1/); an app without one simply has none yet."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+PORTAL_APPS = [label.split(".", 1)[1] for label in settings.INSTALLED_APPS if label.startswith("apps.")]
+
+api_patterns = [
+    path("", include(f"apps.{app}.api_urls"))
+    for app in PORTAL_APPS
+    if find_spec(f"apps.{app}.api_urls") is not None
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include(api_patterns)),
+]
+urlpatterns += [
+    path("", include((f"apps.{app}.urls", app), namespace=app))
+    for app in PORTAL_APPS
+    if find_spec(f"apps.{app}.urls") is not None
+]
