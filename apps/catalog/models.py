@@ -31,6 +31,13 @@ class Service(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [models.CheckConstraint(condition=models.Q(tier__gte=1, tier__lte=4), name="service_tier_1_to_4")]
+        # Object permissions (django-guardian) on a service; derived from access grants by
+        # apps.access_reviews, checked by changes (approve) and delivery (deploy).
+        permissions = [
+            ("deploy_service", "Can deploy the service to production"),
+            ("approve_service_changes", "Can approve production changes to the service"),
+            ("administer_service", "Can administer the service"),
+        ]
 
     def __str__(self) -> str:
         return self.name
