@@ -51,6 +51,13 @@ class Incident(models.Model):
     # incidents app with a reason.
     caused_by_deployment = models.ForeignKey("delivery.Deployment", null=True, blank=True, on_delete=models.PROTECT,
                                              related_name="incidents_caused")
+    # Link override (apps.incidents.linking): "no deployment caused this", with who, when and why.
+    # An override *to* a deployment sets caused_by_deployment and records the reason here too.
+    link_suppressed = models.BooleanField(default=False)
+    link_override_reason = models.TextField(blank=True)
+    link_overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+")
+    link_overridden_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -1,0 +1,91 @@
+"""Which deployment caused an incident: the linking rule of METRICS.md, implemented once.
+
+1. An explicit link (`caused_by_deployment`) wins → kind "explicit". An override to a specific
+   deployment is an explicit link whose reason is kept in `link_override_reason`.
+2. Otherwise, an override saying "no deployment caused this" (`link_suppressed`) → no link.
+3. Otherwise the link is *inferred*: the last `succeeded` production deployment of the same
+   service that finished strictly before the incident started → kind "inferred".
+
+Reports and the API both read links through this module, so the rule cannot drift. The bulk
+variant and `annotate_links` cost one query however many incidents there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Case, CharField, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+
+from apps.delivery.models import Deployment
+
+from .models import Incident
+
+EXPLICIT = "explicit"
+INFERRED = "inferred"
+LINK_KINDS = (EXPLICIT, INFERRED)
+
+# Large id lists are chunked so no database hits its bound-parameter limit.
+_CHUNK = 500
+
+
+def inferred_candidates(service_ref, started_ref) -> QuerySet[Deployment]:
+    """Production deployments that may be inferred as the cause, latest first."""
+    return (
+        Deployment.objects.filter(
+            service=service_ref,
+            environment__is_production=True,
+            status=Deployment.Status.SUCCEEDED,
+            finished_at__isnull=False,
+            finished_at__lt=started_ref,
+        )
+        .order_by("-finished_at", "-pk")
+    )
+
+
+def annotate_links(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Add `linked_deployment_id` and `link_kind` to every incident row (one query in total)."""
+    inferred = Subquery(inferred_candidates(OuterRef("service_id"), OuterRef("started_at")).values("pk")[:1])
+    return queryset.annotate(
+        _inferred_deployment_id=Case(When(link_suppressed=False, then=inferred), default=Value(None)),
+    ).annotate(
+        linked_deployment_id=Coalesce(F("caused_by_deployment_id"), F("_inferred_deployment_id")),
+        link_kind=Case(
+            When(caused_by_deployment_id__isnull=False, then=Value(EXPLICIT)),
+            When(_inferred_deployment_id__isnull=False, then=Value(INFERRED)),
+            default=Value(None),
+            output_field=CharField(),
+        ),
+    )
+
+
+def linked_deployment(incident: Incident) -> tuple[Deployment | None, str | None]:
+    """The deployment linked to one incident and how: ("explicit" | "inferred" | None)."""
+    if incident.caused_by_deployment_id:
+        return incident.caused_by_deployment, EXPLICIT
+    if incident.link_suppressed:
+        return None, None
+    deployment = (
+        inferred_candidates(incident.service_id, incident.started_at)
+        .select_related("service", "environment")
+        .first()
+    )
+    return (deployment, INFERRED) if deployment is not None else (None, None)
+
+
+def linked_deployments(incidents: Iterable[Incident] | QuerySet[Incident]) -> dict[int, tuple[int | None, str | None]]:
+    """{incident_id: (deployment_id | None, kind | None)} for many incidents.
+
+    A queryset costs one query; a list of incidents or ids costs one query per 500."""
+    if isinstance(incidents, QuerySet):
+        rows = annotate_links(Incident.objects.filter(pk__in=incidents.values("pk"))).values_list(
+            "pk", "linked_deployment_id", "link_kind")
+        return {pk: (dep_id, kind) for pk, dep_id, kind in rows}
+    ids = [item if isinstance(item, int) else item.pk for item in incidents]
+    result: dict[int, tuple[int | None, str | None]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        rows = annotate_links(Incident.objects.filter(pk__in=chunk)).values_list(
+            "pk", "linked_deployment_id", "link_kind")
+        result.update({pk: (dep_id, kind) for pk, dep_id, kind in rows})
+    return result
