@@ -22,6 +22,7 @@ ROLES = {
 
 SCOPES = {
     "catalog:read": "Read services and environments",
+    "catalog:write": "Edit services you administer",
     "changes:read": "Read change requests",
     "changes:write": "Create, submit and decide change requests",
     "delivery:read": "Read artifacts, deployments and gate decisions",
@@ -37,15 +38,15 @@ SCOPES = {
 
 _BASE = {"catalog:read", "changes:read", "delivery:read", "incidents:read"}
 ROLE_SCOPES: dict[str, set[str]] = {
-    REQUESTER: {"changes:write", "incidents:write"},
+    REQUESTER: {"changes:write", "incidents:write", "catalog:write"},
     APPROVER: {"changes:write"},
     CAB_MEMBER: {"changes:write"},
-    RELEASE_MANAGER: {"changes:write", "delivery:write", "incidents:write", "reports:read"},
+    RELEASE_MANAGER: {"changes:write", "delivery:write", "incidents:write", "reports:read", "catalog:write"},
     AUDITOR: {"audit:read", "evidence:write", "reports:read", "access:read"},
     EXECUTIVE: {"reports:read"},
     ACCESS_ADMIN: {"access:read", "access:write"},
 }
-SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write"}
+SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write", "catalog:write"}
 
 
 def allowed_scopes(user) -> set[str]:

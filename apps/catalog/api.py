@@ -3,10 +3,15 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import extend_schema
 
-from releaseportal.api.views import PortalListAPIView
+from rest_framework.response import Response
+
+from releaseportal.api.views import PortalAPIView, PortalListAPIView
+from releaseportal.errors import NotAllowed
 
 from .models import Environment, Service
-from .serializers import EnvironmentOut, ServiceOut
+from .permissions import can_edit_service, get_service_for_user
+from .serializers import EnvironmentOut, ServiceOut, ServiceUpdateIn
+from .services import service_update
 
 
 class ServiceFilter(django_filters.FilterSet):
@@ -35,3 +40,20 @@ class EnvironmentListApi(PortalListAPIView):
     serializer_class = EnvironmentOut
     queryset = Environment.objects.order_by("order")
     filterset_fields = ["is_production"]
+
+
+@extend_schema(tags=["catalog"], summary="Read or edit a service", request=ServiceUpdateIn, responses=ServiceOut)
+class ServiceDetailApi(PortalAPIView):
+    scope = "catalog"
+
+    def get(self, request, slug: str):
+        return Response(ServiceOut(get_service_for_user(request.user, slug)).data)
+
+    def patch(self, request, slug: str):
+        service = get_service_for_user(request.user, slug)
+        if not can_edit_service(request.user, service):
+            raise NotAllowed("You may not edit this service.", code="not_service_admin")
+        data = ServiceUpdateIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        service = service_update(service=service, actor=request.user, **data.validated_data)
+        return Response(ServiceOut(service).data)

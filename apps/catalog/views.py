@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import redirect, render
 
 from apps.accounts.models import Team
 from apps.accounts.permissions import member_required
 
+from releaseportal.errors import PortalError
+
+from .forms import ServiceForm
 from .models import COMPLIANCE_SCOPES, Service
+from .permissions import can_edit_service, get_service_for_user
 from .selectors import environments_list, services_list
+from .services import service_update
 
 
 @member_required
@@ -24,10 +31,29 @@ def service_list(request):
 
 @member_required
 def service_detail(request, slug: str):
-    service = get_object_or_404(Service.objects.select_related("owner_team", "owner_team__lead"), slug=slug)
+    service = get_service_for_user(request.user, slug)
     return render(request, "catalog/service_detail.html", {
         "service": service, "environments": environments_list(), "sections": _service_sections(request, service),
+        "can_edit": can_edit_service(request.user, service),
     })
+
+
+@member_required
+def service_edit(request, slug: str):
+    service = get_service_for_user(request.user, slug)
+    if not can_edit_service(request.user, service):
+        raise PermissionDenied("Editing a service needs the service_admin privilege or leading its team.")
+    initial = {f: getattr(service, f) for f in ("name", "description", "tier", "compliance_scopes", "repository_url")}
+    form = ServiceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service_update(service=service, actor=request.user, **form.cleaned_data)
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{service.name} saved.")
+            return redirect("catalog:service", slug=service.slug)
+    return render(request, "catalog/service_edit.html", {"service": service, "form": form})
 
 
 def _service_sections(request, service) -> list[dict]:

@@ -64,6 +64,19 @@ class ChangeRequest(models.Model):
     implementation_started_at = models.DateTimeField(null=True, blank=True)
     implemented_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # --- added by the change-control workflow ------------------------------------------------
+    standard_template = models.ForeignKey("change_types.StandardChangeTemplate", null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="changes")
+    # How the score was made: every contribution named, so the level can be explained.
+    risk_breakdown = models.JSONField(default=list, blank=True)
+    cab_required = models.BooleanField(default=False)
+    # Why the change went back to review (approvals voided by an edit), shown on the change.
+    review_reason = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(max_length=20, blank=True, default="", help_text="completed / failed / rolled_back")
+    post_mortem = models.TextField(blank=True)
+    post_mortem_at = models.DateTimeField(null=True, blank=True)
+    post_mortem_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    is_unauthorised = models.BooleanField(default=False, help_text="Emergency override expired without CAB approval")
 
     history = governed_history()
 
@@ -80,3 +93,242 @@ class ChangeRequest(models.Model):
     @staticmethod
     def format_number(pk: int) -> str:
         return f"CHG-{pk:06d}"
+
+
+class Approval(models.Model):
+    """One person's decision in one stage. Bound to the content it approved: an edit voids it."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    change = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="approvals")
+    stage = models.ForeignKey("change_types.ApprovalStage", on_delete=models.PROTECT, related_name="approvals")
+    stage_name = models.CharField(max_length=80)
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approvals_given")
+    # Set when the approver decided as someone's delegate: both people are named.
+    on_behalf_of = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="approvals_delegated")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64)
+    decided_at = models.DateTimeField(default=timezone.now)
+    cab_meeting = models.ForeignKey("changes.CabMeeting", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="decisions")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=300, blank=True)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["decided_at", "pk"]
+        constraints = [
+            # One live decision per person per change: the database refuses a second one even
+            # if two requests race past the service's check.
+            models.UniqueConstraint(fields=["change", "approver"], condition=models.Q(voided_at__isnull=True),
+                                    name="approval_one_live_decision_per_person"),
+        ]
+        indexes = [models.Index(fields=["approver", "decided_at"], name="approval_approver_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.approver} {self.decision} {self.change_id} ({self.stage_name})"
+
+
+class OpenStage(models.Model):
+    """A stage currently waiting for decisions on a change: what the queue and reminders read.
+    Maintained by the approval engine; at most one row per change and stage."""
+
+    change = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="open_stages")
+    stage = models.ForeignKey("change_types.ApprovalStage", on_delete=models.CASCADE, related_name="+")
+    group_name = models.CharField(max_length=150, blank=True, db_index=True)
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["change", "stage"], name="open_stage_unique")]
+        indexes = [models.Index(fields=["team", "group_name"], name="open_stage_who_idx")]
+
+
+class Delegation(models.Model):
+    """An approver hands their decisions to a named colleague for a period."""
+
+    delegator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations_given")
+    delegate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations_received")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="delegation_ends_after_start"),
+            models.CheckConstraint(condition=~models.Q(delegator=models.F("delegate")), name="delegation_not_to_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegator} → {self.delegate}"
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and self.starts_at <= at < self.ends_at
+
+
+class MaintenanceWindow(models.Model):
+    """Recurring time when changes may run, per service and/or environment (blank = all)."""
+
+    name = models.CharField(max_length=120)
+    service = models.ForeignKey("catalog.Service", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey("catalog.Environment", null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+")
+    starts_at = models.DateTimeField(help_text="First occurrence (DTSTART)")
+    duration_minutes = models.PositiveIntegerField(default=120)
+    rrule = models.CharField(max_length=300, blank=True, help_text="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=TU,TH")
+    is_active = models.BooleanField(default=True)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Freeze(models.Model):
+    """A period when only emergency changes may run: global, or scoped to a service, environment or team."""
+
+    name = models.CharField(max_length=120)
+    reason = models.CharField(max_length=300)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    service = models.ForeignKey("catalog.Service", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey("catalog.Environment", null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+")
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                              name="freeze_ends_after_start")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scope_label(self) -> str:
+        parts = [str(x) for x in (self.service, self.environment, self.team) if x is not None]
+        return ", ".join(parts) if parts else "global"
+
+
+class EmergencyOverride(models.Model):
+    """A release manager's time-bound authorisation to implement an emergency change now."""
+
+    change = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="emergency_overrides")
+    authorised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    authorised_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    retro_approved_at = models.DateTimeField(null=True, blank=True)
+    unauthorised_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["-authorised_at"]
+
+    def __str__(self) -> str:
+        return f"Override for {self.change_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and self.unauthorised_at is None and self.expires_at > at
+
+
+class CabMeeting(models.Model):
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        HELD = "held", "Held"
+        CANCELLED = "cancelled", "Cancelled"
+
+    title = models.CharField(max_length=120)
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField(default=60)
+    chair = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="CabMember", related_name="cab_meetings")
+    quorum = models.PositiveSmallIntegerField(default=3)
+    minutes = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} {self.starts_at:%Y-%m-%d}"
+
+
+class CabMember(models.Model):
+    meeting = models.ForeignKey(CabMeeting, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    present = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meeting", "user"], name="cab_member_unique")]
+
+
+class CabAgendaItem(models.Model):
+    class Decision(models.TextChoices):
+        PENDING = "", "Pending"
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+        DEFER = "defer", "Deferred"
+
+    meeting = models.ForeignKey(CabMeeting, on_delete=models.CASCADE, related_name="agenda")
+    change = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="cab_items")
+    position = models.PositiveSmallIntegerField(default=0)
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
+    notes = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["meeting", "position"]
+        constraints = [models.UniqueConstraint(fields=["meeting", "change"], name="cab_agenda_change_once")]
+
+
+class CalendarFeed(models.Model):
+    """A per-user secret URL for the iCalendar feed. Only the SHA-256 of the secret is kept;
+    rotating replaces it, revoking removes it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+
+class ApprovalReminder(models.Model):
+    """Reminders and escalations sent, so the beat task never sends one twice."""
+
+    change = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey("change_types.ApprovalStage", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12)  # reminder | escalation
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["change", "stage", "kind"], name="reminder_once")]

@@ -10,6 +10,76 @@ from apps.audit.history import governed_history
 digest_validator = RegexValidator(r"^sha256:[0-9a-f]{64}$", "A digest reads sha256:<64 lowercase hex>.")
 
 
+class SignatureStatus(models.TextChoices):
+    UNSIGNED = "unsigned", "Unsigned"
+    VALID = "valid", "Valid"
+    INVALID = "invalid", "Invalid"
+
+
+class SigningKey(models.Model):
+    """A team's public key; artifacts of the team's services are signed over their digest."""
+
+    class Algorithm(models.TextChoices):
+        ED25519 = "ed25519", "Ed25519"
+        ECDSA_P256 = "ecdsa_p256", "ECDSA P-256"
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="signing_keys")
+    name = models.CharField(max_length=100)
+    algorithm = models.CharField(max_length=12, choices=Algorithm.choices)
+    public_key_pem = models.TextField()
+    fingerprint = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the DER public key")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["team__slug", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_algorithm_display()}, {self.fingerprint[:12]})"
+
+
+class VersionPolicy(models.Model):
+    """How a service's versions must look, e.g. `{semver}+{git_sha:7}.{pipeline_id}`."""
+
+    service = models.OneToOneField("catalog.Service", on_delete=models.CASCADE, related_name="version_policy")
+    pattern = models.CharField(max_length=200)
+    history = governed_history()
+
+    class Meta:
+        verbose_name_plural = "version policies"
+
+    def __str__(self) -> str:
+        return f"{self.service.slug}: {self.pattern}"
+
+
+class EnvironmentPolicy(models.Model):
+    """What the gate demands before an artifact may enter an environment."""
+
+    environment = models.OneToOneField("catalog.Environment", on_delete=models.CASCADE, related_name="delivery_policy")
+    require_signature = models.BooleanField(default=False)
+    tests_must_pass = models.BooleanField(default=False)
+    provenance_required = models.BooleanField(default=False)
+    # None means no limit; counts are of unsuppressed findings.
+    max_critical = models.PositiveIntegerField(null=True, blank=True)
+    max_high = models.PositiveIntegerField(null=True, blank=True)
+    license_deny = models.JSONField(default=list, blank=True, help_text='SPDX ids, e.g. ["AGPL-3.0-only"]')
+    license_allow = models.JSONField(default=list, blank=True, help_text="Empty: every licence not denied is allowed")
+    # Production: the artifact must have reached the previous environment within this many days.
+    promotion_max_age_days = models.PositiveIntegerField(null=True, blank=True)
+    lock_timeout_minutes = models.PositiveIntegerField(default=60)
+    history = governed_history()
+
+    class Meta:
+        verbose_name_plural = "environment policies"
+
+    def __str__(self) -> str:
+        return f"Policy for {self.environment.slug}"
+
+
 class Artifact(models.Model):
     class Format(models.TextChoices):
         OCI_IMAGE = "oci_image", "OCI image"
@@ -28,6 +98,9 @@ class Artifact(models.Model):
     build_id = models.CharField(max_length=100, blank=True)
     format = models.CharField(max_length=12, choices=Format.choices)
     signature = models.TextField(blank=True, help_text="Base64 signature over the digest")
+    # Verified once, at upload, against the owning team's registered keys.
+    signature_status = models.CharField(max_length=10, choices=SignatureStatus.choices, default=SignatureStatus.UNSIGNED)
+    signing_key = models.ForeignKey("SigningKey", null=True, blank=True, on_delete=models.PROTECT, related_name="artifacts")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -35,6 +108,7 @@ class Artifact(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["service", "created_at"], name="artifact_svc_created_idx")]
         constraints = [
             models.UniqueConstraint(fields=["service", "version"], name="artifact_version_immutable"),
             models.UniqueConstraint(fields=["service", "digest"], name="artifact_digest_per_service"),
@@ -74,6 +148,10 @@ class Deployment(models.Model):
     rollback_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollbacks")
     # A production deployment with no preceding gate `allow` for its change (recorded, flagged).
     is_unauthorized = models.BooleanField(default=False)
+    gate_decision = models.ForeignKey("GateDecision", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="deployments")
+    # Provider id for deployments reported by webhooks ("github:123", "gitlab:45").
+    external_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -99,3 +177,149 @@ class DeploymentCommit(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["deployment", "sha"], name="unique_commit_per_deployment")]
+
+
+class Evidence(models.Model):
+    """A document bound to an artifact digest: parsed summary kept, original stored as a file."""
+
+    class Kind(models.TextChoices):
+        JUNIT = "junit", "JUnit test results"
+        SARIF = "sarif", "SARIF scan"
+        CYCLONEDX = "cyclonedx", "CycloneDX SBOM"
+        SPDX = "spdx", "SPDX SBOM"
+        SLSA_PROVENANCE = "slsa_provenance", "SLSA provenance"
+        LOG = "log", "Log"
+        OTHER = "other", "Other"
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    summary = models.JSONField(default=dict, blank=True)
+    document = models.FileField(upload_to="evidence/%Y/%m/", blank=True)
+    filename = models.CharField(max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    pipeline_run_id = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["artifact", "kind"], name="evidence_artifact_kind_idx")]
+        verbose_name_plural = "evidence"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.artifact_id}"
+
+
+class GateDecision(models.Model):
+    """Every answer the gate gave, with its reasons: the enforcement record auditors sample."""
+
+    class Decision(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        DENY = "deny", "Deny"
+
+    service = models.ForeignKey("catalog.Service", null=True, on_delete=models.PROTECT, related_name="gate_decisions")
+    environment = models.ForeignKey("catalog.Environment", null=True, on_delete=models.PROTECT,
+                                    related_name="gate_decisions")
+    artifact = models.ForeignKey(Artifact, null=True, blank=True, on_delete=models.PROTECT, related_name="gate_decisions")
+    artifact_ref = models.CharField(max_length=100, blank=True, help_text="The digest as asked")
+    change = models.ForeignKey("changes.ChangeRequest", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="gate_decisions")
+    change_ref = models.CharField(max_length=40, blank=True)
+    decision = models.CharField(max_length=5, choices=Decision.choices)
+    # [{"code", "message", "severity": "deny" | "warn"}]
+    reasons = models.JSONField(default=list, blank=True)
+    emergency_override = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    pipeline_run_id = models.CharField(max_length=100, blank=True)
+    duration_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["change", "decision"], name="gate_change_decision_idx"),
+            models.Index(fields=["service", "environment", "created_at"], name="gate_svc_env_created_idx"),
+            models.Index(fields=["created_at"], name="gate_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} #{self.pk}"
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [r.get("code", "") for r in self.reasons or []]
+
+
+class DeploymentLock(models.Model):
+    """One row per service + environment while a deployment is allowed and not finished.
+
+    The unique constraint is the lock: of simultaneous gate checks only one insert wins."""
+
+    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey("catalog.Environment", on_delete=models.CASCADE, related_name="+")
+    gate_decision = models.OneToOneField(GateDecision, on_delete=models.CASCADE, related_name="lock")
+    change = models.ForeignKey("changes.ChangeRequest", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    acquired_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "environment"], name="one_deployment_lock_per_slot")]
+
+    def __str__(self) -> str:
+        return f"lock {self.service_id}/{self.environment_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookIntegration(models.Model):
+    """A CI/CD system allowed to call /hooks/<provider>/, with its shared secret."""
+
+    class Provider(models.TextChoices):
+        GITHUB = "github", "GitHub"
+        GITLAB = "gitlab", "GitLab"
+
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    name = models.CharField(max_length=100)
+    secret = models.CharField(max_length=200, help_text="GitHub webhook secret or GitLab secret token")
+    # Deliveries whose repository matches no service's repository URL are mapped to this one.
+    default_service = models.ForeignKey("catalog.Service", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = governed_history(excluded_fields=["secret"])
+
+    class Meta:
+        ordering = ["provider", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()}: {self.name}"
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    integration = models.ForeignKey(WebhookIntegration, on_delete=models.CASCADE, related_name="deliveries")
+    provider = models.CharField(max_length=10)
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=50)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    result = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["provider", "delivery_id"], name="webhook_delivery_once")]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event} {self.delivery_id}"
