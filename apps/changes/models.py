@@ -151,6 +151,9 @@ class OpenStage(models.Model):
         constraints = [models.UniqueConstraint(fields=["change", "stage"], name="open_stage_unique")]
         indexes = [models.Index(fields=["team", "group_name"], name="open_stage_who_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.change_id} waits in {self.stage_id}"
+
 
 class Delegation(models.Model):
     """An approver hands their decisions to a named colleague for a period."""
@@ -288,6 +291,9 @@ class CabMember(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["meeting", "user"], name="cab_member_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.meeting_id}"
+
 
 class CabAgendaItem(models.Model):
     class Decision(models.TextChoices):
@@ -311,6 +317,9 @@ class CabAgendaItem(models.Model):
         ordering = ["meeting", "position"]
         constraints = [models.UniqueConstraint(fields=["meeting", "change"], name="cab_agenda_change_once")]
 
+    def __str__(self) -> str:
+        return f"{self.meeting_id}: {self.change_id}"
+
 
 class CalendarFeed(models.Model):
     """A per-user secret URL for the iCalendar feed. Only the SHA-256 of the secret is kept;
@@ -320,6 +329,9 @@ class CalendarFeed(models.Model):
     secret_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user_id}"
 
 
 class ApprovalReminder(models.Model):
@@ -332,3 +344,6 @@ class ApprovalReminder(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["change", "stage", "kind"], name="reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.change_id}/{self.stage_id}"

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
 from apps.audit.services import audit_event_record
-from releaseportal.errors import Conflict
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
-from .models import ChangeRequest, ChangeState
+from . import risk, workflow
+from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride
+from .schedule import blocking_freeze, change_conflicts
 from .state_machine import is_allowed
 
 _TIMESTAMP_ON_ENTRY = {
@@ -24,6 +27,21 @@ _TIMESTAMP_ON_ENTRY = {
     ChangeState.ROLLED_BACK: "implemented_at",
     ChangeState.CLOSED: "closed_at",
 }
+_OUTCOMES = {ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK}
+EDITABLE_STATES = {ChangeState.DRAFT, ChangeState.IN_REVIEW, ChangeState.APPROVED, ChangeState.SCHEDULED}
+
+
+def _guard(change: ChangeRequest, to_state: str) -> None:
+    """Rules beyond the table that every path into a state must respect."""
+    if to_state == ChangeState.CLOSED and change.post_mortem_due_at is not None and not change.post_mortem_at:
+        raise Conflict("An emergency change cannot close before its post-mortem is recorded.",
+                       code="post_mortem_required", fields={"post_mortem": ["Record the post-mortem first."]})
+    if to_state == ChangeState.IMPLEMENTING and change.state == ChangeState.IN_REVIEW:
+        from .selectors import active_emergency_override
+
+        if active_emergency_override(change) is None:
+            raise Conflict("A change in review may only be implemented on an active emergency override.",
+                           code="override_required")
 
 
 def change_transition(*, change: ChangeRequest, to_state: str, actor: Any, reason: str = "",
@@ -33,19 +51,434 @@ def change_transition(*, change: ChangeRequest, to_state: str, actor: Any, reaso
     Returns the locked, updated instance. Raises Conflict (409 `invalid_transition`) otherwise."""
     resolved = resolve_actor(actor)
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        locked = ChangeRequest.objects.select_for_update().select_related("change_type", "service").get(pk=change.pk)
         from_state = locked.state
         if not is_allowed(from_state, to_state):
             raise Conflict(f"A change in state '{from_state}' cannot move to '{to_state}'.", code="invalid_transition",
                            fields={"state": [f"{from_state} → {to_state} is not allowed"]})
+        _guard(locked, to_state)
         locked.state = to_state
         stamp = _TIMESTAMP_ON_ENTRY.get(to_state)
         if stamp and (getattr(locked, stamp) is None or to_state == ChangeState.IN_REVIEW):
             setattr(locked, stamp, timezone.now())
+        if to_state in _OUTCOMES:
+            locked.outcome = to_state
         locked._change_reason = reason[:100] if reason else f"{from_state} → {to_state}"
         locked._history_user = resolved.user
         locked.save()
         audit_event_record(action=f"change.{to_state}", target=locked, actor=resolved,
                            details={"from": from_state, "to": to_state, "reason": reason, **(details or {})})
+        workflow.sync_open_stages(locked)
     change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
+
+
+# --- create, edit, submit --------------------------------------------------------------------
+
+def _validate_plan(*, change_type, service, environment, planned_start, planned_end, standard_template) -> None:
+    errors: dict[str, list[str]] = {}
+    if not change_type.is_active:
+        errors["change_type"] = ["This change type is retired."]
+    if service is not None and not service.is_active:
+        errors["service"] = ["This service is inactive."]
+    if (planned_start is None) != (planned_end is None):
+        errors["planned_end" if planned_start else "planned_start"] = ["Give both the start and the end, or neither."]
+    if planned_start and planned_end and planned_end <= planned_start:
+        errors["planned_end"] = ["The end must be after the start."]
+    if change_type.is_pre_approved:
+        if standard_template is None:
+            errors["standard_template"] = ["A standard change is filed from an approved standard change template."]
+        elif standard_template.state != "approved":
+            errors["standard_template"] = [f"Template “{standard_template}” is {standard_template.state}, not approved."]
+        elif standard_template.service_id and service is not None and standard_template.service_id != service.pk:
+            errors["standard_template"] = [f"Template “{standard_template}” is for another service."]
+    if errors:
+        raise InvalidInput("The change request is not valid: " + "; ".join(
+            f"{k}: {v[0]}" for k, v in errors.items()), code="invalid", fields=errors)
+
+
+def _assess(change: ChangeRequest) -> None:
+    change.risk_answers = risk.clean_answers(change.risk_answers)
+    change.risk_score, change.risk_level, change.risk_breakdown = risk.assess(answers=change.risk_answers,
+                                                                              service=change.service)
+    change.cab_required = change.change_type.needs_cab(change.risk_level)
+
+
+def change_create(*, actor: Any, title: str, change_type, service, environment, description: str = "",
+                  planned_start: datetime | None = None, planned_end: datetime | None = None,
+                  rollout_strategy: str = "rolling", rollback_plan: str = "", rollback_criteria: dict | None = None,
+                  compliance_scopes: list | None = None, risk_answers: dict | None = None, implementer=None,
+                  standard_template=None) -> ChangeRequest:
+    resolved = resolve_actor(actor)
+    if not (title or "").strip():
+        raise InvalidInput("A change request needs a title.", fields={"title": ["This field is required."]})
+    _validate_plan(change_type=change_type, service=service, environment=environment, planned_start=planned_start,
+                   planned_end=planned_end, standard_template=standard_template)
+    if implementer is not None and getattr(implementer, "kind", "human") == "system":
+        raise InvalidInput("The implementer must be a person or a service account.", fields={"implementer": ["Invalid."]})
+    with transaction.atomic():
+        change = ChangeRequest(
+            title=title.strip(), description=description, change_type=change_type, service=service,
+            environment=environment, requester=resolved.user, implementer=implementer, planned_start=planned_start,
+            planned_end=planned_end, rollout_strategy=rollout_strategy, rollback_plan=rollback_plan,
+            rollback_criteria=rollback_criteria or {},
+            compliance_scopes=compliance_scopes if compliance_scopes is not None else list(service.compliance_scopes),
+            risk_answers=risk_answers or {}, standard_template=standard_template)
+        if standard_template is not None:
+            change.description = change.description or standard_template.description
+            change.rollback_plan = change.rollback_plan or standard_template.rollback_plan
+        _assess(change)
+        change.content_hash = workflow.content_hash(change)
+        change._history_user = resolved.user
+        change.save()
+        change.number = ChangeRequest.format_number(change.pk)
+        ChangeRequest.objects.filter(pk=change.pk).update(number=change.number)
+        audit_event_record(action="change.created", target=change, actor=resolved,
+                           details={"number": change.number, "change_type": change_type.slug, "service": service.slug,
+                                    "environment": environment.slug, "risk_level": change.risk_level,
+                                    "risk_score": change.risk_score})
+    return change
+
+
+EDITABLE_FIELDS = {"title", "description", "planned_start", "planned_end", "rollout_strategy", "rollback_plan",
+                   "rollback_criteria", "compliance_scopes", "risk_answers", "implementer", "service", "environment"}
+
+
+def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> ChangeRequest:
+    """Edit a change. Editing what approvers approved (plan, schedule, service, risk) voids their
+    approvals and returns the change to review, with the reason recorded on it."""
+    resolved = resolve_actor(actor)
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
+                           fields={k: ["Not editable."] for k in unknown})
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().select_related("change_type", "service").get(pk=change.pk)
+        if locked.state not in EDITABLE_STATES:
+            raise Conflict(f"A change in state '{locked.state}' can no longer be edited.", code="not_editable")
+        before = workflow.content_snapshot(locked)
+        old_hash = locked.content_hash
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        _validate_plan(change_type=locked.change_type, service=locked.service, environment=locked.environment,
+                       planned_start=locked.planned_start, planned_end=locked.planned_end,
+                       standard_template=locked.standard_template)
+        _assess(locked)
+        locked.content_hash = workflow.content_hash(locked)
+        changed = workflow.content_fields_changed(before, locked)
+        rescheduled = {"planned_start", "planned_end"} & set(changed)
+        if rescheduled and locked.state != ChangeState.DRAFT:
+            freeze = blocking_freeze(locked)
+            if freeze:
+                raise Conflict(freeze["message"], code="freeze_active", fields={"planned_start": [freeze["message"]]})
+        locked._history_user = resolved.user
+        voided = 0
+        if locked.content_hash != old_hash and locked.state != ChangeState.DRAFT:
+            labels = ", ".join(name.removesuffix("_id") for name in changed)
+            reason = f"Edited by {resolved.label} after review began ({labels} changed): earlier approvals are void."
+            voided = locked.approvals.filter(voided_at__isnull=True).update(voided_at=timezone.now(), void_reason=reason[:300])
+            if voided or locked.state != ChangeState.IN_REVIEW:
+                locked.review_reason = reason[:300]
+        locked._change_reason = "edited"
+        locked.save()
+        audit_event_record(action="change.edited", target=locked, actor=resolved,
+                           details={"fields": sorted(fields), "content_changed": changed, "approvals_voided": voided,
+                                    "conflicts": [c["code"] for c in change_conflicts(locked)] if rescheduled else []})
+        if locked.content_hash != old_hash and locked.state in (ChangeState.APPROVED, ChangeState.SCHEDULED):
+            locked = change_transition(change=locked, to_state=ChangeState.IN_REVIEW, actor=resolved,
+                                       reason="Content edited after approval", details={"review_reason": locked.review_reason})
+        elif locked.content_hash != old_hash and locked.state == ChangeState.IN_REVIEW:
+            _reopen_stages(locked)
+    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return locked
+
+
+def _reopen_stages(change: ChangeRequest) -> None:
+    """After voiding, stages reopen from the first one; SLA clocks restart."""
+    from .models import OpenStage
+
+    OpenStage.objects.filter(change=change).delete()
+    workflow.sync_open_stages(change)
+
+
+def change_submit(*, change: ChangeRequest, actor: Any) -> ChangeRequest:
+    """Draft → in review (approvers are told), or → scheduled for a pre-approved standard change.
+    A freeze over the planned slot refuses all but emergency changes."""
+    resolved = resolve_actor(actor)
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().select_related(
+            "change_type", "service", "environment", "standard_template").get(pk=change.pk)
+        if locked.state != ChangeState.DRAFT:
+            raise Conflict(f"Only a draft can be submitted; this change is {locked.state}.", code="invalid_transition")
+        if locked.change_type.is_pre_approved and (locked.planned_start is None or locked.planned_end is None):
+            raise InvalidInput("A standard change needs its planned start and end before it is scheduled.",
+                               fields={"planned_start": ["Required for a standard change."]})
+        freeze = blocking_freeze(locked)
+        if freeze:
+            raise Conflict(freeze["message"], code="freeze_active", fields={"planned_start": [freeze["message"]]})
+        conflicts = [c["code"] for c in change_conflicts(locked)]
+        if locked.change_type.is_pre_approved:
+            template = locked.standard_template
+            if template is None or template.state != "approved":
+                raise Conflict("The standard change template is no longer approved.", code="template_not_approved")
+            locked = change_transition(change=locked, to_state=ChangeState.SCHEDULED, actor=resolved,
+                                       reason=f"Pre-approved standard change ({template})",
+                                       details={"template": template.slug, "template_version": template.version,
+                                                "conflicts": conflicts})
+        else:
+            locked = change_transition(change=locked, to_state=ChangeState.IN_REVIEW, actor=resolved,
+                                       reason="Submitted for review", details={"conflicts": conflicts})
+            result = workflow.evaluate(locked)
+            if result.status == workflow.OVERALL_NOT_REQUIRED:
+                locked = change_transition(change=locked, to_state=ChangeState.APPROVED, actor=resolved,
+                                           reason="No approval stage applies")
+            else:
+                change_id = locked.pk
+                transaction.on_commit(lambda: _enqueue("notify_approvers_new_request", change_id))
+    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return locked
+
+
+def _enqueue(task_name: str, *args: Any) -> None:
+    from . import tasks
+
+    getattr(tasks, task_name).delay(*args)
+
+
+# --- approvals -------------------------------------------------------------------------------
+
+def approval_target(*, change: ChangeRequest, user) -> tuple[workflow.StageResult, Any]:
+    """The open stage `user` decides in, and on whose behalf (None: their own right).
+
+    Raises the refusal a decision by `user` would get, in the order API.md documents."""
+    if getattr(user, "kind", "human") != "human" or not user.is_active:
+        raise NotAllowed("Pipelines and service accounts never approve changes.", code="not_an_approver")
+    if user.pk in (change.requester_id, change.implementer_id):
+        role = "requested" if user.pk == change.requester_id else "implement"
+        raise NotAllowed(f"You {role} this change, so you cannot approve it (segregation of duties).",
+                         code="self_approval_forbidden")
+    live = workflow.live_approvals(change)
+    if any(a.approver_id == user.pk or a.on_behalf_of_id == user.pk for a in live):
+        raise Conflict("You have already decided on this change.", code="already_decided")
+    if not workflow.accepts_decisions(change):
+        raise Conflict(f"This change is {change.state}; it is not waiting for approvals.", code="not_in_review")
+    result = workflow.evaluate(change, live)
+    from .selectors import active_delegator_ids
+
+    delegators = None
+    excluded = workflow.sod_excluded_ids(change)
+    decided = {a.approver_id for a in live} | {a.on_behalf_of_id for a in live if a.on_behalf_of_id}
+    waiting_match = False
+    for stage_result in result.stages:
+        stage = stage_result.stage
+        if workflow.user_in_stage(user, stage, change):
+            if stage_result.status == workflow.STAGE_OPEN:
+                return stage_result, None
+            waiting_match = waiting_match or stage_result.status == workflow.STAGE_WAITING
+            continue
+        if delegators is None:
+            from apps.accounts.models import User
+
+            delegators = list(User.objects.filter(pk__in=active_delegator_ids(user)))
+        for delegator in delegators:
+            if delegator.pk in excluded or delegator.pk in decided:
+                continue
+            if workflow.user_in_stage(delegator, stage, change):
+                if stage_result.status == workflow.STAGE_OPEN:
+                    return stage_result, delegator
+                waiting_match = waiting_match or stage_result.status == workflow.STAGE_WAITING
+    if waiting_match:
+        raise Conflict("Your stage is not open yet: earlier stages must approve first.", code="stage_not_open")
+    raise NotAllowed("You are not an approver in any open stage of this change.", code="not_an_approver")
+
+
+def approval_record(*, change: ChangeRequest, approver, decision: str, comment: str = "",
+                    cab_meeting=None, stage_result: workflow.StageResult | None = None) -> Approval:
+    """Record one decision. The change row is locked first, so simultaneous decisions are
+    counted one after the other and each state transition fires once."""
+    from apps.catalog.privileges import holds_privilege
+
+    if decision not in Approval.Decision.values:
+        raise InvalidInput("decision must be 'approve' or 'reject'.", fields={"decision": ["approve or reject"]})
+    if decision == Approval.Decision.REJECT and not (comment or "").strip():
+        raise InvalidInput("Say why you reject the change.", fields={"comment": ["A rejection needs a comment."]})
+    with transaction.atomic():
+        locked = (ChangeRequest.objects.select_for_update()
+                  .select_related("change_type", "service", "environment").get(pk=change.pk))
+        if stage_result is None:
+            stage_result, on_behalf_of = approval_target(change=locked, user=approver)
+        else:
+            on_behalf_of = None
+        if locked.environment.is_production and not holds_privilege(approver, "approver", locked.service,
+                                                                     locked.environment):
+            raise NotAllowed(f"Approving production changes to {locked.service} needs the approver privilege "
+                             "(granted through an access review).", code="approver_privilege_required")
+        if decision == Approval.Decision.APPROVE and not locked.change_type.is_emergency:
+            freeze = blocking_freeze(locked)
+            if freeze:
+                raise Conflict(freeze["message"], code="freeze_active")
+        try:
+            with transaction.atomic():
+                approval = Approval.objects.create(
+                    change=locked, stage=stage_result.stage, stage_name=stage_result.stage.name, approver=approver,
+                    on_behalf_of=on_behalf_of, decision=decision, comment=comment.strip(),
+                    content_hash=locked.content_hash, cab_meeting=cab_meeting)
+        except IntegrityError as exc:
+            raise Conflict("You have already decided on this change.", code="already_decided") from exc
+        audit_event_record(action=f"change.approval.{decision}", target=locked, actor=approver,
+                           details={"stage": stage_result.stage.name, "decision": decision, "comment": comment,
+                                    "on_behalf_of": on_behalf_of.username if on_behalf_of else None,
+                                    "content_hash": locked.content_hash,
+                                    "cab_meeting": cab_meeting.pk if cab_meeting else None})
+        result = workflow.evaluate(locked)
+        if result.status == workflow.OVERALL_REJECTED and locked.state == ChangeState.IN_REVIEW:
+            change_transition(change=locked, to_state=ChangeState.REJECTED, actor=approver,
+                              reason=f"Rejected in {stage_result.stage.name}")
+        elif result.status == workflow.OVERALL_APPROVED and locked.state == ChangeState.IN_REVIEW:
+            change_transition(change=locked, to_state=ChangeState.APPROVED, actor=approver,
+                              reason=f"Approved ({stage_result.stage.name} was the last stage)")
+        elif result.status == workflow.OVERALL_APPROVED and locked.change_type.is_emergency:
+            _retro_approve(locked, approver)
+        else:
+            workflow.sync_open_stages(locked, result)
+        if decision == Approval.Decision.APPROVE:
+            from apps.catalog.signals import privilege_exercised
+
+            service, environment, at = locked.service, locked.environment, approval.decided_at
+            transaction.on_commit(lambda: privilege_exercised.send(
+                sender=Approval, user=approver, privilege="approver", service=service, environment=environment, at=at))
+        approval_id = approval.pk
+        transaction.on_commit(lambda: _enqueue("notify_requester_decision", approval_id))
+    change.__dict__.update({k: v for k, v in ChangeRequest.objects.get(pk=change.pk).__dict__.items()
+                            if not k.startswith("_")})
+    return approval
+
+
+def _retro_approve(change: ChangeRequest, actor) -> None:
+    now = timezone.now()
+    for override in change.emergency_overrides.filter(revoked_at__isnull=True, retro_approved_at__isnull=True):
+        override.retro_approved_at = now
+        override._history_user = actor
+        override.save()
+    if change.approved_at is None:
+        change.approved_at = now
+        change.save(update_fields=["approved_at", "updated_at"])
+    audit_event_record(action="change.emergency.retro_approved", target=change, actor=actor,
+                       details={"unauthorised": change.is_unauthorised})
+    workflow.sync_open_stages(change)
+
+
+# --- emergency changes -----------------------------------------------------------------------
+
+def emergency_override_grant(*, change: ChangeRequest, actor: Any, reason: str, hours: int | None = None,
+                             start_implementation: bool = True) -> EmergencyOverride:
+    """A release manager authorises an emergency change now, for a limited time (default 24 h)."""
+    resolved = resolve_actor(actor)
+    user = resolved.user
+    if not (reason or "").strip():
+        raise InvalidInput("Say why the emergency cannot wait.", fields={"reason": ["Required."]})
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().select_related("change_type").get(pk=change.pk)
+        if not locked.change_type.is_emergency:
+            raise Conflict("Only emergency changes can be implemented on an override.", code="not_emergency")
+        if not user.has_role("release_manager") or user.is_service_account:
+            raise NotAllowed("Only a release manager may authorise an emergency change.", code="not_release_manager")
+        if user.pk in (locked.requester_id, locked.implementer_id):
+            raise NotAllowed("You cannot authorise your own emergency change.", code="self_approval_forbidden")
+        if locked.state != ChangeState.IN_REVIEW:
+            raise Conflict("Submit the emergency change before authorising it.", code="invalid_transition")
+        if locked.emergency_overrides.filter(revoked_at__isnull=True).exists():
+            raise Conflict("This change already has an override.", code="override_exists")
+        now = timezone.now()
+        hours = hours or locked.change_type.override_hours or 24
+        override = EmergencyOverride(change=locked, authorised_by=user, reason=reason.strip(), authorised_at=now,
+                                     expires_at=now + timedelta(hours=hours))
+        override._history_user = user
+        override.save()
+        locked.post_mortem_due_at = now + timedelta(days=locked.change_type.post_mortem_days or 5)
+        locked.save(update_fields=["post_mortem_due_at", "updated_at"])
+        audit_event_record(action="change.emergency.override_granted", target=locked, actor=resolved,
+                           details={"expires_at": override.expires_at, "reason": reason,
+                                    "post_mortem_due_at": locked.post_mortem_due_at})
+        if start_implementation:
+            change_transition(change=locked, to_state=ChangeState.IMPLEMENTING, actor=resolved,
+                              reason="Emergency override", details={"override": override.pk})
+    change.__dict__.update({k: v for k, v in ChangeRequest.objects.get(pk=change.pk).__dict__.items()
+                            if not k.startswith("_")})
+    return override
+
+
+def emergency_overrides_flag_expired(*, actor: Any, at: datetime | None = None) -> int:
+    """Overrides past their expiry without retrospective CAB approval: the change is unauthorised."""
+    resolved = resolve_actor(actor)
+    at = at or timezone.now()
+    flagged = 0
+    expired = EmergencyOverride.objects.filter(expires_at__lte=at, retro_approved_at__isnull=True,
+                                               unauthorised_at__isnull=True, revoked_at__isnull=True)
+    for override_id in expired.values_list("pk", flat=True):
+        with transaction.atomic():
+            override = EmergencyOverride.objects.select_for_update().select_related("change").get(pk=override_id)
+            if override.unauthorised_at or override.retro_approved_at:
+                continue
+            override.unauthorised_at = at
+            override.save()
+            change = override.change
+            change.is_unauthorised = True
+            change._change_reason = "Override expired without CAB approval"
+            change.save()
+            audit_event_record(action="change.emergency.unauthorised", target=change, actor=resolved,
+                               details={"override": override.pk, "expired_at": override.expires_at})
+            flagged += 1
+    return flagged
+
+
+def post_mortem_record(*, change: ChangeRequest, actor: Any, text: str) -> ChangeRequest:
+    resolved = resolve_actor(actor)
+    if not (text or "").strip():
+        raise InvalidInput("The post-mortem cannot be empty.", fields={"post_mortem": ["Required."]})
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        locked.post_mortem = text.strip()
+        locked.post_mortem_at = timezone.now()
+        locked._history_user = resolved.user
+        locked._change_reason = "post-mortem recorded"
+        locked.save()
+        audit_event_record(action="change.post_mortem_recorded", target=locked, actor=resolved,
+                           details={"late": bool(locked.post_mortem_due_at and locked.post_mortem_at > locked.post_mortem_due_at)})
+    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return locked
+
+
+# --- delegation ------------------------------------------------------------------------------
+
+def delegation_create(*, delegator, delegate, ends_at: datetime, actor: Any, starts_at: datetime | None = None,
+                      reason: str = "") -> Delegation:
+    resolved = resolve_actor(actor)
+    starts_at = starts_at or timezone.now()
+    if delegate.pk == delegator.pk:
+        raise InvalidInput("You cannot delegate to yourself.", fields={"delegate": ["Choose a colleague."]})
+    if getattr(delegate, "kind", "human") != "human" or not delegate.is_active:
+        raise InvalidInput("Decisions can only be delegated to an active person.", fields={"delegate": ["Not a person."]})
+    if ends_at <= starts_at:
+        raise InvalidInput("The delegation must end after it starts.", fields={"ends_at": ["Must be after the start."]})
+    if ends_at - starts_at > timedelta(days=90):
+        raise InvalidInput("A delegation lasts at most 90 days.", fields={"ends_at": ["At most 90 days."]})
+    with transaction.atomic():
+        delegation = Delegation(delegator=delegator, delegate=delegate, starts_at=starts_at, ends_at=ends_at,
+                                reason=reason)
+        delegation._history_user = resolved.user
+        delegation.save()
+        audit_event_record(action="change.delegation.created", target=delegation, actor=resolved,
+                           details={"delegator": delegator.username, "delegate": delegate.username,
+                                    "starts_at": starts_at, "ends_at": ends_at})
+    return delegation
+
+
+def delegation_revoke(*, delegation: Delegation, actor: Any) -> Delegation:
+    resolved = resolve_actor(actor)
+    with transaction.atomic():
+        delegation.revoked_at = timezone.now()
+        delegation._history_user = resolved.user
+        delegation.save()
+        audit_event_record(action="change.delegation.revoked", target=delegation, actor=resolved, details={})
+    return delegation

@@ -1,0 +1,114 @@
+"""The schedule: maintenance windows (recurring, python-dateutil rrule), freezes, and the
+conflicts of a change with them and with other changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dateutil.rrule import rrulestr
+from django.db.models import Q
+
+from .models import ChangeRequest, ChangeState, Freeze, MaintenanceWindow
+
+BUSY_STATES = [ChangeState.IN_REVIEW, ChangeState.APPROVED, ChangeState.SCHEDULED, ChangeState.IMPLEMENTING]
+
+
+def parse_rrule(rule: str, dtstart: datetime):
+    """The recurrence of a window, or a ValueError naming what is wrong with the rule."""
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    return rrulestr(text, dtstart=dtstart)
+
+
+def window_occurrence(window: MaintenanceWindow, start: datetime, end: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """The occurrence of `window` that contains [start, end] (or the instant `start`), if any."""
+    end = end or start
+    length = timedelta(minutes=window.duration_minutes)
+    if not window.rrule:
+        occ = window.starts_at
+    else:
+        try:
+            occ = parse_rrule(window.rrule, window.starts_at).before(start, inc=True)
+        except (ValueError, TypeError):
+            return None
+    if occ is None:
+        return None
+    if occ <= start and end <= occ + length:
+        return occ, occ + length
+    return None
+
+
+def window_occurrences(window: MaintenanceWindow, after: datetime, before: datetime) -> list[tuple[datetime, datetime]]:
+    length = timedelta(minutes=window.duration_minutes)
+    if not window.rrule:
+        starts = [window.starts_at] if after - length <= window.starts_at < before else []
+    else:
+        try:
+            starts = parse_rrule(window.rrule, window.starts_at).between(after - length, before, inc=True)
+        except (ValueError, TypeError):
+            starts = []
+    return [(s, s + length) for s in starts[:500]]
+
+
+def windows_for(service, environment) -> list[MaintenanceWindow]:
+    qs = MaintenanceWindow.objects.filter(is_active=True)
+    qs = qs.filter(Q(service__isnull=True) | Q(service=service)) if service is not None else qs.filter(service__isnull=True)
+    qs = (qs.filter(Q(environment__isnull=True) | Q(environment=environment)) if environment is not None
+          else qs.filter(environment__isnull=True))
+    return list(qs)
+
+
+def freezes_for(service, environment, start: datetime, end: datetime | None = None) -> list[Freeze]:
+    end = end or start
+    qs = Freeze.objects.filter(starts_at__lt=end if end > start else end + timedelta(microseconds=1), ends_at__gt=start)
+    qs = qs.filter(Q(service__isnull=True) | Q(service=service))
+    qs = qs.filter(Q(environment__isnull=True) | Q(environment=environment))
+    team_id = getattr(service, "owner_team_id", None)
+    qs = qs.filter(Q(team__isnull=True) | Q(team_id=team_id))
+    return list(qs)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def change_conflicts(change: ChangeRequest) -> list[dict]:
+    """Everything in the way of the change's planned slot: {"kind", "code", "message", ...}."""
+    start, end = change.planned_start, change.planned_end
+    if start is None or end is None:
+        return []
+    conflicts: list[dict] = []
+    windows = windows_for(change.service, change.environment)
+    if windows and not any(window_occurrence(w, start, end) for w in windows):
+        conflicts.append({"kind": "window", "code": "outside_maintenance_window",
+                          "message": "The planned slot is outside every maintenance window for this service and "
+                                     "environment (" + ", ".join(w.name for w in windows) + ").",
+                          "windows": [w.name for w in windows]})
+    for freeze in freezes_for(change.service, change.environment, start, end):
+        blocking = not change.change_type.is_emergency
+        conflicts.append({"kind": "freeze", "code": "freeze_active", "blocking": blocking,
+                          "message": f"Freeze “{freeze.name}” ({freeze.scope_label}) from {freeze.starts_at:%Y-%m-%d %H:%M} "
+                                     f"to {freeze.ends_at:%Y-%m-%d %H:%M}: {freeze.reason}"
+                                     + ("" if blocking else " — emergency changes may proceed."),
+                          "freeze": freeze.name, "starts_at": _iso(freeze.starts_at), "ends_at": _iso(freeze.ends_at)})
+    others = ChangeRequest.objects.filter(state__in=BUSY_STATES, planned_start__lt=end, planned_end__gt=start).exclude(pk=change.pk)
+    for other in others.filter(service_id=change.service_id, environment_id=change.environment_id).only(
+            "number", "title", "planned_start", "planned_end")[:20]:
+        conflicts.append({"kind": "overlap", "code": "overlapping_change", "change": other.number,
+                          "message": f"{other.number} “{other.title}” is planned on the same service and environment "
+                                     f"from {other.planned_start:%Y-%m-%d %H:%M} to {other.planned_end:%Y-%m-%d %H:%M}."})
+    if change.implementer_id:
+        for other in others.filter(implementer_id=change.implementer_id).only("number", "title", "planned_start",
+                                                                              "planned_end")[:20]:
+            conflicts.append({"kind": "double_booked", "code": "implementer_double_booked", "change": other.number,
+                              "message": f"The implementer is also booked on {other.number} “{other.title}” "
+                                         f"from {other.planned_start:%Y-%m-%d %H:%M} to {other.planned_end:%Y-%m-%d %H:%M}."})
+    return conflicts
+
+
+def blocking_freeze(change: ChangeRequest) -> dict | None:
+    for conflict in change_conflicts(change):
+        if conflict["code"] == "freeze_active" and conflict.get("blocking"):
+            return conflict
+    return None
