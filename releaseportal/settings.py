@@ -245,6 +245,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["apps.accounts.api_permissions.PortalMemberPermission"],
+    # Schema quality is tested (tests/foundation/test_api_conventions.py), not a deploy check.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 # Idempotency records are kept this long before the housekeeping task deletes them.
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
@@ -278,3 +280,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Incidents (apps.incidents) --------------------------------------------------------------
+# Post-incident reviews are due this many days after the incident is resolved (or started).
+INCIDENT_REVIEW_DUE_DAYS = env_int("INCIDENT_REVIEW_DUE_DAYS", 5)
+
+# --- Access reviews (apps.access_reviews) ----------------------------------------------------
+# Keeping a grant unused for longer than this needs a justification; at close, undecided grants
+# unused for longer are revoked by policy.
+ACCESS_REVIEW_INACTIVE_DAYS = env_int("ACCESS_REVIEW_INACTIVE_DAYS", 90)
+# The quarterly campaign is due this many days after it opens; reminders start this many days before.
+ACCESS_REVIEW_DUE_DAYS = env_int("ACCESS_REVIEW_DUE_DAYS", 30)
+ACCESS_REVIEW_REMIND_DAYS = env_int("ACCESS_REVIEW_REMIND_DAYS", 7)
