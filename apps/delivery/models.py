@@ -178,6 +178,9 @@ class DeploymentCommit(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["deployment", "sha"], name="unique_commit_per_deployment")]
 
+    def __str__(self) -> str:
+        return self.sha[:12]
+
 
 class Evidence(models.Model):
     """A document bound to an artifact digest: parsed summary kept, original stored as a file."""

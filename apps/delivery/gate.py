@@ -1,0 +1,186 @@
+"""The deployment gate's rules, evaluated in one place. Reads only: recording the decision and
+taking the deployment lock are `services.gate_check`'s job.
+
+Each reason is `{"code", "message", "severity"}`; severity `deny` blocks, `warn` informs. An
+active emergency override turns the overridable denials into warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+
+from apps.catalog.privileges import DEPLOYER, holds_privilege
+
+from . import change_rules, licenses
+from .models import Deployment, DeploymentLock, EnvironmentPolicy, Evidence, SignatureStatus
+
+DENY = "deny"
+WARN = "warn"
+
+# Reasons an emergency override may waive. The rest (who deploys, which artifact, whether it
+# is genuine, whether the slot is free, whether the change is for this service) never bend.
+OVERRIDABLE = {
+    "change_not_approved", "outside_maintenance_window", "freeze_active", "artifact_unsigned", "tests_failed",
+    "vulnerabilities_over_threshold", "license_violation", "provenance_missing", "not_promoted",
+}
+REASON_CODES = [
+    "deployer_not_authorized", "change_not_approved", "change_service_mismatch", "outside_maintenance_window",
+    "freeze_active", "artifact_unknown", "artifact_unsigned", "signature_invalid", "tests_failed",
+    "vulnerabilities_over_threshold", "license_violation", "provenance_missing", "not_promoted",
+    "deployment_in_progress",
+]
+DEFAULT_POLICY = EnvironmentPolicy(lock_timeout_minutes=60)
+
+
+@dataclass
+class Verdict:
+    reasons: list[dict[str, str]] = field(default_factory=list)
+    override: Any = None
+
+    def deny(self, code: str, message: str) -> None:
+        self.reasons.append({"code": code, "message": message, "severity": DENY})
+
+    def warn(self, code: str, message: str) -> None:
+        self.reasons.append({"code": code, "message": message, "severity": WARN})
+
+    @property
+    def allowed(self) -> bool:
+        return not any(r["severity"] == DENY for r in self.reasons)
+
+
+def policy_for(environment) -> EnvironmentPolicy:
+    try:
+        return environment.delivery_policy
+    except EnvironmentPolicy.DoesNotExist:
+        return DEFAULT_POLICY
+
+
+def slot_busy(*, service, environment, at: datetime, policy: EnvironmentPolicy) -> bool:
+    """A live lock, or a deployment on the slot still running within the lock timeout."""
+    if DeploymentLock.objects.filter(service=service, environment=environment, expires_at__gt=at).exists():
+        return True
+    since = at - timedelta(minutes=policy.lock_timeout_minutes)
+    return Deployment.objects.filter(
+        service=service, environment=environment, started_at__gte=since,
+        status__in=(Deployment.Status.STARTED, Deployment.Status.IN_PROGRESS),
+    ).exists()
+
+
+def _latest_by_kind(evidence: list[dict]) -> dict[str, list[dict]]:
+    """Newest document per kind (per tool for scans): a re-run replaces, it does not add up."""
+    seen: set[tuple] = set()
+    latest: dict[str, list[dict]] = {}
+    for row in evidence:  # newest first
+        summary = row["summary"] or {}
+        key = (row["kind"], tuple(summary.get("tools") or ()))
+        if key in seen:
+            continue
+        seen.add(key)
+        latest.setdefault(row["kind"], []).append(summary)
+    return latest
+
+
+def _check_evidence(verdict: Verdict, artifact, policy: EnvironmentPolicy) -> None:
+    rows = list(Evidence.objects.filter(artifact=artifact).exclude(kind__in=("log", "other"))
+                .order_by("-created_at", "-id").values("kind", "summary"))
+    latest = _latest_by_kind(rows)
+    if policy.tests_must_pass:
+        junit = latest.get("junit")
+        if not junit:
+            verdict.deny("tests_failed", "No test results (JUnit) are attached to this artifact.")
+        else:
+            result = junit[0]
+            if result.get("failures") or result.get("errors") or not result.get("tests"):
+                verdict.deny("tests_failed", f"Tests did not pass: {result.get('failures', 0)} failed, "
+                                             f"{result.get('errors', 0)} errors of {result.get('tests', 0)}.")
+    if policy.max_critical is not None or policy.max_high is not None:
+        critical = high = 0
+        for kind in ("sarif", "cyclonedx"):
+            for summary in latest.get(kind, []):
+                by_severity = summary.get("by_severity") or {}
+                critical += int(by_severity.get("critical", 0))
+                high += int(by_severity.get("high", 0))
+        over = []
+        if policy.max_critical is not None and critical > policy.max_critical:
+            over.append(f"{critical} critical (at most {policy.max_critical})")
+        if policy.max_high is not None and high > policy.max_high:
+            over.append(f"{high} high (at most {policy.max_high})")
+        if over:
+            verdict.deny("vulnerabilities_over_threshold", "Unsuppressed findings over the threshold: "
+                         + ", ".join(over) + ".")
+    sboms = latest.get("cyclonedx", []) + latest.get("spdx", [])
+    if sboms and (policy.license_deny or policy.license_allow):
+        expressions: dict[str, int] = {}
+        unknown = 0
+        for summary in sboms:
+            for expression, count in (summary.get("expressions") or {}).items():
+                expressions[expression] = expressions.get(expression, 0) + count
+            unknown += int(summary.get("unknown", 0))
+        refused = licenses.evaluate(expressions, deny=policy.license_deny, allow=policy.license_allow)
+        if refused:
+            verdict.deny("license_violation", "Licences refused by the policy: " + ", ".join(sorted(refused)[:10]) + ".")
+        if unknown:
+            verdict.warn("license_unknown", f"{unknown} components have no known licence.")
+    if policy.provenance_required and not latest.get("slsa_provenance"):
+        verdict.deny("provenance_missing", "No SLSA provenance naming this artifact's digest is attached.")
+
+
+def _check_promotion(verdict: Verdict, *, artifact, environment, previous, at, policy) -> None:
+    if previous is None:
+        return
+    qs = Deployment.objects.filter(artifact=artifact, environment=previous, status=Deployment.Status.SUCCEEDED)
+    days = policy.promotion_max_age_days
+    if days:
+        qs = qs.filter(Q(finished_at__gte=at - timedelta(days=days)) | Q(finished_at__isnull=True,
+                                                                         started_at__gte=at - timedelta(days=days)))
+    if not qs.exists():
+        within = f" within the last {days} days" if days else ""
+        verdict.deny("not_promoted", f"{artifact.version} has not been deployed successfully to "
+                                     f"{previous.slug}{within}.")
+
+
+def evaluate(*, user, service, environment, artifact, artifact_ref: str, change, change_ref: str,
+             at: datetime, previous=None) -> Verdict:
+    verdict = Verdict()
+    policy = policy_for(environment)
+    if environment.is_production and not holds_privilege(user, DEPLOYER, service, environment):
+        verdict.deny("deployer_not_authorized", f"{user.get_username()} does not hold the deployer privilege "
+                                                f"for {service.slug} in {environment.slug}.")
+    if change is None:
+        if change_ref:
+            verdict.deny("change_not_approved", f"No change request {change_ref} exists.")
+        elif environment.is_production:
+            verdict.deny("change_not_approved", "A production deployment needs an approved change request.")
+    else:
+        if change.service_id != service.id or change.environment_id != environment.id:
+            verdict.deny("change_service_mismatch", f"{change.number} is for {change.service.slug} in "
+                                                    f"{change.environment.slug}, not {service.slug} in {environment.slug}.")
+        if not change_rules.change_is_deployable(change):
+            verdict.deny("change_not_approved", f"{change.number} is {change.state.replace('_', ' ')}, not approved.")
+    for code, message in change_rules.schedule_blockers(service=service, environment=environment, at=at, change=change):
+        verdict.deny(code, message)
+    if artifact is None:
+        verdict.deny("artifact_unknown", f"No artifact {artifact_ref or '(none given)'} is registered for {service.slug}.")
+    else:
+        if artifact.signature_status == SignatureStatus.INVALID:
+            verdict.deny("signature_invalid", "The artifact's signature does not verify with any of the team's keys.")
+        elif policy.require_signature and artifact.signature_status != SignatureStatus.VALID:
+            verdict.deny("artifact_unsigned", f"{environment.slug} requires signed artifacts; this one is unsigned.")
+        _check_evidence(verdict, artifact, policy)
+        _check_promotion(verdict, artifact=artifact, environment=environment, previous=previous, at=at, policy=policy)
+    if slot_busy(service=service, environment=environment, at=at, policy=policy):
+        verdict.deny("deployment_in_progress", f"Another deployment of {service.slug} to {environment.slug} "
+                                               "is in progress.")
+    denials = [r for r in verdict.reasons if r["severity"] == DENY]
+    if denials and change is not None and all(r["code"] in OVERRIDABLE for r in denials):
+        override = change_rules.active_emergency_override(change)
+        if override is not None:
+            verdict.override = override
+            for reason in denials:
+                reason["severity"] = WARN
+            verdict.warn("emergency_override", f"Allowed under the emergency override of {change.number}: "
+                                               + ", ".join(r["code"] for r in denials) + " waived.")
+    return verdict

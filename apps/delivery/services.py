@@ -1,0 +1,409 @@
+"""Delivery writes: keys, artifacts, evidence, gate decisions and locks, deployments.
+
+Every function runs in one transaction, writes its audit event there, and sends side effects
+(the privilege signal) on commit. Pipeline calls name their run id and change in the event."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.audit.actor import resolve_actor
+from apps.audit.services import audit_event_record
+from apps.catalog.models import Environment, Service
+from apps.catalog.privileges import DEPLOYER, holds_privilege
+from apps.catalog.signals import privilege_exercised
+from apps.changes.models import ChangeRequest, ChangeState
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
+
+from . import cyclonedx, gate, junit, provenance, sarif, signing, spdx, versioning
+from .models import (
+    Artifact,
+    Deployment,
+    DeploymentCommit,
+    DeploymentLock,
+    Evidence,
+    GateDecision,
+    SignatureStatus,
+    SigningKey,
+    VersionPolicy,
+)
+
+
+class EvidenceTooLarge(PortalError):
+    status = 413
+    code = "evidence_too_large"
+
+
+def _user_of(actor: Any):
+    return resolve_actor(actor).user
+
+
+def _exercised(*, user, service: Service, environment: Environment, at: datetime) -> None:
+    """Tell access reviews a deployer privilege was used (production only, where it is required)."""
+    if not environment.is_production or user is None:
+        return
+    transaction.on_commit(lambda: privilege_exercised.send(sender=Deployment, user=user, privilege=DEPLOYER,
+                                                           service=service, environment=environment, at=at))
+
+
+# --- signing keys ---------------------------------------------------------------------------
+
+def signing_key_register(*, team, name: str, public_key_pem: str, actor: Any) -> SigningKey:
+    algorithm, _, fingerprint = signing.load_public_key(public_key_pem)
+    with transaction.atomic():
+        if SigningKey.objects.filter(fingerprint=fingerprint).exists():
+            raise Conflict("This public key is already registered.", code="signing_key_exists")
+        key = SigningKey.objects.create(team=team, name=name, algorithm=algorithm, public_key_pem=public_key_pem.strip(),
+                                        fingerprint=fingerprint, created_by=_user_of(actor))
+        audit_event_record(action="delivery.signing_key_registered", target=key, actor=actor,
+                           details={"team": team.slug, "algorithm": algorithm, "fingerprint": fingerprint})
+    return key
+
+
+def signing_key_revoke(*, key: SigningKey, actor: Any) -> SigningKey:
+    with transaction.atomic():
+        key.is_active = False
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["is_active", "revoked_at"])
+        audit_event_record(action="delivery.signing_key_revoked", target=key, actor=actor,
+                           details={"fingerprint": key.fingerprint})
+    return key
+
+
+# --- artifacts ------------------------------------------------------------------------------
+
+@dataclass
+class Registered:
+    artifact: Artifact
+    created: bool
+
+
+def artifact_register(*, service: Service, version: str, digest: str, format: str, actor: Any, git_sha: str = "",
+                      pipeline_id: str = "", build_id: str = "", signature: str = "",
+                      pipeline_run_id: str = "") -> Registered:
+    """Register a build. Same version + same digest again is a no-op; another digest is refused."""
+    existing = Artifact.objects.filter(service=service, version=version).first()
+    if existing is not None:
+        if existing.digest != digest:
+            raise Conflict(f"{service.slug} {version} is already registered with digest {existing.digest}; "
+                           "versions are immutable.", code="artifact_version_immutable",
+                           fields={"version": ["already registered with another digest"]})
+        return Registered(existing, False)
+    clash = Artifact.objects.filter(service=service, digest=digest).first()
+    if clash is not None:
+        raise Conflict(f"This digest is already registered for {service.slug} as version {clash.version}.",
+                       code="artifact_digest_exists", fields={"digest": ["already registered as another version"]})
+    policy = VersionPolicy.objects.filter(service=service).first()
+    if policy is not None:
+        versioning.check_version(policy.pattern, version=version, git_sha=git_sha, pipeline_id=pipeline_id,
+                                 build_id=build_id)
+    status, key = SignatureStatus.UNSIGNED, None
+    if signature:
+        keys = SigningKey.objects.filter(team_id=service.owner_team_id, is_active=True)
+        key = signing.find_signing_key(keys, digest, signature)
+        status = SignatureStatus.VALID if key is not None else SignatureStatus.INVALID
+    try:
+        with transaction.atomic():
+            artifact = Artifact.objects.create(
+                service=service, version=version, digest=digest, git_sha=git_sha, pipeline_id=pipeline_id,
+                build_id=build_id, format=format, signature=signature, signature_status=status, signing_key=key,
+                created_by=_user_of(actor),
+            )
+            audit_event_record(action="delivery.artifact_registered", target=artifact, actor=actor, details={
+                "service": service.slug, "version": version, "digest": digest, "signature": status,
+                "signing_key": key.fingerprint if key else "", "pipeline_id": pipeline_id,
+                "pipeline_run_id": pipeline_run_id,
+            })
+    except IntegrityError:
+        # A simultaneous registration won the race: answer as if we had come second.
+        return artifact_register(service=service, version=version, digest=digest, format=format, actor=actor,
+                                 git_sha=git_sha, pipeline_id=pipeline_id, build_id=build_id, signature=signature,
+                                 pipeline_run_id=pipeline_run_id)
+    return Registered(artifact, True)
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+_JSON_KINDS = {"sarif", "cyclonedx", "spdx", "slsa_provenance"}
+_EXTENSIONS = {"junit": "xml", "sarif": "sarif", "cyclonedx": "json", "spdx": "json", "slsa_provenance": "json",
+               "log": "log", "other": "bin"}
+
+
+def evidence_parse(*, kind: str, data: bytes, artifact: Artifact) -> dict:
+    """The parsed summary of a document, or an error naming the problem. Stores nothing."""
+    if kind == "junit":
+        return junit.parse(data)
+    if kind == "sarif":
+        return sarif.parse(data)
+    if kind == "cyclonedx":
+        return cyclonedx.parse(data)
+    if kind == "spdx":
+        return spdx.parse(data)
+    if kind == "slsa_provenance":
+        return provenance.parse(data, digest=artifact.digest)
+    if kind == "log":
+        text = data.decode("utf-8", errors="replace")
+        return {"bytes": len(data), "lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0)}
+    if kind == "other":
+        return {"bytes": len(data)}
+    raise InvalidInput(f"Unknown evidence kind {kind!r}.", code="invalid", fields={"kind": ["unknown kind"]})
+
+
+def evidence_check_size(size: int) -> None:
+    limit = settings.EVIDENCE_MAX_BYTES
+    if size > limit:
+        raise EvidenceTooLarge(f"The document is {size} bytes; evidence is limited to {limit} bytes.",
+                               fields={"file": [f"larger than {limit} bytes"]})
+
+
+def evidence_attach(*, artifact: Artifact, kind: str, data: bytes, actor: Any, filename: str = "",
+                    pipeline_run_id: str = "") -> Evidence:
+    """Parse first, then store the file and the row; a refused document leaves nothing behind."""
+    evidence_check_size(len(data))
+    summary = evidence_parse(kind=kind, data=data, artifact=artifact)
+    sha = hashlib.sha256(data).hexdigest()
+    evidence = Evidence(artifact=artifact, kind=kind, summary=summary, filename=(filename or "")[:200], sha256=sha,
+                        size=len(data), pipeline_run_id=pipeline_run_id, created_by=_user_of(actor))
+    evidence.document.save(f"{artifact.digest[7:19]}-{kind}-{sha[:12]}.{_EXTENSIONS[kind]}", ContentFile(data),
+                           save=False)
+    try:
+        with transaction.atomic():
+            evidence.save()
+            audit_event_record(action="delivery.evidence_attached", target=evidence, actor=actor, details={
+                "artifact": artifact.digest, "service": artifact.service.slug, "kind": kind, "sha256": sha,
+                "size": len(data), "pipeline_run_id": pipeline_run_id,
+            })
+    except Exception:
+        evidence.document.delete(save=False)
+        raise
+    return evidence
+
+
+# --- gate -----------------------------------------------------------------------------------
+
+def gate_check(*, service: Service, environment: Environment, artifact_ref: str, change_ref: str, actor: Any,
+               pipeline_run_id: str = "") -> GateDecision:
+    """Evaluate every rule, record the decision, and on `allow` take the deployment lock."""
+    from .selectors import artifact_by_digest, change_by_ref
+
+    started = time.perf_counter()
+    user = _user_of(actor)
+    now = timezone.now()
+    artifact = artifact_by_digest(artifact_ref, service=service) if artifact_ref else None
+    change = change_by_ref(change_ref) if change_ref else None
+    verdict = gate.evaluate(user=user, service=service, environment=environment, artifact=artifact,
+                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now,
+                            previous=environment.previous())
+    policy = gate.policy_for(environment)
+    with transaction.atomic():
+        decision = GateDecision.objects.create(
+            service=service, environment=environment, artifact=artifact, artifact_ref=(artifact_ref or "")[:100],
+            change=change, change_ref=str(change_ref or "")[:40],
+            decision=GateDecision.Decision.ALLOW if verdict.allowed else GateDecision.Decision.DENY,
+            reasons=verdict.reasons, emergency_override=verdict.override is not None, requested_by=user,
+            pipeline_run_id=pipeline_run_id, created_at=now,
+        )
+        if verdict.allowed and not _lock_acquire(decision=decision, policy=policy, now=now):
+            decision.decision = GateDecision.Decision.DENY
+            decision.reasons = [*decision.reasons, {"code": "deployment_in_progress", "severity": gate.DENY,
+                                                    "message": f"Another deployment of {service.slug} to "
+                                                               f"{environment.slug} holds the lock."}]
+        decision.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        decision.save(update_fields=["decision", "reasons", "duration_ms"])
+        audit_event_record(action=f"delivery.gate_{decision.decision}", target=decision, actor=actor, details={
+            "service": service.slug, "environment": environment.slug, "artifact": artifact_ref,
+            "change": change.number if change else str(change_ref or ""), "pipeline_run_id": pipeline_run_id,
+            "reasons": decision.reason_codes,
+        })
+        if decision.decision == GateDecision.Decision.ALLOW:
+            _exercised(user=user, service=service, environment=environment, at=now)
+    return decision
+
+
+def _lock_acquire(*, decision: GateDecision, policy, now: datetime) -> bool:
+    """Insert the slot's lock row; the unique constraint makes exactly one concurrent insert win."""
+    DeploymentLock.objects.filter(service_id=decision.service_id, environment_id=decision.environment_id,
+                                  expires_at__lte=now).delete()
+    try:
+        with transaction.atomic():
+            DeploymentLock.objects.create(service_id=decision.service_id, environment_id=decision.environment_id,
+                                          gate_decision=decision, change=decision.change, acquired_at=now,
+                                          expires_at=now + timedelta(minutes=policy.lock_timeout_minutes))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _lock_for(deployment: Deployment) -> DeploymentLock | None:
+    return (DeploymentLock.objects.select_for_update()
+            .filter(service_id=deployment.service_id, environment_id=deployment.environment_id).first())
+
+
+# --- deployments ----------------------------------------------------------------------------
+
+_START_STATES = {Deployment.Status.STARTED, Deployment.Status.IN_PROGRESS}
+_CHANGE_OUTCOME = {
+    Deployment.Status.SUCCEEDED: ChangeState.COMPLETED,
+    Deployment.Status.FAILED: ChangeState.FAILED,
+    Deployment.Status.ROLLED_BACK: ChangeState.ROLLED_BACK,
+}
+
+
+def _move_change(*, deployment: Deployment, actor: Any) -> None:
+    """The linked change follows its deployment to the change's own environment."""
+    from apps.changes.services import change_transition
+    from apps.changes.state_machine import is_allowed
+
+    change = deployment.change
+    if change is None or change.environment_id != deployment.environment_id:
+        return
+    change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    details = {"deployment": deployment.pk, "pipeline_run_id": deployment.pipeline_run_id}
+    if is_allowed(change.state, ChangeState.IMPLEMENTING):
+        change = change_transition(change=change, to_state=ChangeState.IMPLEMENTING, actor=actor,
+                                   reason=f"Deployment #{deployment.pk} started", details=details)
+    outcome = _CHANGE_OUTCOME.get(deployment.status)
+    if outcome and is_allowed(change.state, outcome):
+        change_transition(change=change, to_state=outcome, actor=actor,
+                          reason=f"Deployment #{deployment.pk} {deployment.status.replace('_', ' ')}", details=details)
+    deployment.change = change
+
+
+def _clean_commits(commits: Iterable[dict]) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for index, commit in enumerate(commits):
+        sha = str(commit.get("sha", "")).strip().lower()
+        if not sha or len(sha) > 40 or any(c not in "0123456789abcdef" for c in sha):
+            raise InvalidInput("Each commit needs a hexadecimal sha of at most 40 characters.",
+                               fields={f"commits[{index}].sha": ["not a git SHA"]})
+        if commit.get("authored_at") is None:
+            raise InvalidInput("Each commit needs authored_at.", fields={f"commits[{index}].authored_at": ["required"]})
+        seen.setdefault(sha, {**commit, "sha": sha})
+    return list(seen.values())
+
+
+def deployment_record(*, service: Service, environment: Environment, actor: Any, status: str = "started",
+                      kind: str = "normal", artifact: Artifact | None = None, version: str = "",
+                      change: ChangeRequest | None = None, started_at: datetime | None = None,
+                      finished_at: datetime | None = None, pipeline_run_id: str = "", pipeline_url: str = "",
+                      commits: Iterable[dict] = (), rollback_of: Deployment | None = None, external_id: str = "",
+                      check_privilege: bool = True) -> Deployment:
+    """Record a deployment the way it happened. Production without a gate allow for its change is
+    recorded all the same, flagged unauthorised. Reported by an account without the deployer
+    privilege, it is refused (and that refusal is in the audit log)."""
+    resolved = resolve_actor(actor)
+    user = resolved.user
+    now = timezone.now()
+    if check_privilege and environment.is_production and not holds_privilege(user, DEPLOYER, service, environment):
+        audit_event_record(action="delivery.deployment_refused", actor=actor, object_type="catalog.service",
+                           object_id=str(service.pk), object_repr=service.slug, details={
+                               "reason": "deployer_not_authorized", "environment": environment.slug,
+                               "change": change.number if change else "", "pipeline_run_id": pipeline_run_id})
+        raise NotAllowed(f"{user.get_username() if user else 'This caller'} does not hold the deployer privilege "
+                         f"for {service.slug} in {environment.slug}.", code="deployer_not_authorized")
+    if artifact is not None and artifact.service_id != service.id:
+        raise InvalidInput("The artifact belongs to another service.", fields={"artifact": ["another service's"]})
+    if artifact is None and version:
+        artifact = Artifact.objects.filter(service=service, version=version).first()
+    version = version or (artifact.version if artifact else "")
+    if status not in Deployment.Status.values:
+        raise InvalidInput(f"Unknown status {status!r}.", fields={"status": ["unknown"]})
+    finished = status in Deployment.FINISHED
+    if finished and finished_at is None:
+        finished_at = now
+    started_at = started_at or now
+    if finished_at is not None and finished_at < started_at:
+        raise InvalidInput("finished_at is before started_at.", fields={"finished_at": ["before started_at"]})
+    commit_rows = _clean_commits(commits)
+    with transaction.atomic():
+        allow = None
+        lock = DeploymentLock.objects.select_for_update().filter(service=service, environment=environment).first()
+        if lock is not None and change is not None and lock.change_id == change.pk:
+            allow = lock.gate_decision
+        elif change is not None:
+            allow = (GateDecision.objects.filter(change=change, service=service, environment=environment,
+                                                 decision=GateDecision.Decision.ALLOW)
+                     .order_by("-created_at").first())
+        unauthorized = environment.is_production and allow is None
+        deployment = Deployment.objects.create(
+            service=service, environment=environment, artifact=artifact, version=version, change=change,
+            status=status, kind=kind, started_at=started_at, finished_at=finished_at if finished else None,
+            pipeline_run_id=pipeline_run_id, pipeline_url=pipeline_url, rollback_of=rollback_of,
+            is_unauthorized=unauthorized, gate_decision=allow, external_id=external_id, created_by=user,
+        )
+        if commit_rows:
+            DeploymentCommit.objects.bulk_create([
+                DeploymentCommit(deployment=deployment, sha=c["sha"], authored_at=c["authored_at"],
+                                 message=str(c.get("message") or "")[:5000]) for c in commit_rows
+            ])
+        if lock is not None and allow is not None and lock.gate_decision_id == allow.pk:
+            if finished:
+                lock.delete()
+            else:
+                lock.deployment = deployment
+                lock.save(update_fields=["deployment"])
+        _move_change(deployment=deployment, actor=actor)
+        audit_event_record(action="delivery.deployment_recorded", target=deployment, actor=actor, details={
+            "service": service.slug, "environment": environment.slug, "version": version, "status": status,
+            "change": change.number if change else "", "pipeline_run_id": pipeline_run_id,
+            "gate_decision": allow.pk if allow else None, "unauthorized": unauthorized, "commits": len(commit_rows),
+            "external_id": external_id,
+        })
+        _exercised(user=user if resolved.kind in ("user", "service_account") else None, service=service,
+                   environment=environment, at=started_at)
+    return deployment
+
+
+_NEXT_STATUS = {
+    Deployment.Status.STARTED: set(Deployment.Status.values) - {Deployment.Status.STARTED},
+    Deployment.Status.IN_PROGRESS: {Deployment.Status.IN_PROGRESS, *Deployment.FINISHED},
+    Deployment.Status.SUCCEEDED: {Deployment.Status.ROLLED_BACK},
+    Deployment.Status.FAILED: {Deployment.Status.ROLLED_BACK},
+    Deployment.Status.ROLLED_BACK: set(),
+}
+
+
+def deployment_update(*, deployment: Deployment, actor: Any, status: str | None = None,
+                      finished_at: datetime | None = None, pipeline_url: str | None = None) -> Deployment:
+    """Move a deployment on (started → in progress → succeeded / failed / rolled back)."""
+    with transaction.atomic():
+        locked = Deployment.objects.select_for_update().select_related("change", "service", "environment").get(
+            pk=deployment.pk)
+        before = locked.status
+        if status and status != before:
+            if status not in _NEXT_STATUS.get(before, set()):
+                raise Conflict(f"A deployment that is {before.replace('_', ' ')} cannot become "
+                               f"{status.replace('_', ' ')}.", code="invalid_transition",
+                               fields={"status": [f"{before} → {status} is not allowed"]})
+            locked.status = status
+        if locked.status in Deployment.FINISHED:
+            locked.finished_at = finished_at or locked.finished_at or timezone.now()
+        elif finished_at is not None:
+            raise InvalidInput("finished_at needs a finished status.", fields={"finished_at": ["not finished yet"]})
+        if locked.finished_at and locked.finished_at < locked.started_at:
+            raise InvalidInput("finished_at is before started_at.", fields={"finished_at": ["before started_at"]})
+        if pipeline_url is not None:
+            locked.pipeline_url = pipeline_url
+        locked.save()
+        if locked.status in Deployment.FINISHED:
+            DeploymentLock.objects.filter(service_id=locked.service_id, environment_id=locked.environment_id,
+                                          deployment=locked).delete()
+            if locked.gate_decision_id:
+                DeploymentLock.objects.filter(gate_decision_id=locked.gate_decision_id).delete()
+        if status and status != before:
+            _move_change(deployment=locked, actor=actor)
+        audit_event_record(action="delivery.deployment_updated", target=locked, actor=actor, details={
+            "from": before, "to": locked.status, "change": locked.change.number if locked.change else "",
+            "pipeline_run_id": locked.pipeline_run_id,
+        })
+    return locked

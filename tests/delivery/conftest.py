@@ -1,0 +1,131 @@
+"""Delivery test fixtures: changes in a deployable state, artifacts, keys, policies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from django.utils import timezone
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+_counter = itertools.count(1)
+
+
+def digest_of(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def pem_of(private_key) -> str:
+    return private_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def sign(private_key, digest: str) -> str:
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        raw = private_key.sign(digest.encode())
+    else:
+        raw = private_key.sign(digest.encode(), ec.ECDSA(hashes.SHA256()))
+    return base64.b64encode(raw).decode()
+
+
+def shared_fixture(relative: str) -> Path:
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.skip(f"../shared/fixtures/{relative} is not available")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Personas are created with a password; a slow hasher only makes these tests slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def change_type(db):
+    from apps.change_types.models import ChangeType
+
+    return ChangeType.objects.get_or_create(slug="normal", defaults={"name": "Normal"})[0]
+
+
+@pytest.fixture
+def make_change(change_type, requester, service, environments):
+    from apps.changes.models import ChangeRequest
+
+    def make(state="scheduled", env="prod", svc=None, **extra):
+        now = timezone.now()
+        change = ChangeRequest.objects.create(
+            title="Ship it", change_type=change_type, service=svc or service, environment=environments[env],
+            requester=requester, state=state, planned_start=now - timedelta(hours=1),
+            planned_end=now + timedelta(hours=2), **extra)
+        change.number = ChangeRequest.format_number(change.pk)
+        change.save(update_fields=["number"])
+        return change
+
+    return make
+
+
+@pytest.fixture
+def deployer(service_account, service):
+    from guardian.shortcuts import assign_perm
+
+    assign_perm("catalog.deploy_service", service_account, service)
+    return service_account
+
+
+@pytest.fixture
+def pipeline(api_client_for, deployer):
+    """The CI service account with a delivery token and the deployer privilege on the service."""
+    return api_client_for(deployer, ["delivery:read", "delivery:write"])
+
+
+@pytest.fixture
+def make_artifact(service, service_account):
+    from apps.delivery.models import Artifact
+
+    def make(version=None, svc=None, **extra):
+        n = next(_counter)
+        version = version or f"1.0.{n}"
+        return Artifact.objects.create(service=svc or service, version=version, digest=digest_of(f"{version}-{n}"),
+                                       git_sha="a" * 40, format="oci_image", created_by=service_account, **extra)
+
+    return make
+
+
+@pytest.fixture
+def promoted(environments):
+    """promoted(artifact, "staging"): a succeeded deployment of the artifact to that environment."""
+    from apps.delivery.models import Deployment
+
+    def make(artifact, env="staging", days_ago=0):
+        at = timezone.now() - timedelta(days=days_ago)
+        return Deployment.objects.create(service=artifact.service, environment=environments[env], artifact=artifact,
+                                         version=artifact.version, status="succeeded", started_at=at - timedelta(minutes=5),
+                                         finished_at=at)
+
+    return make
+
+
+@pytest.fixture
+def prod_policy(environments):
+    from apps.delivery.models import EnvironmentPolicy
+
+    return EnvironmentPolicy.objects.create(
+        environment=environments["prod"], require_signature=True, tests_must_pass=True, provenance_required=True,
+        max_critical=0, max_high=3, license_deny=["AGPL-3.0-only"], promotion_max_age_days=14, lock_timeout_minutes=30)
+
+
+@pytest.fixture
+def ed25519_key():
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def p256_key():
+    return ec.generate_private_key(ec.SECP256R1())
