@@ -1,0 +1,13 @@
+from celery.schedules import crontab
+
+BEAT = {
+    "access-reviews-expire-grants": {"task": "apps.access_reviews.tasks.expire_grants",
+                                     "schedule": crontab(minute="*/5")},
+    # Opens on the first day of each quarter; the next six days are a harmless catch-up (the
+    # campaign is opened once per quarter) for when beat was down on the first.
+    "access-reviews-open-quarterly": {"task": "apps.access_reviews.tasks.open_quarterly_campaign",
+                                      "schedule": crontab(minute=0, hour=6, day_of_month="1-7",
+                                                          month_of_year="1,4,7,10")},
+    "access-reviews-reminders": {"task": "apps.access_reviews.tasks.send_reminders_and_escalate",
+                                 "schedule": crontab(minute=30, hour=7)},
+}

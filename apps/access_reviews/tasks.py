@@ -1,0 +1,44 @@
+"""Beat and background work: thin wrappers that name themselves as the actor and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.audit.actor import Actor, acting_as
+
+
+@shared_task(acks_late=True)
+def expire_grants() -> int:
+    from .services import grants_expire_due
+
+    with acting_as(Actor.for_task("access_reviews.expire_grants")) as actor:
+        return grants_expire_due(actor=actor)
+
+
+@shared_task(acks_late=True)
+def open_quarterly_campaign() -> int | None:
+    from .services import campaign_open_quarterly
+
+    with acting_as(Actor.for_task("access_reviews.open_quarterly_campaign")) as actor:
+        campaign, _ = campaign_open_quarterly(actor=actor)
+        return campaign.pk
+
+
+@shared_task(acks_late=True)
+def send_reminders_and_escalate() -> dict:
+    from .services import campaign_escalate_overdue, campaign_reminders_send
+
+    with acting_as(Actor.for_task("access_reviews.send_reminders_and_escalate")) as actor:
+        return {"reminders": campaign_reminders_send(actor=actor), "escalated": campaign_escalate_overdue(actor=actor)}
+
+
+@shared_task(acks_late=True)
+def generate_campaign_report(campaign_id: int) -> list[str]:
+    from .evidence import campaign_reports_store
+    from .models import ReviewCampaign
+
+    campaign = ReviewCampaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return []
+    with acting_as(Actor.for_task("access_reviews.generate_campaign_report")) as actor:
+        return [r.sha256 for r in campaign_reports_store(campaign=campaign, actor=actor)]

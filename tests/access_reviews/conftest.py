@@ -1,0 +1,57 @@
+"""Access review fixtures: a production grant maker and a team with a lead."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas are created with a password per test; the default hasher costs seconds on a busy CI box.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def team_lead(roles_ready, team):
+    from tests.factories import UserFactory
+
+    lead = UserFactory(username="lena", first_name="Lena", roles=("approver",), team=team)
+    team.lead = lead
+    team.save(update_fields=["lead"])
+    return lead
+
+
+@pytest.fixture
+def make_grant(environments, access_admin):
+    """make_grant(user, service, privilege="approver", env="prod", days_old=0, last_used_days=None)."""
+    from apps.access_reviews.models import AccessGrant
+    from apps.access_reviews.services import grant_create
+
+    def make(user, service, privilege="approver", env="prod", days_old=0, last_used_days=None, **kwargs):
+        grant = grant_create(user=user, privilege=privilege, service=service, environment=environments[env],
+                             justification="needed for on-call", actor=access_admin, **kwargs)
+        updates = {}
+        if days_old:
+            updates["granted_at"] = timezone.now() - timedelta(days=days_old)
+        if last_used_days is not None:
+            updates["last_used_at"] = timezone.now() - timedelta(days=last_used_days)
+        if updates:
+            AccessGrant.objects.filter(pk=grant.pk).update(**updates)
+            grant.refresh_from_db()
+        return grant
+
+    return make
+
+
+@pytest.fixture
+def access_grant_set(approver, requester, service, make_grant, access_admin):
+    """Four grants: adam approver (revoked) and deployer on prod, rita deployer on prod and staging."""
+    from apps.access_reviews.services import grant_revoke
+
+    revoked = make_grant(approver, service, "approver")
+    grant_revoke(grant=revoked, reason="rotation", actor=access_admin)
+    return [revoked, make_grant(approver, service, "deployer"), make_grant(requester, service, "deployer"),
+            make_grant(requester, service, "deployer", env="staging")]
