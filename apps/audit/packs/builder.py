@@ -1,0 +1,385 @@
+"""Assembling an evidence pack into a ZIP, streamed with bounded memory.
+
+Layout (every file is listed with its SHA-256 in manifest.json, which manifest.sig signs):
+
+    manifest.json  manifest.sig  public_key.pem  verify.py  README.txt  summary.pdf
+    listings/deployments.csv      every deployment in scope, reconciled; exceptions first
+    listings/exceptions.csv       the production deployments that fail the control
+    listings/changes.csv          every change request in scope
+    changes/<CHG-…>/change.json, approvals.json, emergency_overrides.json, gate_decisions.json,
+        evidence_documents.json, deployments.json, history.json, audit_events.jsonl
+    deployments/deployment-<id>/  the same for a deployment with no change request
+    audit/checkpoint.json         the chain checkpoint: the last covered event's seq and hash
+    audit/chain.jsonl             [seq, prev_hash, hash] of every event from the first covered
+                                  one to the checkpoint, so the covered events' places in the
+                                  chain can be checked without the others' contents
+
+Reproducibility: the files depend only on the parameters and the data. Who generated the pack
+and when, and the portal's chain head at that moment, are written only into manifest.json
+("generation"), never into a hashed file; the checkpoint is the last *covered* event, not the
+moving head. Two packs of the same parameters over the same data list the same files with the
+same hashes; only their manifests (and so their signatures and ZIP hashes) differ.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from django.db.models import Max
+
+from ..chain import HASHED_FIELDS, format_time
+from ..models import GENESIS_HASH, AuditEvent
+from ..signing import current_key
+from . import sources
+from .control import EXCEPTION_LABELS, classify
+from .scope import CONTROLS, changes_in_scope, deployments_in_scope, title_for
+from .summary import render_summary_pdf
+from .writer import CsvSpool, PackWriter, dumps
+
+FORMAT = "release-portal-evidence-pack/1"
+CHUNK = 200
+SUMMARY_EXCEPTION_ROWS = 200
+VERIFY_SOURCE = Path(__file__).resolve().parents[3] / "releaseportal" / "verify.py"
+
+DEPLOYMENT_FIELDS = ("id", "service_id", "service__slug", "service__compliance_scopes", "environment__slug",
+                     "environment__is_production", "version", "artifact_id", "artifact__digest", "status", "kind",
+                     "started_at", "finished_at", "change_id", "pipeline_run_id", "pipeline_url",
+                     "is_unauthorized", "created_by__username", "rollback_of_id")
+CHANGE_FIELDS = ("id", "number", "title", "state", "service_id", "service__slug", "environment__slug",
+                 "change_type__slug", "change_type__is_emergency", "change_type__is_pre_approved", "requester_id",
+                 "requester__username", "implementer_id", "implementer__username", "risk_level", "content_hash",
+                 "created_at", "submitted_at", "approved_at", "implemented_at", "closed_at", "compliance_scopes")
+DEPLOYMENT_HEADER = ["deployment_id", "service", "environment", "production", "sox_scoped", "version",
+                     "artifact_digest", "status", "kind", "started_at", "finished_at", "change", "change_type",
+                     "emergency", "requester", "approved_at", "approvers", "result", "exceptions"]
+CHANGE_HEADER = ["change", "title", "service", "environment", "change_type", "emergency", "state", "requester",
+                 "implementer", "submitted_at", "approved_at", "closed_at", "approvals", "deployments", "folder"]
+README = """Release Portal evidence pack
+============================
+
+Verify it offline (Python 3.10+ and the `cryptography` package, nothing else):
+
+    python verify.py THIS_PACK.zip
+    python verify.py THIS_PACK.zip --public-key portal-published-key.pem
+
+verify.py checks the Ed25519 signature of manifest.json, the SHA-256 of every file the
+manifest lists, and the chain of the included audit events up to the checkpoint in
+audit/checkpoint.json. Compare the key fingerprint it prints with the keys the portal
+publishes (/audit/keys/): the key shipped inside the pack only proves self-consistency.
+
+manifest.json holds the parameters, the counts, the generation record (who, when) and the
+list of files. Every other file depends only on the parameters and the data, so a pack
+generated again over the same data lists the same files with the same hashes.
+Start with summary.pdf and listings/exceptions.csv.
+"""
+
+
+def _event_line(values: dict[str, Any]) -> dict[str, Any]:
+    line = {key: values[key] for key in HASHED_FIELDS}
+    line["created_at"] = format_time(values["created_at"])
+    line["prev_hash"] = values["prev_hash"]
+    line["hash"] = values["hash"]
+    return line
+
+
+_EVENT_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
+
+
+class _Progress:
+    def __init__(self, total: int, report: Callable[[int], None] | None) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.report = report
+        self.last = -1
+
+    def add(self, count: int) -> None:
+        self.done += count
+        percent = min(95, int(self.done * 95 / self.total))
+        if self.report and percent != self.last:
+            self.last = percent
+            self.report(percent)
+
+
+class PackBuilder:
+    def __init__(self, params: dict[str, Any], *, generation: dict[str, Any],
+                 on_progress: Callable[[int], None] | None = None) -> None:
+        self.params = params
+        self.generation = generation
+        self.on_progress = on_progress
+        self.key = current_key()
+        self.min_seq: int | None = None
+        self.max_seq: int | None = None
+        self.event_files: list[str] = []
+        self.events_included = 0
+        self.summary_exceptions: list[dict[str, Any]] = []
+        self.exception_counts: dict[str, int] = {}
+
+    # --- entry point ---------------------------------------------------------------------
+    def build(self, fileobj: IO[bytes]) -> dict[str, Any]:
+        from apps.delivery.models import Deployment
+
+        deployments = deployments_in_scope(self.params)
+        changes = changes_in_scope(self.params, deployments)
+        progress = _Progress(deployments.count() + changes.count(), self.on_progress)
+        writer = PackWriter(fileobj)
+
+        dep_rows, dep_exceptions, counts = self._reconcile(deployments, progress)
+        change_rows = CsvSpool(CHANGE_HEADER)
+        counts["changes"] = self._write_changes(writer, changes, change_rows, progress)
+        unlinked = deployments.filter(change__isnull=True).order_by("pk")
+        counts["deployments_without_change"] = self._write_unlinked(writer, Deployment, unlinked)
+        checkpoint = self._write_chain(writer)
+
+        all_rows = CsvSpool(DEPLOYMENT_HEADER)
+        dep_exceptions.append_to(all_rows)
+        dep_rows.append_to(all_rows)
+        writer.copy_from("listings/deployments.csv", all_rows.file)
+        writer.copy_from("listings/exceptions.csv", dep_exceptions.file)
+        writer.copy_from("listings/changes.csv", change_rows.file)
+        counts["audit_events"] = self.events_included
+        counts["exceptions_by_kind"] = dict(sorted(self.exception_counts.items()))
+
+        writer.write_bytes("summary.pdf", render_summary_pdf(
+            params=self.params, title=title_for(self.params), counts=counts, checkpoint=checkpoint,
+            exceptions=self.summary_exceptions, exception_labels=EXCEPTION_LABELS,
+            more_exceptions=max(0, counts["exceptions"] - len(self.summary_exceptions)),
+            control=CONTROLS.get(self.params.get("control", "")), key_id=self.key.key_id,
+            development_key=self.key.is_development))
+        writer.write_bytes("public_key.pem", self.key.public_key_pem.encode("ascii"))
+        writer.write_bytes("verify.py", VERIFY_SOURCE.read_bytes())
+        writer.write_bytes("README.txt", README.encode("utf-8"))
+
+        manifest = self._manifest(writer, counts, checkpoint)
+        manifest_bytes = dumps(manifest)
+        writer.write_bytes("manifest.json", manifest_bytes)
+        writer.write_bytes("manifest.sig", base64.b64encode(self.key.sign(manifest_bytes)) + b"\n")
+        writer.close()
+        if self.on_progress:
+            self.on_progress(99)
+        return manifest
+
+    def _manifest(self, writer: PackWriter, counts: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
+        parameters = dict(self.params)
+        signing = {"algorithm": "ed25519", "key_id": self.key.key_id, "public_key_file": "public_key.pem",
+                   "development": self.key.is_development}
+        if self.key.is_development:
+            parameters["WARNING"] = ("DEVELOPMENT SIGNING KEY: this pack is signed with a key derived from the "
+                                     "portal's SECRET_KEY because no EVIDENCE_SIGNING_KEY is configured. "
+                                     "It is not evidence.")
+            signing["warning"] = parameters["WARNING"]
+        return {
+            "format": FORMAT,
+            "title": title_for(self.params),
+            "parameters": parameters,
+            "generation": self.generation,
+            "counts": counts,
+            "signing_key": signing,
+            "audit": {"checkpoint": checkpoint, "checkpoint_file": "audit/checkpoint.json",
+                      "chain_file": "audit/chain.jsonl", "event_files": self.event_files},
+            "files": writer.manifest_files(),
+            "reproducibility": "Every listed file depends only on the parameters and the data; the generation "
+                               "record lives only in this manifest.",
+        }
+
+    # --- deployments: reconciliation listings ------------------------------------------
+    def _reconcile(self, deployments, progress: _Progress) -> tuple[CsvSpool, CsvSpool, dict[str, Any]]:
+        from apps.changes.models import ChangeRequest
+
+        ok_rows, exception_rows = CsvSpool(DEPLOYMENT_HEADER), CsvSpool(DEPLOYMENT_HEADER)
+        counts = {"deployments": 0, "production_deployments": 0, "exceptions": 0}
+        chunk: list[dict[str, Any]] = []
+        qs = deployments.order_by("at", "pk").values(*DEPLOYMENT_FIELDS)
+
+        def flush() -> None:
+            change_ids = {d["change_id"] for d in chunk if d["change_id"]}
+            changes = {c["id"]: c for c in ChangeRequest.objects.filter(pk__in=change_ids).values(*CHANGE_FIELDS)}
+            approvals = self._grouped(sources.approval_models(), change_ids)
+            overrides = self._grouped(sources.emergency_models(), change_ids)
+            for dep in chunk:
+                change = changes.get(dep["change_id"])
+                cid = dep["change_id"]
+                codes = classify(dep, change, approvals.get(cid, []), overrides.get(cid, [])) \
+                    if dep["environment__is_production"] else []
+                result = "n/a" if not dep["environment__is_production"] else ("exception" if codes else "ok")
+                approvers = sorted({str(uid) for a in approvals.get(cid, []) for uid in sources.approving_user_ids(a)})
+                line = [dep["id"], dep["service__slug"], dep["environment__slug"],
+                        "yes" if dep["environment__is_production"] else "no",
+                        "yes" if "sox" in (dep["service__compliance_scopes"] or []) else "no",
+                        dep["version"], dep["artifact__digest"], dep["status"], dep["kind"],
+                        sources.json_value(dep["started_at"]), sources.json_value(dep["finished_at"]),
+                        change["number"] if change else "", change["change_type__slug"] if change else "",
+                        ("yes" if change["change_type__is_emergency"] else "no") if change else "",
+                        change["requester__username"] if change else "",
+                        sources.json_value(change["approved_at"]) if change else "",
+                        " ".join(approvers), result, ";".join(codes)]
+                counts["deployments"] += 1
+                if dep["environment__is_production"]:
+                    counts["production_deployments"] += 1
+                if codes:
+                    counts["exceptions"] += 1
+                    exception_rows.writerow(line)
+                    for code in codes:
+                        self.exception_counts[code] = self.exception_counts.get(code, 0) + 1
+                    if len(self.summary_exceptions) < SUMMARY_EXCEPTION_ROWS:
+                        self.summary_exceptions.append(dict(zip(DEPLOYMENT_HEADER, line, strict=True)))
+                else:
+                    ok_rows.writerow(line)
+            progress.add(len(chunk))
+            chunk.clear()
+
+        for dep in qs.iterator(chunk_size=2000):
+            chunk.append(dep)
+            if len(chunk) >= 1000:
+                flush()
+        if chunk:
+            flush()
+        return ok_rows, exception_rows, counts
+
+    @staticmethod
+    def _grouped(models_and_fks, ids) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for model, fk in models_and_fks:
+            for key, rows in sources.rows_for(model, fk, ids).items():
+                grouped.setdefault(key, []).extend({"_model": sources.label(model), **r} for r in rows)
+        return grouped
+
+    # --- per change folders ----------------------------------------------------------------
+    def _write_changes(self, writer: PackWriter, changes, listing: CsvSpool, progress: _Progress) -> int:
+        from apps.changes.models import ChangeRequest
+        from apps.delivery.models import Deployment
+
+        written = 0
+        chunk: list[int] = []
+        # Keyset by number: numbers are unique and what the folders are named after.
+        ids = changes.order_by("number").values_list("pk", flat=True)
+        for pk in ids.iterator(chunk_size=2000):
+            chunk.append(pk)
+            if len(chunk) >= CHUNK:
+                written += self._write_change_chunk(writer, ChangeRequest, Deployment, chunk, listing)
+                progress.add(len(chunk))
+                chunk = []
+        if chunk:
+            written += self._write_change_chunk(writer, ChangeRequest, Deployment, chunk, listing)
+            progress.add(len(chunk))
+        return written
+
+    def _write_change_chunk(self, writer, ChangeRequest, Deployment, ids: list[int], listing: CsvSpool) -> int:
+        changes = list(ChangeRequest.objects.filter(pk__in=ids).order_by("number").values(*CHANGE_FIELDS))
+        deployments: dict[int, list[dict[str, Any]]] = {}
+        for dep in Deployment.objects.filter(change_id__in=ids).order_by("started_at", "pk").values(*DEPLOYMENT_FIELDS):
+            deployments.setdefault(dep["change_id"], []).append(sources.row(dep))
+        approvals = self._grouped(sources.approval_models(), ids)
+        overrides = self._grouped(sources.emergency_models(), ids)
+        gates = self._grouped(sources.gate_models(), ids)
+        artifact_ids = {d["artifact_id"] for deps in deployments.values() for d in deps if d["artifact_id"]}
+        evidence_by_artifact = self._grouped(sources.evidence_models(), artifact_ids)
+        history: dict[int, list[dict[str, Any]]] = {}
+        for h in ChangeRequest.history.filter(id__in=ids).order_by("history_date", "history_id").values():
+            history.setdefault(h["id"], []).append(sources.row(h))
+        keys = {("changes.changerequest", str(pk)): pk for pk in ids}
+        for cid, deps in deployments.items():
+            keys.update({("delivery.deployment", str(d["id"])): cid for d in deps})
+        for group in (approvals, overrides, gates):
+            for cid, rows in group.items():
+                keys.update({(r["_model"], str(r["id"])): cid for r in rows})
+        events = self._events_for(keys)
+        for change in changes:
+            cid = change["id"]
+            folder = f"changes/{change['number'] or f'change-{cid}'}"
+            change_deps = deployments.get(cid, [])
+            evidence = [e for d in change_deps for e in evidence_by_artifact.get(d["artifact_id"], [])]
+            writer.write_json(f"{folder}/change.json", sources.row(change))
+            writer.write_json(f"{folder}/approvals.json", approvals.get(cid, []))
+            writer.write_json(f"{folder}/emergency_overrides.json", overrides.get(cid, []))
+            writer.write_json(f"{folder}/gate_decisions.json", gates.get(cid, []))
+            writer.write_json(f"{folder}/evidence_documents.json", evidence)
+            writer.write_json(f"{folder}/deployments.json", change_deps)
+            writer.write_json(f"{folder}/history.json", history.get(cid, []))
+            self._write_events(writer, f"{folder}/audit_events.jsonl", events.get(cid, []))
+            listing.writerow([change["number"], change["title"], change["service__slug"], change["environment__slug"],
+                              change["change_type__slug"], "yes" if change["change_type__is_emergency"] else "no",
+                              change["state"], change["requester__username"], change["implementer__username"],
+                              sources.json_value(change["submitted_at"]), sources.json_value(change["approved_at"]),
+                              sources.json_value(change["closed_at"]), len(approvals.get(cid, [])), len(change_deps),
+                              folder])
+        return len(changes)
+
+    def _write_unlinked(self, writer: PackWriter, Deployment, unlinked) -> int:
+        written = 0
+        chunk: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            ids = [d["id"] for d in chunk]
+            history: dict[int, list[dict[str, Any]]] = {}
+            for h in Deployment.history.filter(id__in=ids).order_by("history_date", "history_id").values():
+                history.setdefault(h["id"], []).append(sources.row(h))
+            gates = self._grouped(sources.related_models("delivery", ("gate",), "delivery.Deployment"), ids)
+            events = self._events_for({("delivery.deployment", str(i)): i for i in ids})
+            for dep in chunk:
+                folder = f"deployments/deployment-{dep['id']}"
+                writer.write_json(f"{folder}/deployment.json", sources.row(dep))
+                writer.write_json(f"{folder}/gate_decisions.json", gates.get(dep["id"], []))
+                writer.write_json(f"{folder}/history.json", history.get(dep["id"], []))
+                self._write_events(writer, f"{folder}/audit_events.jsonl", events.get(dep["id"], []))
+            chunk.clear()
+
+        for dep in unlinked.values(*DEPLOYMENT_FIELDS).iterator(chunk_size=1000):
+            chunk.append(dep)
+            written += 1
+            if len(chunk) >= CHUNK:
+                flush()
+        if chunk:
+            flush()
+        return written
+
+    # --- audit events and the chain -----------------------------------------------------
+    def _events_for(self, keys: dict[tuple[str, str], int]) -> dict[int, list[dict[str, Any]]]:
+        """Audit events about any of `keys` ((object_type, object_id) -> owner id), by owner."""
+        by_type: dict[str, list[str]] = {}
+        for object_type, object_id in keys:
+            by_type.setdefault(object_type, []).append(object_id)
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for object_type, object_ids in sorted(by_type.items()):
+            qs = (AuditEvent.objects.filter(object_type=object_type, object_id__in=object_ids)
+                  .order_by("seq").values(*_EVENT_FIELDS))
+            for values in qs:
+                owner = keys[(object_type, values["object_id"])]
+                grouped.setdefault(owner, []).append(_event_line(values))
+        for rows in grouped.values():
+            rows.sort(key=lambda e: e["seq"])
+        return grouped
+
+    def _write_events(self, writer: PackWriter, path: str, events: list[dict[str, Any]]) -> None:
+        writer.write_jsonl(path, events)
+        self.event_files.append(path)
+        self.events_included += len(events)
+        if events:
+            low, high = events[0]["seq"], events[-1]["seq"]
+            self.min_seq = low if self.min_seq is None else min(self.min_seq, low)
+            self.max_seq = high if self.max_seq is None else max(self.max_seq, high)
+
+    def _write_chain(self, writer: PackWriter) -> dict[str, Any]:
+        if self.min_seq is None:
+            checkpoint = {"head_seq": None, "head_hash": None, "start_seq": None, "start_prev_hash": None,
+                          "covered_events": 0}
+            writer.write_json("audit/checkpoint.json", checkpoint)
+            writer.write_bytes("audit/chain.jsonl", b"")
+            return checkpoint
+        start = AuditEvent.objects.filter(seq=self.min_seq).values_list("prev_hash", flat=True).first() or GENESIS_HASH
+        head_hash = AuditEvent.objects.filter(seq=self.max_seq).values_list("hash", flat=True).first()
+        checkpoint = {"head_seq": self.max_seq, "head_hash": head_hash, "start_seq": self.min_seq,
+                      "start_prev_hash": start, "covered_events": self.events_included}
+        links = (AuditEvent.objects.filter(seq__gte=self.min_seq, seq__lte=self.max_seq).order_by("seq")
+                 .values_list("seq", "prev_hash", "hash"))
+        writer.write_jsonl("audit/chain.jsonl", (list(link) for link in links.iterator(chunk_size=5000)))
+        writer.write_json("audit/checkpoint.json", checkpoint)
+        return checkpoint
+
+
+def portal_chain_head() -> dict[str, Any]:
+    seq = AuditEvent.objects.aggregate(head=Max("seq"))["head"]
+    hash_ = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first() if seq else None
+    return {"seq": seq, "hash": hash_}

@@ -1,0 +1,15 @@
+"""Celery tasks of the audit app: thin, idempotent, safe to retry."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .actor import Actor, acting_as
+
+
+@shared_task(acks_late=True)
+def generate_evidence_pack(pack_id: int) -> str:
+    from .evidence import evidence_pack_generate
+
+    with acting_as(Actor.for_task("audit.generate_evidence_pack")) as actor:
+        return evidence_pack_generate(pack_id=pack_id, actor=actor).status
