@@ -55,3 +55,24 @@ def access_grant_set(approver, requester, service, make_grant, access_admin):
     grant_revoke(grant=revoked, reason="rotation", actor=access_admin)
     return [revoked, make_grant(approver, service, "deployer"), make_grant(requester, service, "deployer"),
             make_grant(requester, service, "deployer", env="staging")]
+
+
+@pytest.fixture
+def second_admin(roles_ready):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="gabe", first_name="Gabe", roles=("access_admin",))
+
+
+@pytest.fixture
+def open_campaign(access_admin):
+    """open_campaign(**kwargs) -> an all-production campaign due in two weeks."""
+    from apps.access_reviews.services import campaign_open
+
+    def make(**kwargs):
+        kwargs.setdefault("name", "Q4 review")
+        kwargs.setdefault("due_date", timezone.localdate() + timedelta(days=14))
+        kwargs.setdefault("actor", access_admin)
+        return campaign_open(**kwargs)
+
+    return make
