@@ -14,7 +14,15 @@ from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 from . import risk, workflow
-from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride
+from .models import (
+    Approval,
+    ChangeRequest,
+    ChangeState,
+    Delegation,
+    EmergencyOverride,
+    Freeze,
+    MaintenanceWindow,
+)
 from .schedule import blocking_freeze, change_conflicts
 from .state_machine import is_allowed
 
@@ -51,7 +59,7 @@ def change_transition(*, change: ChangeRequest, to_state: str, actor: Any, reaso
     Returns the locked, updated instance. Raises Conflict (409 `invalid_transition`) otherwise."""
     resolved = resolve_actor(actor)
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().select_related("change_type", "service").get(pk=change.pk)
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type", "service").get(pk=change.pk)
         from_state = locked.state
         if not is_allowed(from_state, to_state):
             raise Conflict(f"A change in state '{from_state}' cannot move to '{to_state}'.", code="invalid_transition",
@@ -153,7 +161,7 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
         raise InvalidInput(f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
                            fields={k: ["Not editable."] for k in unknown})
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().select_related("change_type", "service").get(pk=change.pk)
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type", "service").get(pk=change.pk)
         if locked.state not in EDITABLE_STATES:
             raise Conflict(f"A change in state '{locked.state}' can no longer be edited.", code="not_editable")
         before = workflow.content_snapshot(locked)
@@ -206,7 +214,7 @@ def change_submit(*, change: ChangeRequest, actor: Any) -> ChangeRequest:
     A freeze over the planned slot refuses all but emergency changes."""
     resolved = resolve_actor(actor)
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().select_related(
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related(
             "change_type", "service", "environment", "standard_template").get(pk=change.pk)
         if locked.state != ChangeState.DRAFT:
             raise Conflict(f"Only a draft can be submitted; this change is {locked.state}.", code="invalid_transition")
@@ -303,7 +311,7 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
     if decision == Approval.Decision.REJECT and not (comment or "").strip():
         raise InvalidInput("Say why you reject the change.", fields={"comment": ["A rejection needs a comment."]})
     with transaction.atomic():
-        locked = (ChangeRequest.objects.select_for_update()
+        locked = (ChangeRequest.objects.select_for_update(of=("self",))
                   .select_related("change_type", "service", "environment").get(pk=change.pk))
         if stage_result is None:
             stage_result, on_behalf_of = approval_target(change=locked, user=approver)
@@ -378,7 +386,7 @@ def emergency_override_grant(*, change: ChangeRequest, actor: Any, reason: str, 
     if not (reason or "").strip():
         raise InvalidInput("Say why the emergency cannot wait.", fields={"reason": ["Required."]})
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().select_related("change_type").get(pk=change.pk)
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type").get(pk=change.pk)
         if not locked.change_type.is_emergency:
             raise Conflict("Only emergency changes can be implemented on an override.", code="not_emergency")
         if not user.has_role("release_manager") or user.is_service_account:
@@ -417,7 +425,7 @@ def emergency_overrides_flag_expired(*, actor: Any, at: datetime | None = None) 
                                                unauthorised_at__isnull=True, revoked_at__isnull=True)
     for override_id in expired.values_list("pk", flat=True):
         with transaction.atomic():
-            override = EmergencyOverride.objects.select_for_update().select_related("change").get(pk=override_id)
+            override = EmergencyOverride.objects.select_for_update(of=("self",)).select_related("change").get(pk=override_id)
             if override.unauthorised_at or override.retro_approved_at:
                 continue
             override.unauthorised_at = at
@@ -437,7 +445,7 @@ def post_mortem_record(*, change: ChangeRequest, actor: Any, text: str) -> Chang
     if not (text or "").strip():
         raise InvalidInput("The post-mortem cannot be empty.", fields={"post_mortem": ["Required."]})
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).get(pk=change.pk)
         locked.post_mortem = text.strip()
         locked.post_mortem_at = timezone.now()
         locked._history_user = resolved.user
@@ -482,3 +490,75 @@ def delegation_revoke(*, delegation: Delegation, actor: Any) -> Delegation:
         delegation.save()
         audit_event_record(action="change.delegation.revoked", target=delegation, actor=resolved, details={})
     return delegation
+
+
+# --- schedule ----------------------------------------------------------------------------------
+
+def maintenance_window_create(*, actor: Any, name: str, starts_at: datetime, duration_minutes: int, rrule: str = "",
+                              service=None, environment=None) -> MaintenanceWindow:
+    from .schedule import parse_rrule
+
+    resolved = resolve_actor(actor)
+    rrule = (rrule or "").strip()
+    if rrule:
+        try:
+            parse_rrule(rrule, starts_at)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"The recurrence rule is not valid: {exc}", fields={"rrule": [str(exc)]}) from exc
+    if duration_minutes <= 0:
+        raise InvalidInput("The window must last at least a minute.", fields={"duration_minutes": ["Must be positive."]})
+    with transaction.atomic():
+        window = MaintenanceWindow(name=name, starts_at=starts_at, duration_minutes=duration_minutes, rrule=rrule,
+                                   service=service, environment=environment)
+        window._history_user = resolved.user
+        window.save()
+        audit_event_record(action="change.window.created", target=window, actor=resolved,
+                           details={"rrule": rrule, "service": getattr(service, "slug", None),
+                                    "environment": getattr(environment, "slug", None)})
+    return window
+
+
+def freeze_create(*, actor: Any, name: str, reason: str, starts_at: datetime, ends_at: datetime, service=None,
+                  environment=None, team=None) -> Freeze:
+    resolved = resolve_actor(actor)
+    if not (reason or "").strip():
+        raise InvalidInput("A freeze needs a reason.", fields={"reason": ["Required."]})
+    if ends_at <= starts_at:
+        raise InvalidInput("The freeze must end after it starts.", fields={"ends_at": ["Must be after the start."]})
+    with transaction.atomic():
+        freeze = Freeze(name=name, reason=reason.strip(), starts_at=starts_at, ends_at=ends_at, service=service,
+                        environment=environment, team=team, created_by=resolved.user)
+        freeze._history_user = resolved.user
+        freeze.save()
+        audit_event_record(action="change.freeze.created", target=freeze, actor=resolved,
+                           details={"reason": reason, "scope": freeze.scope_label, "starts_at": starts_at,
+                                    "ends_at": ends_at})
+    return freeze
+
+
+def calendar_feed_rotate(*, user, actor: Any) -> str:
+    """A new secret feed URL for `user` (the old one stops working). Returns the secret, shown once."""
+    import hashlib
+    import secrets
+
+    from .models import CalendarFeed
+
+    resolved = resolve_actor(actor)
+    secret = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    with transaction.atomic():
+        CalendarFeed.objects.update_or_create(user=user, defaults={"secret_hash": digest, "created_at": timezone.now(),
+                                                                   "last_used_at": None})
+        audit_event_record(action="change.calendar_feed.rotated", target=user, actor=resolved, details={})
+    return secret
+
+
+def calendar_feed_revoke(*, user, actor: Any) -> bool:
+    from .models import CalendarFeed
+
+    resolved = resolve_actor(actor)
+    with transaction.atomic():
+        deleted, _ = CalendarFeed.objects.filter(user=user).delete()
+        if deleted:
+            audit_event_record(action="change.calendar_feed.revoked", target=user, actor=resolved, details={})
+    return bool(deleted)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
+from apps.change_types.models import ChangeType, StandardChangeTemplate
+
+from .models import RolloutStrategy
+from .risk import QUESTIONS
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class ChangeForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    change_type = forms.ModelChoiceField(queryset=ChangeType.objects.filter(is_active=True), to_field_name="slug")
+    standard_template = forms.ModelChoiceField(
+        queryset=StandardChangeTemplate.objects.filter(state="approved"), required=False,
+        help_text="Standard changes only: the approved template this change follows.")
+    service = forms.ModelChoiceField(queryset=Service.objects.filter(is_active=True).order_by("name"), to_field_name="slug")
+    environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), to_field_name="slug")
+    implementer = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True, kind="human")
+                                         .order_by("username"), required=False, to_field_name="username")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False,
+                                  label="Plan", help_text="What will be done, step by step.")
+    planned_start = forms.DateTimeField(required=False, widget=DATETIME_WIDGET, help_text="UTC")
+    planned_end = forms.DateTimeField(required=False, widget=DATETIME_WIDGET, help_text="UTC")
+    rollout_strategy = forms.ChoiceField(choices=RolloutStrategy.choices)
+    rollback_plan = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    rollback_error_rate_pct = forms.FloatField(required=False, min_value=0, max_value=100, label="Roll back above error rate (%)")
+    rollback_p95_latency_ms = forms.IntegerField(required=False, min_value=0, label="Roll back above p95 latency (ms)")
+    compliance_scopes = forms.MultipleChoiceField(choices=COMPLIANCE_SCOPES, required=False,
+                                                  widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, question, points in QUESTIONS:
+            self.fields[f"risk_{key}"] = forms.BooleanField(required=False, label=question,
+                                                            help_text=f"+{points} risk points")
+        if editing:
+            for name in ("change_type", "standard_template"):
+                del self.fields[name]
+
+    def risk_fields(self):
+        return [self[f"risk_{key}"] for key, _, _ in QUESTIONS]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("planned_start"), data.get("planned_end")
+        if start and end and end <= start:
+            self.add_error("planned_end", "The end must be after the start.")
+        if bool(start) != bool(end):
+            self.add_error("planned_end" if start else "planned_start", "Give both the start and the end, or neither.")
+        change_type = data.get("change_type")
+        if change_type is not None and change_type.is_pre_approved and not data.get("standard_template"):
+            self.add_error("standard_template", "A standard change is filed from an approved template.")
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        criteria = {}
+        if data.get("rollback_error_rate_pct") is not None:
+            criteria["error_rate_pct"] = data["rollback_error_rate_pct"]
+        if data.get("rollback_p95_latency_ms") is not None:
+            criteria["p95_latency_ms"] = data["rollback_p95_latency_ms"]
+        kwargs = {name: data[name] for name in ("title", "service", "environment", "implementer", "description",
+                                                 "planned_start", "planned_end", "rollout_strategy", "rollback_plan")}
+        kwargs["rollback_criteria"] = criteria
+        kwargs["compliance_scopes"] = list(data.get("compliance_scopes") or [])
+        kwargs["risk_answers"] = {key: bool(data.get(f"risk_{key}")) for key, _, _ in QUESTIONS}
+        for name in ("change_type", "standard_template"):
+            if name in self.fields:
+                kwargs[name] = data.get(name)
+        return kwargs
+
+    @classmethod
+    def initial_for(cls, change) -> dict:
+        initial = {name: getattr(change, name) for name in ("title", "description", "planned_start", "planned_end",
+                                                            "rollout_strategy", "rollback_plan", "compliance_scopes")}
+        initial.update(service=change.service.slug, environment=change.environment.slug,
+                       implementer=change.implementer.username if change.implementer_id else None,
+                       rollback_error_rate_pct=(change.rollback_criteria or {}).get("error_rate_pct"),
+                       rollback_p95_latency_ms=(change.rollback_criteria or {}).get("p95_latency_ms"))
+        for key, _, _ in QUESTIONS:
+            initial[f"risk_{key}"] = bool((change.risk_answers or {}).get(key))
+        return initial
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    comment = forms.CharField(required=False, max_length=4000)
+
+
+class DelegationForm(forms.Form):
+    delegate = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True, kind="human")
+                                      .order_by("username"), to_field_name="username")
+    starts_at = forms.DateTimeField(required=False, widget=DATETIME_WIDGET, help_text="Blank: now (UTC)")
+    ends_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
+    reason = forms.CharField(max_length=200, required=False)
+
+
+class WindowForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    service = forms.ModelChoiceField(queryset=Service.objects.order_by("name"), required=False, to_field_name="slug")
+    environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), required=False,
+                                         to_field_name="slug")
+    starts_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="First occurrence (UTC)")
+    duration_minutes = forms.IntegerField(min_value=5, max_value=24 * 60 * 7, initial=120)
+    rrule = forms.CharField(max_length=300, required=False, label="Recurrence (RRULE)",
+                            help_text="e.g. FREQ=WEEKLY;BYDAY=TU,TH — blank for a one-off window")
+
+
+class FreezeForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    reason = forms.CharField(max_length=300)
+    starts_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
+    ends_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
+    service = forms.ModelChoiceField(queryset=Service.objects.order_by("name"), required=False, to_field_name="slug")
+    environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), required=False,
+                                         to_field_name="slug")
+    team = forms.ModelChoiceField(queryset=None, required=False, to_field_name="slug")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from apps.accounts.models import Team
+
+        self.fields["team"].queryset = Team.objects.order_by("name")
+
+
+class CabMeetingForm(forms.Form):
+    title = forms.CharField(max_length=120, initial="Weekly CAB")
+    starts_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
+    duration_minutes = forms.IntegerField(min_value=15, max_value=480, initial=60)
+    quorum = forms.IntegerField(min_value=1, max_value=20, initial=3)
+    members = forms.ModelMultipleChoiceField(queryset=get_user_model().objects.filter(
+        is_active=True, kind="human", groups__name="cab_member").order_by("username"), to_field_name="username",
+        widget=forms.CheckboxSelectMultiple)

@@ -1,0 +1,279 @@
+"""Change control pages. Thin: permissions decide who, services do the work, PortalError
+messages go back to the form or the page."""
+
+from __future__ import annotations
+
+import importlib
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import Team
+from apps.accounts.permissions import member_required
+from apps.catalog.models import Service
+from apps.change_types.models import RISK_LEVELS, ChangeType
+from releaseportal.errors import PortalError
+
+from . import services, workflow
+from .forms import ChangeForm, DecisionForm
+from .models import ChangeState
+from .permissions import (
+    can_authorise_override,
+    can_create_change,
+    can_edit,
+    get_change_for_user,
+)
+from .schedule import change_conflicts
+from .selectors import cab_queue_for, changes_list
+from .state_machine import TRANSITIONS
+
+# Lifecycle moves offered as buttons (approval states are reached by deciding, not by buttons).
+MANUAL_TARGETS = [ChangeState.SCHEDULED, ChangeState.IMPLEMENTING, ChangeState.COMPLETED, ChangeState.FAILED,
+                  ChangeState.ROLLED_BACK, ChangeState.CANCELLED, ChangeState.CLOSED, ChangeState.DRAFT]
+
+
+def _filter_choices() -> dict:
+    return {"states": ChangeState.choices, "services": Service.objects.order_by("name").only("slug", "name"),
+            "teams": Team.objects.order_by("name").only("slug", "name"),
+            "change_types": ChangeType.objects.order_by("name").only("slug", "name"), "risks": RISK_LEVELS}
+
+
+@member_required
+def change_list(request):
+    qs = changes_list(state=request.GET.get("state") or None, service=request.GET.get("service") or None,
+                      team=request.GET.get("team") or None, change_type=request.GET.get("change_type") or None,
+                      search=(request.GET.get("q") or "").strip() or None)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "changes/change_list.html", {"page_obj": page, "filters": request.GET,
+                                                        "can_create": can_create_change(request.user),
+                                                        **_filter_choices()})
+
+
+@member_required
+def queue(request):
+    qs, counts = cab_queue_for(request.user, service=request.GET.get("service") or None,
+                               team=request.GET.get("team") or None,
+                               change_type=request.GET.get("change_type") or None,
+                               risk=request.GET.get("risk") or None,
+                               delegated_only=request.GET.get("delegated") == "1")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "changes/queue.html", {"page_obj": page, "counts": counts, "filters": request.GET,
+                                                  **_filter_choices()})
+
+
+def _apply_errors(form, exc: PortalError) -> None:
+    placed = False
+    for field, errors in exc.fields.items():
+        name = field if field in form.fields else None
+        if name is None and f"risk_{field}" in form.fields:
+            name = f"risk_{field}"
+        for error in errors:
+            form.add_error(name, error)
+            placed = placed or name is not None
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+@member_required
+def change_create(request):
+    if not can_create_change(request.user):
+        raise PermissionDenied("You may not file change requests.")
+    form = ChangeForm(request.POST or None, initial={"rollout_strategy": "rolling"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.change_create(actor=request.user, **form.service_kwargs())
+        except PortalError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{change.number} created as a draft. Submit it when the plan is ready.")
+            return redirect("changes:detail", ref=change.number)
+    return render(request, "changes/change_form.html", {"form": form, "editing": False})
+
+
+@member_required
+def change_edit(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    if not can_edit(request.user, change):
+        raise PermissionDenied("You may not edit this change.")
+    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_update(change=change, actor=request.user, **form.service_kwargs())
+        except PortalError as exc:
+            _apply_errors(form, exc)
+        else:
+            if change.review_reason and change.state == ChangeState.IN_REVIEW:
+                messages.warning(request, change.review_reason)
+            else:
+                messages.success(request, "Change saved.")
+            return redirect("changes:detail", ref=change.number)
+    return render(request, "changes/change_form.html", {"form": form, "editing": True, "change": change})
+
+
+def _change_sections(request, change) -> list[dict]:
+    """Other apps add evidence to the change page through `apps/<app>/change_sections.py`."""
+    sections: list[dict] = []
+    for label in settings.INSTALLED_APPS:
+        if not label.startswith("apps.") or label == "apps.changes":
+            continue
+        try:
+            module = importlib.import_module(f"{label}.change_sections")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{label}.change_sections":
+                raise
+            continue
+        sections.extend(module.sections(request, change))
+    return sorted(sections, key=lambda s: s.get("order", 50))
+
+
+def _history_diffs(change, limit: int = 25) -> list[dict]:
+    records = list(change.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit + 1])
+    diffs = []
+    skip = {"updated_at", "content_hash", "risk_breakdown"}
+    for newer, older in zip(records, records[1:] + [None], strict=False):
+        if len(diffs) >= limit:
+            break
+        changes = []
+        if older is not None:
+            for c in newer.diff_against(older).changes:
+                if c.field not in skip:
+                    changes.append({"field": c.field, "old": c.old, "new": c.new})
+        diffs.append({"at": newer.history_date, "who": newer.history_actor_label or getattr(newer.history_user, "username", ""),
+                      "reason": newer.history_change_reason or ("created" if older is None else ""), "changes": changes})
+    return diffs
+
+
+def _approval_context(request, change) -> dict:
+    approvals = list(change.approvals.select_related("approver", "on_behalf_of", "cab_meeting").order_by("decided_at"))
+    live = [a for a in approvals if a.voided_at is None]
+    result = workflow.evaluate(change, live)
+    refusal = None
+    accepts = workflow.accepts_decisions(change)
+    if accepts:
+        try:
+            services.approval_target(change=change, user=request.user)
+        except PortalError as exc:
+            refusal = exc.message
+    return {"change": change, "result": result, "voided": [a for a in approvals if a.voided_at],
+            "can_approve": accepts and refusal is None,
+            "refusal": refusal, "decision_form": DecisionForm()}
+
+
+@member_required
+def change_detail(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    allowed = TRANSITIONS.get(change.state, set())
+    context = {
+        **_approval_context(request, change),
+        "conflicts": change_conflicts(change),
+        "can_edit": can_edit(request.user, change) and change.state in services.EDITABLE_STATES,
+        "can_submit": can_edit(request.user, change) and change.state == ChangeState.DRAFT,
+        "can_move": can_edit(request.user, change),
+        "targets": [(s, ChangeState(s).label) for s in MANUAL_TARGETS if s in allowed and not (
+            s == ChangeState.IMPLEMENTING and change.state == ChangeState.IN_REVIEW)],
+        "can_override": can_authorise_override(request.user, change),
+        "overrides": list(change.emergency_overrides.select_related("authorised_by")),
+        "history": _history_diffs(change),
+        "sections": _change_sections(request, change),
+    }
+    return render(request, "changes/change_detail.html", context)
+
+
+@member_required
+@require_POST
+def change_submit(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    if not can_edit(request.user, change):
+        raise PermissionDenied("You may not submit this change.")
+    try:
+        services.change_submit(change=change, actor=request.user)
+        messages.success(request, f"{change.number} is now {change.get_state_display().lower()}.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("changes:detail", ref=change.number)
+
+
+@member_required
+@require_POST
+def change_move(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    if not can_edit(request.user, change):
+        raise PermissionDenied("You may not move this change.")
+    target = request.POST.get("to_state", "")
+    if target not in MANUAL_TARGETS:
+        messages.error(request, "That move is not offered here.")
+        return redirect("changes:detail", ref=change.number)
+    try:
+        services.change_transition(change=change, to_state=target, actor=request.user,
+                                   reason=request.POST.get("reason", "")[:300])
+        messages.success(request, f"{change.number} is now {change.get_state_display().lower()}.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("changes:detail", ref=change.number)
+
+
+@member_required
+@require_POST
+def change_decide(request, ref: str):
+    """Approve or reject. From the detail page (htmx) the approval panel is swapped in place; from
+    the queue the row is replaced. A forged POST gets the service's refusal and its status."""
+    change = get_change_for_user(request.user, ref)
+    form = DecisionForm(request.POST)
+    error, status = None, 200
+    if not form.is_valid():
+        error, status = "Choose approve or reject.", 400
+    else:
+        try:
+            services.approval_record(change=change, approver=request.user, decision=form.cleaned_data["decision"],
+                                     comment=form.cleaned_data["comment"])
+        except PortalError as exc:
+            error, status = exc.message, exc.status
+    change = get_change_for_user(request.user, change.pk)
+    if not request.headers.get("HX-Request"):
+        if error:
+            return HttpResponse(error, status=status, content_type="text/plain; charset=utf-8")
+        messages.success(request, "Your decision is recorded.")
+        return redirect("changes:detail", ref=change.number)
+    if request.POST.get("from") == "queue":
+        return render(request, "changes/partials/queue_row_done.html",
+                      {"change": change, "error": error, "decision": form.cleaned_data.get("decision")}, status=status)
+    context = _approval_context(request, change)
+    context["error"] = error
+    context["oob_state"] = True
+    return render(request, "changes/partials/approval_panel.html", context, status=status)
+
+
+@member_required
+@require_POST
+def change_override(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    try:
+        hours = int(request.POST.get("hours") or 0) or None
+        services.emergency_override_grant(change=change, actor=request.user, reason=request.POST.get("reason", ""),
+                                          hours=hours)
+        messages.success(request, "Emergency override granted: the change may be implemented now.")
+    except ValueError:
+        messages.error(request, "Hours must be a number.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("changes:detail", ref=change.number)
+
+
+@member_required
+@require_POST
+def change_post_mortem(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    if not can_edit(request.user, change):
+        raise PermissionDenied("You may not record this change's post-mortem.")
+    try:
+        services.post_mortem_record(change=change, actor=request.user, text=request.POST.get("post_mortem", ""))
+        messages.success(request, "Post-mortem recorded.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("changes:detail", args=[change.number]) + "#emergency")
