@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import pytest
 from django.db import connection
@@ -211,13 +210,11 @@ def _playwright_browser():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    user_data = tempfile.mkdtemp(prefix="rp-chromium-")
+    # Playwright gives every launch a fresh, empty temporary profile (the --user-data-dir).
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-data-dir={user_data}"],
-                                     headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
-    shutil.rmtree(user_data, ignore_errors=True)
 
 
 @pytest.fixture
