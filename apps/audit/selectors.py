@@ -46,3 +46,40 @@ def audit_events_filtered(params: Any) -> tuple[QuerySet[AuditEvent], dict[str, 
         qs = qs.filter(created_at__lte=end)
         cleaned["date_to"] = params.get("date_to")
     return qs, cleaned
+
+
+SEARCH_LIMIT = 25
+
+
+def workspace_search(q: str) -> dict[str, Any]:
+    """The auditor workspace search: changes, deployments, audit events and archived records
+    matching `q` (a change number, service slug, version, action or words of a title). One
+    query per section, each capped."""
+    from django.db.models import Q
+
+    from apps.changes.models import ChangeRequest
+    from apps.delivery.models import Deployment
+
+    from .models import ArchivedRecord
+
+    q = (q or "").strip()[:100]
+    if not q:
+        return {"q": "", "changes": [], "deployments": [], "events": [], "archived": []}
+    change_q = Q(number__iexact=q) | Q(title__icontains=q) | Q(service__slug__iexact=q)
+    deployment_q = Q(service__slug__iexact=q) | Q(version__iexact=q) | Q(change__number__iexact=q)
+    event_q = Q(action__startswith=q) | Q(object_repr__icontains=q) | Q(actor_label__iexact=q)
+    if q.isdigit():
+        change_q |= Q(pk=int(q))
+        deployment_q |= Q(pk=int(q))
+        event_q |= Q(seq=int(q))
+    return {
+        "q": q,
+        "changes": list(ChangeRequest.objects.filter(change_q).select_related("service", "environment", "change_type")
+                        .order_by("-created_at")[:SEARCH_LIMIT]),
+        "deployments": list(Deployment.objects.filter(deployment_q).select_related("service", "environment", "change")
+                            .order_by("-started_at")[:SEARCH_LIMIT]),
+        "events": list(AuditEvent.objects.filter(event_q).order_by("-seq")[:SEARCH_LIMIT]),
+        "archived": list(ArchivedRecord.objects.filter(
+            Q(reference__iexact=q) | Q(title__icontains=q) | Q(service_slug__iexact=q))
+            .select_related("archive").order_by("-occurred_at")[:SEARCH_LIMIT]),
+    }

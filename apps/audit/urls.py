@@ -5,4 +5,12 @@ from . import views
 urlpatterns = [
     path("audit/log/", views.audit_log, name="log"),
     path("audit/log.csv", views.audit_log_csv, name="log_csv"),
+    path("audit/", views.workspace, name="workspace"),
+    path("audit/packs/", views.pack_request, name="pack_request"),
+    path("audit/packs/table/", views.pack_list_fragment, name="pack_table"),
+    path("audit/packs/<int:pk>/download/", views.pack_download, name="pack_download"),
+    path("audit/keys/", views.signing_keys, name="keys"),
+    path("audit/retention/", views.retention_policies, name="retention"),
+    path("audit/holds/", views.legal_holds, name="holds"),
+    path("audit/holds/<int:pk>/release/", views.legal_hold_release_view, name="hold_release"),
 ]

@@ -48,3 +48,13 @@ def verify_chain(*, chunk_size: int = 5000, start_after: int = 0, start_hash: st
             expected_seq += 1
             checked += 1
     return ChainReport(True, checked, expected_seq - 1, prev_hash)
+
+
+def verify_chain_from_checkpoint(*, chunk_size: int = 5000) -> ChainReport:
+    """Verify from the latest purge checkpoint (or from genesis when nothing was ever purged)."""
+    from .models import ChainCheckpoint
+
+    checkpoint = ChainCheckpoint.objects.order_by("-seq").first()
+    if checkpoint is None:
+        return verify_chain(chunk_size=chunk_size)
+    return verify_chain(chunk_size=chunk_size, start_after=checkpoint.seq, start_hash=checkpoint.hash)

@@ -93,3 +93,167 @@ def audit_log_csv(request):
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     return response
+
+
+# --- Auditor workspace: search, evidence packs, keys; retention and holds for admins --------
+
+from django.contrib import messages  # noqa: E402
+from django.http import FileResponse, Http404  # noqa: E402
+from django.shortcuts import get_object_or_404, redirect  # noqa: E402
+from django.views.decorators.http import require_http_methods, require_POST  # noqa: E402
+
+from apps.accounts.permissions import member_required  # noqa: E402
+from releaseportal.errors import PortalError  # noqa: E402
+
+from .evidence import evidence_pack_open, evidence_pack_request  # noqa: E402
+from .forms import LegalHoldForm, PackRequestForm, ReleaseHoldForm, RetentionPolicyForm  # noqa: E402
+from .models import EvidencePack, LegalHold, RetentionPolicy, SigningKey  # noqa: E402
+from .permissions import (  # noqa: E402
+    can_manage_retention,
+    can_use_evidence_packs,
+    can_view_retention,
+    evidence_packs_for,
+    get_pack_for_user,
+)
+from .retention import legal_hold_place, legal_hold_release, retention_policy_update  # noqa: E402
+from .selectors import workspace_search  # noqa: E402
+
+PACKS_SHOWN = 20
+
+
+def _require_packs(request) -> None:
+    if not can_use_evidence_packs(request.user):
+        raise PermissionDenied("The auditor workspace is for auditors.")
+
+
+def _packs_context(request) -> dict:
+    packs = list(evidence_packs_for(request.user).order_by("-requested_at", "-id")[:PACKS_SHOWN])
+    busy = any(p.status in (EvidencePack.Status.QUEUED, EvidencePack.Status.RUNNING) for p in packs)
+    return {"packs": packs, "packs_busy": busy}
+
+
+@member_required
+def workspace(request):
+    _require_packs(request)
+    form = PackRequestForm()
+    return render(request, "audit/workspace.html", {
+        "results": workspace_search(request.GET.get("q", "")), "form": form, **_packs_context(request),
+    })
+
+
+@member_required
+@require_POST
+def pack_request(request):
+    _require_packs(request)
+    form = PackRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            pack = evidence_pack_request(scope=form.cleaned_data["scope"], data=form.pack_data(), actor=request.user)
+        except PortalError as exc:
+            for field, errors in exc.fields.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            if not exc.fields:
+                form.add_error(None, exc.message)
+        else:
+            messages.info(request, f"Evidence pack #{pack.pk} requested: {pack.title}.")
+            return redirect("audit:workspace")
+    return render(request, "audit/workspace.html", {
+        "results": workspace_search(""), "form": form, **_packs_context(request),
+    }, status=400)
+
+
+@member_required
+def pack_list_fragment(request):
+    """The pack table alone, polled by htmx while a pack is queued or running."""
+    _require_packs(request)
+    return render(request, "audit/_pack_table.html", _packs_context(request))
+
+
+@member_required
+def pack_download(request, pk: int):
+    if not can_use_evidence_packs(request.user):
+        raise Http404("No such evidence pack.")
+    pack = get_pack_for_user(request.user, pk)
+    try:
+        handle = evidence_pack_open(pack=pack, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("audit:workspace")
+    return FileResponse(handle, as_attachment=True, filename=f"evidence-pack-{pack.pk}.zip",
+                        content_type="application/zip")
+
+
+@member_required
+def signing_keys(request):
+    if not can_view_retention(request.user):
+        raise PermissionDenied("The signing keys page is for auditors and administrators.")
+    return render(request, "audit/keys.html", {"keys": SigningKey.objects.order_by("-first_used_at")})
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def retention_policies(request):
+    if not can_view_retention(request.user):
+        raise PermissionDenied("Retention policies are for auditors and administrators.")
+    can_manage = can_manage_retention(request.user)
+    form = None
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied("Only administrators change retention policies.")
+        policy = get_object_or_404(RetentionPolicy, pk=request.POST.get("policy"))
+        form = RetentionPolicyForm(request.POST, instance=RetentionPolicy.objects.get(pk=policy.pk))
+        if form.is_valid():
+            retention_policy_update(policy=policy, actor=request.user, **form.cleaned_data)
+            messages.info(request, f"Retention policy updated: {policy.get_record_class_display()}.")
+            return redirect("audit:retention")
+    return render(request, "audit/retention.html", {
+        "policies": RetentionPolicy.objects.order_by("record_class", "compliance_scope"),
+        "can_manage": can_manage, "form": form, "counted_from": RetentionPolicy.CountedFrom.choices,
+    }, status=400 if form is not None else 200)
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def legal_holds(request):
+    if not can_view_retention(request.user):
+        raise PermissionDenied("Legal holds are for auditors and administrators.")
+    can_manage = can_manage_retention(request.user)
+    form = LegalHoldForm()
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied("Only administrators place legal holds.")
+        form = LegalHoldForm(request.POST)
+        if form.is_valid():
+            try:
+                hold = legal_hold_place(actor=request.user, records=form.records(), **{
+                    k: v for k, v in form.cleaned_data.items() if k != "single_records"})
+            except PortalError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.info(request, f"Legal hold placed: {hold.title}.")
+                return redirect("audit:holds")
+    holds = LegalHold.objects.select_related("service", "team", "placed_by", "released_by").order_by(
+        "released_at", "-placed_at")
+    return render(request, "audit/holds.html", {"holds": holds, "form": form, "can_manage": can_manage,
+                                                "release_form": ReleaseHoldForm()},
+                  status=400 if form.is_bound else 200)
+
+
+@member_required
+@require_POST
+def legal_hold_release_view(request, pk: int):
+    if not can_manage_retention(request.user):
+        raise PermissionDenied("Only administrators release legal holds.")
+    hold = get_object_or_404(LegalHold, pk=pk)
+    form = ReleaseHoldForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the hold is released.")
+        return redirect("audit:holds")
+    try:
+        legal_hold_release(hold=hold, actor=request.user, reason=form.cleaned_data["release_reason"])
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Legal hold released: {hold.title}.")
+    return redirect("audit:holds")
