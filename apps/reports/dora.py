@@ -1,0 +1,288 @@
+"""The DORA computations of METRICS.md, vectorised over the loaded frames.
+
+`prepare()` derives, once per dataset, one row per production deployment (failure, restoration,
+rework), one row per shipped commit (lead time) and one row per incident (its link); these
+frames are also the report's data appendix. `aggregate()` then groups them by organisation,
+team or service and month. Nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from . import tiers
+from .loading import Dataset
+from .periods import Month, weeks_of_month
+
+FINISHED = ("succeeded", "failed", "rolled_back")
+FAILED_STATUSES = ("failed", "rolled_back")
+REWORK_KINDS = ("hotfix", "rollback")
+LEVELS = ("organisation", "team", "service")
+
+
+@dataclass
+class Prepared:
+    tz: ZoneInfo
+    months: list[Month]
+    deployments: pd.DataFrame  # finished production deployments, one row each
+    unfinished: pd.DataFrame  # production deployments without a final status or finish time
+    leads: pd.DataFrame  # one row per (service, commit), at its first succeeded production deployment
+    links: pd.DataFrame  # one row per incident: its linked deployment and how
+    day_counts: pd.DataFrame  # (service_id, team_id, monday, local_date) of succeeded deployments
+    services: pd.DataFrame
+    teams: pd.DataFrame
+
+    @property
+    def labels(self) -> list[str]:
+        return [m.label for m in self.months]
+
+
+def month_labels(ts: pd.Series, months: list[Month], tz: ZoneInfo) -> pd.Series:
+    """The report month (categorical label) of each instant, NaN outside the window."""
+    bounds = np.array([pd.Timestamp(m.start(tz)).value for m in months] + [pd.Timestamp(months[-1].end(tz)).value],
+                      dtype="int64")
+    values = ts.astype("datetime64[ns, UTC]").array.asi8 if len(ts) else np.array([], dtype="int64")
+    idx = np.searchsorted(bounds, values, side="right") - 1
+    valid = (idx >= 0) & (idx < len(months)) & ts.notna().to_numpy()
+    labels = [m.label for m in months]
+    codes = np.where(valid, idx, -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=labels), index=ts.index)
+
+
+def local_month_labels(local_days: np.ndarray, months: list[Month]) -> pd.Categorical:
+    """The window month of each local calendar day (NaN outside the window)."""
+    window = np.array([np.datetime64(m.first_day, "M") for m in months])
+    ym = local_days.astype("datetime64[M]")
+    idx = np.searchsorted(window, ym)
+    idx_clipped = np.minimum(idx, len(window) - 1)
+    valid = (idx < len(window)) & (window[idx_clipped] == ym)
+    return pd.Categorical.from_codes(np.where(valid, idx, -1), categories=[m.label for m in months])
+
+
+def _local_days(ts: pd.Series, tz: ZoneInfo) -> np.ndarray:
+    return ts.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+
+
+def prepare(ds: Dataset, months: list[Month], tz: ZoneInfo) -> Prepared:
+    team_of = ds.services.set_index("id")["team_id"]
+    deps = ds.deployments
+    deps = deps.assign(team_id=deps["service_id"].map(team_of))
+    finished_mask = deps["status"].isin(FINISHED) & deps["finished_at"].notna()
+    unfinished = deps.loc[~finished_mask].copy()
+    fin = deps.loc[finished_mask].sort_values(["finished_at", "id"], kind="stable").reset_index(drop=True)
+    succ = fin.loc[fin["status"] == "succeeded", ["id", "service_id", "finished_at"]]
+
+    links = _link_incidents(ds.incidents, succ)
+    links["team_id"] = links["service_id"].map(team_of)
+    fin = _failures_and_restoration(fin, links, succ)
+    fin["month"] = month_labels(fin["finished_at"], months, tz)
+    fin["failure_month"] = month_labels(fin["failure_at"], months, tz)
+    fin["is_rework"] = fin["kind"].isin(REWORK_KINDS) | fin["is_emergency"]
+    fin["rework_reason"] = np.where(fin["kind"].isin(REWORK_KINDS), fin["kind"],
+                                    np.where(fin["is_emergency"], "emergency_change", ""))
+
+    leads = _lead_times(ds.commits, fin.loc[fin["status"] == "succeeded", ["id", "service_id", "team_id", "finished_at"]])
+    leads["month"] = month_labels(leads["delivered_at"], months, tz)
+
+    succeeded = fin.loc[fin["status"] == "succeeded", ["service_id", "team_id", "finished_at"]]
+    local = _local_days(succeeded["finished_at"], tz)
+    weekday = (local.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday
+    day_counts = pd.DataFrame({
+        "service_id": succeeded["service_id"].to_numpy(), "team_id": succeeded["team_id"].to_numpy(),
+        "local_date": local, "monday": local - weekday.astype("timedelta64[D]"),
+    })
+    day_counts["month"] = local_month_labels(local, months)
+    return Prepared(tz=tz, months=months, deployments=fin, unfinished=unfinished, leads=leads, links=links,
+                    day_counts=day_counts, services=ds.services, teams=ds.teams)
+
+
+def _link_incidents(incidents: pd.DataFrame, succ: pd.DataFrame) -> pd.DataFrame:
+    """METRICS.md: explicit `caused_by_deployment`, else the last succeeded production deployment
+    of the same service that finished before the incident started (inferred). An override
+    (`link_suppressed`) means no link and no inference."""
+    links = incidents[["id", "service_id", "started_at", "resolved_at", "severity", "status"]].rename(
+        columns={"id": "incident_id"}).copy()
+    suppressed = incidents["link_suppressed"].to_numpy(dtype=bool)
+    explicit = incidents["caused_by_deployment_id"].notna().to_numpy() & ~suppressed
+    links["deployment_id"] = np.where(explicit, incidents["caused_by_deployment_id"].to_numpy(), np.nan)
+    links["link"] = np.where(explicit, "explicit", np.where(suppressed, "suppressed", ""))
+    to_infer = links.loc[~explicit & ~suppressed, ["incident_id", "service_id", "started_at"]].sort_values("started_at")
+    if len(to_infer) and len(succ):
+        right = succ.rename(columns={"id": "inferred_id", "finished_at": "inferred_finished"}).sort_values(
+            "inferred_finished")
+        matched = pd.merge_asof(to_infer, right, left_on="started_at", right_on="inferred_finished", by="service_id",
+                                direction="backward", allow_exact_matches=False)
+        matched = matched.dropna(subset=["inferred_id"]).set_index("incident_id")["inferred_id"]
+        hit = links["incident_id"].map(matched)
+        links.loc[hit.notna(), "deployment_id"] = hit[hit.notna()]
+        links.loc[hit.notna(), "link"] = "inferred"
+    links.loc[links["link"] == "", "link"] = "none"
+    return links
+
+
+def _failures_and_restoration(fin: pd.DataFrame, links: pd.DataFrame, succ: pd.DataFrame) -> pd.DataFrame:
+    linked = links.loc[links["deployment_id"].notna()].copy()
+    linked["deployment_id"] = linked["deployment_id"].astype("int64")
+    linked["unresolved"] = linked["resolved_at"].isna()
+    per_dep = linked.groupby("deployment_id").agg(
+        incidents=("incident_id", "size"), first_incident_at=("started_at", "min"),
+        last_resolved_at=("resolved_at", "max"), unresolved=("unresolved", "sum"),
+        incident_ids=("incident_id", lambda s: " ".join(str(i) for i in sorted(s))),
+    ) if len(linked) else pd.DataFrame(columns=["incidents", "first_incident_at", "last_resolved_at", "unresolved",
+                                                "incident_ids"])
+    fin = fin.merge(per_dep, left_on="id", right_index=True, how="left")
+    fin["incidents"] = fin["incidents"].fillna(0).astype("int64")
+    fin["incident_ids"] = fin["incident_ids"].fillna("").astype(str)
+    bad_status = fin["status"].isin(FAILED_STATUSES)
+    with_incidents = fin["incidents"] > 0
+    fin["is_failed"] = bad_status | with_incidents
+    fin["failure_reason"] = np.where(bad_status & with_incidents, fin["status"] + "+incident",
+                                     np.where(bad_status, fin["status"], np.where(with_incidents, "incident", "")))
+    utc = "datetime64[us, UTC]"
+    fin["failure_at"] = fin["finished_at"].where(bad_status, fin["first_incident_at"].astype(utc))
+    fin.loc[~fin["is_failed"], "failure_at"] = pd.NaT
+    # Restoration: the latest resolution of its incidents (all of them resolved), else the next
+    # succeeded production deployment of the same service.
+    restored = fin["last_resolved_at"].astype(utc).where(with_incidents & (fin["unresolved"].fillna(0) == 0))
+    restored_by = pd.Series(np.where(restored.notna(), "incident:" + fin["incident_ids"], ""), index=fin.index)
+    need_next = fin["is_failed"] & ~with_incidents
+    if need_next.any() and len(succ):
+        left = fin.loc[need_next, ["id", "service_id", "finished_at"]].reset_index().sort_values("finished_at")
+        right = succ.rename(columns={"id": "next_id", "finished_at": "next_finished"}).sort_values("next_finished")
+        nxt = pd.merge_asof(left, right, left_on="finished_at", right_on="next_finished", by="service_id",
+                            direction="forward", allow_exact_matches=False).set_index("index")
+        restored.loc[nxt.index] = nxt["next_finished"].astype(utc)
+        has_next = nxt["next_id"].notna()
+        restored_by.loc[nxt.index[has_next]] = "deployment:" + nxt.loc[has_next, "next_id"].astype("int64").astype(str)
+    fin["restored_at"] = restored.astype(utc)
+    fin["restored_by"] = restored_by
+    fin["recovery_seconds"] = (fin["restored_at"] - fin["failure_at"]).dt.total_seconds()
+    fin["unrestored"] = fin["is_failed"] & fin["restored_at"].isna()
+    return fin.drop(columns=["last_resolved_at", "unresolved"])
+
+
+def _lead_times(commits: pd.DataFrame, succ: pd.DataFrame) -> pd.DataFrame:
+    c = commits.merge(succ.rename(columns={"id": "deployment_id", "finished_at": "delivered_at"}), on="deployment_id")
+    # The first succeeded production deployment of the service that contains the commit ships
+    # it; the same commit in a later deployment is not counted again.
+    c = c.sort_values(["delivered_at", "deployment_id"], kind="stable").drop_duplicates(["service_id", "sha"])
+    c["lead_seconds"] = (c["delivered_at"] - c["authored_at"]).dt.total_seconds()
+    c["negative"] = c["lead_seconds"] < 0
+    return c.reset_index(drop=True)
+
+
+# --- aggregation ---------------------------------------------------------------------------
+
+def _key(frame: pd.DataFrame, level: str) -> pd.Series:
+    if level == "organisation":
+        return pd.Series(0, index=frame.index, dtype="int64")
+    return frame["team_id" if level == "team" else "service_id"]
+
+
+def group_ids(prep: Prepared, level: str) -> list[int]:
+    if level == "organisation":
+        return [0]
+    if level == "team":
+        return sorted(prep.teams["id"].tolist())
+    return sorted(prep.services["id"].tolist())
+
+
+def aggregate(prep: Prepared, level: str = "organisation", *, bench: tiers.Benchmark | None = None) -> pd.DataFrame:
+    """One row per (group, month) with every DORA figure of METRICS.md and its tier; groups and
+    months without data are present (counts 0, medians NaN)."""
+    bench = bench or tiers.benchmark()
+    labels = prep.labels
+    index = pd.MultiIndex.from_product([group_ids(prep, level), labels], names=["group", "month"])
+    out = pd.DataFrame(index=index)
+
+    def grouped(frame: pd.DataFrame, month_col: str = "month"):
+        frame = frame.loc[frame[month_col].notna()]
+        keys = [_key(frame, level).rename("group"), frame[month_col].astype(str).rename("month")]
+        return frame.groupby(keys)
+
+    def put(name: str, series: pd.Series, fill=np.nan) -> None:
+        out[name] = series.reindex(index).fillna(fill) if fill == fill else series.reindex(index)
+
+    deps = prep.deployments
+    succ = deps.loc[deps["status"] == "succeeded"]
+    put("deployments", grouped(succ).size(), 0)
+    days = pd.Series([m.days for m in prep.months], index=labels)
+    out["per_day"] = out["deployments"] / days.reindex(out.index.get_level_values("month")).to_numpy()
+
+    _deployment_days(prep, level, out)
+
+    leads = prep.leads.loc[~prep.leads["negative"]]
+    g = grouped(leads)["lead_seconds"]
+    put("lead_count", g.size(), 0)
+    put("lead_median", g.median())
+    put("lead_p90", g.quantile(0.9))
+    put("lead_negative", grouped(prep.leads.loc[prep.leads["negative"]]).size(), 0)
+
+    g = grouped(deps)
+    put("total", g.size(), 0)
+    put("failed", g["is_failed"].sum(), 0)
+    put("rework", g["is_rework"].sum(), 0)
+    put("unauthorized", g["is_unauthorized"].sum(), 0)
+    out["change_failure_rate"] = (out["failed"] / out["total"]).where(out["total"] > 0)
+    out["rework_rate"] = (out["rework"] / out["total"]).where(out["total"] > 0)
+
+    failures = deps.loc[deps["is_failed"]]
+    restored = failures.loc[failures["recovery_seconds"].notna() & (failures["recovery_seconds"] >= 0)]
+    g = grouped(restored, "failure_month")["recovery_seconds"]
+    put("recovery_count", g.size(), 0)
+    put("recovery_median", g.median())
+    put("recovery_p90", g.quantile(0.9))
+    put("unrestored", grouped(failures.loc[failures["unrestored"]], "failure_month").size(), 0)
+
+    for col in ("deployments", "deployment_days", "lead_count", "lead_negative", "total", "failed", "rework",
+                "unauthorized", "recovery_count", "unrestored"):
+        out[col] = out[col].astype("int64")
+    out["deployment_frequency_tier"] = [
+        tiers.deployment_frequency_tier(m, d, bench)
+        for m, d in zip(out["median_deploy_days_per_week"], out["deployment_days"], strict=True)]
+    out["lead_time_tier"] = [tiers.lead_time_tier(v, bench) for v in out["lead_median"]]
+    out["change_failure_tier"] = [tiers.change_failure_tier(v, bench) for v in out["change_failure_rate"]]
+    out["recovery_tier"] = [tiers.recovery_tier(v, bench) for v in out["recovery_median"]]
+    return out
+
+
+def _deployment_days(prep: Prepared, level: str, out: pd.DataFrame) -> None:
+    """Median deployment days per ISO week (weeks with none included) and deployment days in
+    the calendar month. A week counts in the month holding its Thursday (periods.weeks_of_month)."""
+    dc = prep.day_counts
+    key = _key(dc, level).rename("group")
+    days = pd.DataFrame({"group": key.to_numpy(), "local_date": dc["local_date"].to_numpy(),
+                         "monday": dc["monday"].to_numpy(), "month": dc["month"].astype(str).to_numpy(),
+                         "in_month": dc["month"].notna().to_numpy()}).drop_duplicates(["group", "local_date"])
+    in_month = days.loc[days["in_month"]].groupby(["group", "month"]).size()
+    out["deployment_days"] = in_month.reindex(out.index).fillna(0).astype("int64")
+
+    weeks = pd.DataFrame([(m.label, np.datetime64(monday, "D")) for m in prep.months for monday in weeks_of_month(m)],
+                         columns=["month", "monday"])
+    per_week = days.groupby(["group", "monday"]).size().rename("days").reset_index()
+    groups = out.index.get_level_values("group").unique()
+    grid = pd.DataFrame({"group": np.repeat(groups.to_numpy(), len(weeks)),
+                         "month": np.tile(weeks["month"].to_numpy(), len(groups)),
+                         "monday": np.tile(weeks["monday"].to_numpy(), len(groups))})
+    grid = grid.merge(per_week, on=["group", "monday"], how="left")
+    grid["days"] = grid["days"].fillna(0)
+    medians = grid.groupby(["group", "month"])["days"].median()
+    out["median_deploy_days_per_week"] = medians.reindex(out.index)
+
+
+def weekly_table(prep: Prepared, level: str = "organisation", group: int = 0) -> pd.DataFrame:
+    """The weeks behind the deployment-frequency median, for the data appendix."""
+    dc = prep.day_counts
+    dc = dc.loc[_key(dc, level) == group].drop_duplicates(["local_date"])
+    per_week = dc.groupby("monday").size()
+    rows = []
+    for m in prep.months:
+        for monday in weeks_of_month(m):
+            iso = monday.isocalendar()
+            rows.append({"month": m.label, "iso_week": f"{iso[0]}-W{iso[1]:02d}", "week_start": monday.isoformat(),
+                         "deployment_days": int(per_week.get(np.datetime64(monday, "D"), 0))})
+    return pd.DataFrame(rows, columns=["month", "iso_week", "week_start", "deployment_days"])
