@@ -12,6 +12,12 @@ from apps.incidents.models import Incident
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Personas are created per test; PBKDF2 would spend most of the run hashing "demo"."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_deployment(environments, service):
     def make(*, svc=None, env="prod", status="succeeded", finished_at=T0, kind="normal", **extra):
@@ -33,3 +39,13 @@ def make_incident(service, requester):
         )
 
     return make
+
+
+@pytest.fixture
+def incident(service, requester):
+    from django.utils import timezone
+
+    from apps.incidents import services
+
+    return services.incident_open(service=service, title="Card payments failing", severity="sev2",
+                                  started_at=timezone.now() - timedelta(hours=2), actor=requester)
