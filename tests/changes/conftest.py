@@ -78,3 +78,9 @@ def person(roles_ready):
         return UserFactory(username=username, roles=roles, team=team, **extra)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Personas are created with a password; hashing it properly costs seconds per test on a busy machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
