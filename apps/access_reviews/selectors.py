@@ -69,7 +69,7 @@ def _item_filters(qs, *, campaign="", service="", privilege="", holder="", inact
                   decision: str | None = None, reviewer: str = "", team: str = ""):
     qs = with_activity(qs.select_related(
         "campaign", "grant", "grant__user", "grant__service", "grant__service__owner_team", "grant__environment",
-        "reviewer", "decided_by", "reassigned_from"))
+        "grant__granted_by", "reviewer", "decided_by", "reassigned_from"))
     if campaign and str(campaign).isdigit():
         qs = qs.filter(campaign_id=int(campaign))
     if service:

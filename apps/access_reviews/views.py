@@ -1,0 +1,299 @@
+"""Access review pages. Thin: permissions.py decides who, services.py does the work, a
+PortalError's message goes back to the page (or the htmx row)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import Team, User
+from apps.accounts.permissions import member_required
+from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
+from releaseportal.errors import PortalError
+
+from . import permissions, selectors, services
+from .evidence import report_content
+from .models import Privilege, ReviewCampaign, ReviewItem
+
+PAGE_SIZE = 50
+
+
+def _flag(request, name: str) -> bool:
+    return request.GET.get(name) in ("1", "on", "true")
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else reverse(default)
+
+
+def _row_context(request, item: ReviewItem, *, error: str = "", error_field: str = "", show_reviewer=False) -> dict:
+    limit = selectors.inactive_days_limit()
+    return {"item": item, "error": error, "error_field": error_field, "limit": limit,
+            "show_reviewer": show_reviewer, "today": timezone.localdate(),
+            "can_decide": _can_decide(request.user, item)}
+
+
+def _can_decide(user, item: ReviewItem) -> bool:
+    return (not item.decision and item.campaign.status == ReviewCampaign.Status.OPEN
+            and item.grant.user_id != user.pk and (item.reviewer_id == user.pk or permissions.can_manage_access(user)))
+
+
+def _annotate_rows(items, now=None) -> list[ReviewItem]:
+    now = now or timezone.now()
+    limit = selectors.inactive_days_limit()
+    rows = list(items)
+    for item in rows:
+        item.days_inactive = max(0, (now - item.last_activity).days) if item.last_activity else None
+        item.needs_justification = item.days_inactive is not None and item.days_inactive > limit
+        item.grant_age_days = (now - item.grant.granted_at).days
+    return rows
+
+
+# --- reviewer page -----------------------------------------------------------------------------
+
+@member_required
+def reviews(request):
+    g = request.GET
+    qs = selectors.reviewer_open_items(request.user, campaign=g.get("campaign", ""), service=g.get("service", ""),
+                                       privilege=g.get("privilege", ""), holder=(g.get("holder") or "").strip(),
+                                       inactive=_flag(request, "inactive"), flagged=_flag(request, "flagged"))
+    page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
+    rows = _annotate_rows(page.object_list)
+    querystring = g.copy()
+    querystring.pop("page", None)
+    campaigns = list(ReviewCampaign.objects.filter(status=ReviewCampaign.Status.OPEN, items__reviewer=request.user)
+                     .distinct().order_by("due_date").values("pk", "name", "due_date"))
+    return render(request, "access_reviews/reviews.html", {
+        "page_obj": page, "rows": rows, "filters": g, "campaigns": campaigns,
+        "services": Service.objects.order_by("name").only("slug", "name"), "privileges": Privilege.choices,
+        "limit": selectors.inactive_days_limit(), "today": timezone.localdate(),
+        "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
+        "is_admin": permissions.can_manage_access(request.user),
+    })
+
+
+def _load_row(request, pk: int) -> ReviewItem:
+    item = selectors.with_activity(ReviewItem.objects.select_related(
+        "campaign", "grant", "grant__user", "grant__service", "grant__service__owner_team", "grant__environment",
+        "grant__granted_by", "reviewer", "decided_by", "reassigned_from")).get(pk=pk)
+    return _annotate_rows([item])[0]
+
+
+@member_required
+@require_POST
+def item_decide(request, pk: int):
+    item = permissions.get_item_for_decision(request.user, pk)
+    keep_until = parse_date(request.POST.get("keep_until") or "") if request.POST.get("keep_until") else None
+    decision = request.POST.get("decision", "")
+    error = error_field = ""
+    try:
+        services.item_decide(item=item, decision=decision, actor=request.user,
+                             justification=request.POST.get("justification", ""),
+                             keep_until=keep_until if decision == "keep_until" else None)
+    except PortalError as exc:
+        error, error_field = exc.message, next(iter(exc.fields), "")
+    row = _load_row(request, pk)
+    show_reviewer = request.POST.get("show_reviewer") == "1"
+    if request.headers.get("HX-Request"):
+        response = render(request, "access_reviews/partials/item_row.html",
+                          _row_context(request, row, error=error, error_field=error_field,
+                                       show_reviewer=show_reviewer))
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Decision recorded for {row.grant.user.username} · {row.grant.service.slug}.")
+    return redirect(_safe_next(request, "access_reviews:reviews"))
+
+
+@member_required
+@require_POST
+def items_bulk(request):
+    ids = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
+    back = _safe_next(request, "access_reviews:reviews")
+    if not ids:
+        messages.warning(request, "Select the items to decide first.")
+        return redirect(back)
+    visible = ReviewItem.objects.filter(pk__in=ids)
+    if not permissions.can_manage_access(request.user):
+        visible = visible.filter(reviewer=request.user)
+    keep_until = parse_date(request.POST.get("keep_until") or "") if request.POST.get("keep_until") else None
+    try:
+        result = services.items_decide_bulk(item_ids=list(visible.values_list("pk", flat=True)),
+                                            decision=request.POST.get("decision", ""), actor=request.user,
+                                            justification=request.POST.get("justification", ""),
+                                            keep_until=keep_until)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    if result.decided:
+        messages.success(request, f"{len(result.decided)} items decided.")
+    if result.skipped:
+        reasons = sorted(set(result.skipped.values()))
+        messages.warning(request, f"{len(result.skipped)} items skipped: " + " / ".join(reasons[:3]))
+    return redirect(back)
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+@member_required
+def campaign_list(request):
+    qs = selectors.campaigns_with_counts(permissions.campaigns_visible_to(request.user))
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "access_reviews/campaign_list.html", {
+        "page_obj": page, "can_manage": permissions.can_manage_access(request.user),
+        "teams": Team.objects.order_by("name").only("slug", "name"), "compliance_scopes": COMPLIANCE_SCOPES,
+        "default_due": timezone.localdate() + timedelta(days=30), "scopes": ReviewCampaign.Scope.choices,
+        "today": timezone.localdate(),
+        "querystring_without_page": "",
+    })
+
+
+@member_required
+@require_POST
+def campaign_open(request):
+    if not permissions.can_manage_access(request.user):
+        raise PermissionDenied("Only access admins open campaigns.")
+    p = request.POST
+    team = Team.objects.filter(slug=p.get("team", "")).first() if p.get("team") else None
+    due = parse_date(p.get("due_date") or "") if p.get("due_date") else None
+    try:
+        campaign = services.campaign_open(
+            name=p.get("name", ""), due_date=due or date.min, scope=p.get("scope", ""), scope_team=team,
+            scope_compliance=p.get("compliance_scope", ""), actor=request.user,
+            revoke_undecided_inactive=p.get("revoke_undecided_inactive") == "on")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("access_reviews:campaigns")
+    messages.success(request, f"{campaign.name} is open with {campaign.items.count()} items.")
+    return redirect("access_reviews:campaign", pk=campaign.pk)
+
+
+@member_required
+def campaign_detail(request, pk: int):
+    campaign = permissions.get_campaign_for_user(request.user, pk)
+    g = request.GET
+    qs = selectors.campaign_items(permissions.items_visible_to(request.user, campaign),
+                                  decision=g.get("decision") or None, reviewer=g.get("reviewer", ""),
+                                  team=g.get("team", ""), service=g.get("service", ""),
+                                  holder=(g.get("holder") or "").strip(), inactive=_flag(request, "inactive"))
+    page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
+    querystring = g.copy()
+    querystring.pop("page", None)
+    read_all = permissions.can_read_all_access(request.user)
+    return render(request, "access_reviews/campaign_detail.html", {
+        "campaign": campaign, "completion": selectors.campaign_completion(campaign) if read_all else None,
+        "page_obj": page, "rows": _annotate_rows(page.object_list), "filters": g,
+        "can_manage": permissions.can_manage_access(request.user), "read_all": read_all,
+        "reports": list(campaign.reports.all()) if read_all else [], "limit": selectors.inactive_days_limit(),
+        "today": timezone.localdate(), "teams": Team.objects.order_by("name").only("slug", "name"),
+        "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
+    })
+
+
+@member_required
+@require_POST
+def campaign_close(request, pk: int):
+    campaign = permissions.get_campaign_for_user(request.user, pk)
+    if not permissions.can_manage_access(request.user):
+        raise PermissionDenied("Only access admins close campaigns.")
+    try:
+        result = services.campaign_close(campaign=campaign, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Closed. Revoked {result.revoked} by decision and {result.revoked_by_policy} by "
+                                  f"policy; kept {result.kept + result.kept_until}; {result.tokens_disabled} tokens "
+                                  f"disabled.")
+    return redirect("access_reviews:campaign", pk=pk)
+
+
+@member_required
+def campaign_report(request, pk: int, fmt: str):
+    campaign = permissions.get_campaign_for_user(request.user, pk)
+    if not permissions.can_read_all_access(request.user):
+        raise Http404("No such report.")
+    report = campaign.reports.filter(format=fmt).first()
+    if report is None:
+        raise Http404("The report is not ready.")
+    content = report_content(report)
+    response = HttpResponse(content, content_type="application/pdf" if fmt == "pdf" else "text/csv")
+    response["Content-Disposition"] = f'attachment; filename="access-review-{campaign.pk}.{fmt}"'
+    response["X-Content-SHA256"] = report.sha256
+    return response
+
+
+# --- grants ------------------------------------------------------------------------------------
+
+@member_required
+def grant_list(request):
+    g = request.GET
+    active = {"active": True, "ended": False}.get(g.get("status", "active"))
+    qs = selectors.grants_list(permissions.grants_visible_to(request.user), user=(g.get("user") or "").strip(),
+                               service=g.get("service", ""), environment=g.get("environment", ""),
+                               privilege=g.get("privilege", ""), active=active, flagged=_flag(request, "flagged"))
+    page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
+    querystring = g.copy()
+    querystring.pop("page", None)
+    can_manage = permissions.can_manage_access(request.user)
+    return render(request, "access_reviews/grant_list.html", {
+        "page_obj": page, "filters": g, "status": g.get("status", "active"), "can_manage": can_manage,
+        "services": Service.objects.order_by("name").only("slug", "name"),
+        "environments": Environment.objects.order_by("order"), "privileges": Privilege.choices,
+        "people": User.objects.filter(is_active=True).exclude(kind=User.Kind.SYSTEM).order_by("username").only(
+            "username", "first_name", "last_name") if can_manage else [],
+        "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
+        "read_all": permissions.can_read_all_access(request.user),
+    })
+
+
+@member_required
+@require_POST
+def grant_new(request):
+    if not permissions.can_manage_access(request.user):
+        raise PermissionDenied("Only access admins grant privileges.")
+    p = request.POST
+    user = User.objects.filter(username=p.get("user", "")).first()
+    service = Service.objects.filter(slug=p.get("service", "")).first()
+    environment = Environment.objects.filter(slug=p.get("environment", "")).first()
+    if not (user and service and environment):
+        messages.error(request, "Choose a person, a service and an environment.")
+        return redirect("access_reviews:grants")
+    expires = parse_datetime(p.get("expires_at") or "") if p.get("expires_at") else None
+    if expires is not None and timezone.is_naive(expires):
+        expires = timezone.make_aware(expires)
+    try:
+        grant = services.grant_create(user=user, privilege=p.get("privilege", ""), service=service,
+                                      environment=environment, justification=p.get("justification", ""),
+                                      expires_at=expires, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Granted {grant.privilege} on {service.slug} ({environment.slug}) to {user.username}.")
+    return redirect("access_reviews:grants")
+
+
+@member_required
+@require_POST
+def grant_revoke(request, pk: int):
+    grant = permissions.get_grant_for_user(request.user, pk)
+    if not permissions.can_manage_access(request.user):
+        raise PermissionDenied("Only access admins revoke privileges.")
+    try:
+        services.grant_revoke(grant=grant, reason=request.POST.get("reason", ""), actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Revoked {grant.privilege} on {grant.service.slug} from {grant.user.username}. "
+                                  "It no longer applies.")
+    return redirect(_safe_next(request, "access_reviews:grants"))

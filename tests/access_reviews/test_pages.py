@@ -1,0 +1,234 @@
+"""Pages: reviewer page (htmx decisions, bulk), campaigns, grants; who sees what; query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.access_reviews.models import ReviewItem
+from apps.access_reviews.services import campaign_close, item_decide
+from apps.catalog.privileges import holds_privilege
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def campaign_with_items(team_lead, approver, requester, implementer, service, make_grant, open_campaign):
+    make_grant(approver, service, "approver", last_used_days=2)
+    make_grant(requester, service, "deployer", days_old=200)
+    make_grant(implementer, service, "deployer", last_used_days=5)
+    return open_campaign()
+
+
+def test_the_reviewer_sees_their_open_items(client, team_lead, campaign_with_items):
+    client.force_login(team_lead)
+    response = client.get(reverse("access_reviews:reviews"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "My open review items" in body
+    assert body.count('class="review-item') == 3
+    assert "required to keep: unused" in body  # rita's stale grant prompts for a justification
+
+
+def test_reviewer_page_filters(client, team_lead, campaign_with_items):
+    client.force_login(team_lead)
+    body = client.get(reverse("access_reviews:reviews"), {"inactive": "1"}).content.decode()
+    assert body.count('class="review-item') == 1 and "rita" in body
+    body = client.get(reverse("access_reviews:reviews"), {"privilege": "approver"}).content.decode()
+    assert body.count('class="review-item') == 1 and "adam" in body
+    body = client.get(reverse("access_reviews:reviews"), {"holder": "iva"}).content.decode()
+    assert body.count('class="review-item') == 1
+
+
+def test_the_reviewer_page_costs_a_fixed_number_of_queries(client, team_lead, campaign_with_items, make_grant,
+                                                            cab_member, release_manager, service,
+                                                            django_assert_max_num_queries, open_campaign):
+    client.force_login(team_lead)
+    client.get(reverse("access_reviews:reviews"))  # warm the session and content types
+    with django_assert_max_num_queries(12) as first:
+        client.get(reverse("access_reviews:reviews"))
+    make_grant(cab_member, service, last_used_days=1)
+    make_grant(release_manager, service, last_used_days=1)
+    open_campaign(name="second")
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        response = client.get(reverse("access_reviews:reviews"))
+    assert response.content.decode().count('class="review-item') == 8
+
+
+def test_an_htmx_decision_returns_the_updated_row(client, team_lead, campaign_with_items, approver):
+    item = campaign_with_items.items.get(grant__user=approver)
+    client.force_login(team_lead)
+    response = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "revoke"},
+                           HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.strip().startswith(f'<tr id="item-{item.pk}"') and "Revoke" in body and "by lena" in body
+    assert ReviewItem.objects.get(pk=item.pk).decision == "revoke"
+
+
+def test_the_row_prompts_for_a_missing_justification(client, team_lead, campaign_with_items, requester):
+    item = campaign_with_items.items.get(grant__user=requester)
+    client.force_login(team_lead)
+    response = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "keep"},
+                           HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert 'role="alert"' in body and "needs a justification" in body and 'aria-invalid="true"' in body
+    assert ReviewItem.objects.get(pk=item.pk).decision == ""
+    client.post(reverse("access_reviews:item-decide", args=[item.pk]),
+                {"decision": "keep", "justification": "year-end release duty"}, HTTP_HX_REQUEST="true")
+    assert ReviewItem.objects.get(pk=item.pk).justification == "year-end release duty"
+
+
+def test_a_conflicting_decision_is_shown_not_applied(client, team_lead, access_admin, campaign_with_items, approver):
+    item = campaign_with_items.items.get(grant__user=approver)
+    item_decide(item=item, decision="keep", actor=access_admin)
+    client.force_login(team_lead)
+    body = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "revoke"},
+                       HTTP_HX_REQUEST="true").content.decode()
+    assert "Already decided" in body
+    assert ReviewItem.objects.get(pk=item.pk).decision == "keep"
+
+
+def test_bulk_keep_on_a_filtered_set(client, team_lead, campaign_with_items):
+    client.force_login(team_lead)
+    ids = list(campaign_with_items.items.values_list("pk", flat=True))
+    response = client.post(reverse("access_reviews:items-bulk"), {"items": ids, "decision": "keep"}, follow=True)
+    body = response.content.decode()
+    assert "2 items decided" in body and "1 items skipped" in body
+    assert campaign_with_items.items.filter(decision="keep").count() == 2
+
+
+def test_someone_elses_items_are_not_found(client, cab_member, campaign_with_items):
+    item = campaign_with_items.items.first()
+    client.force_login(cab_member)
+    assert client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "keep"}).status_code == 404
+    client.post(reverse("access_reviews:items-bulk"), {"items": [item.pk], "decision": "keep"})
+    assert ReviewItem.objects.get(pk=item.pk).decision == ""
+    assert client.get(reverse("access_reviews:campaign", args=[campaign_with_items.pk])).status_code == 404
+
+
+def test_an_access_admin_opens_and_closes_a_campaign_in_the_browser(client, access_admin, approver, service,
+                                                                    make_grant, environments):
+    grant = make_grant(approver, service, last_used_days=1)
+    client.force_login(access_admin)
+    due = (timezone.localdate() + timedelta(days=10)).isoformat()
+    response = client.post(reverse("access_reviews:campaign-open"),
+                           {"name": "Payments Q4", "scope": "all_production", "due_date": due,
+                            "revoke_undecided_inactive": "on"}, follow=True)
+    assert "Payments Q4 is open with 1 items" in response.content.decode()
+    item = ReviewItem.objects.get(grant=grant)
+    client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "revoke"})
+    response = client.post(reverse("access_reviews:campaign-close", args=[item.campaign_id]), follow=True)
+    assert "Revoked 1 by decision" in response.content.decode()
+    assert not holds_privilege(approver, "approver", service, environments["prod"])
+
+
+def test_the_admin_overview_shows_completion_per_reviewer_and_team(client, access_admin, team_lead,
+                                                                   campaign_with_items, approver,
+                                                                   django_assert_max_num_queries):
+    item_decide(item=campaign_with_items.items.get(grant__user=approver), decision="keep", actor=team_lead)
+    client.force_login(access_admin)
+    url = reverse("access_reviews:campaign", args=[campaign_with_items.pk])
+    client.get(url)
+    with django_assert_max_num_queries(16):
+        response = client.get(url)
+    body = response.content.decode()
+    assert "Completion by reviewer" in body and "Completion by team" in body
+    assert "33.3 %" in body and "1 / 3" in body
+
+
+def test_opening_with_bad_input_says_why(client, access_admin):
+    client.force_login(access_admin)
+    response = client.post(reverse("access_reviews:campaign-open"), {"name": "", "scope": "team",
+                                                                     "due_date": "2001-01-01"}, follow=True)
+    assert "The campaign is not valid" in response.content.decode()
+
+
+def test_reviewers_cannot_open_or_close(client, team_lead, campaign_with_items):
+    client.force_login(team_lead)
+    assert client.post(reverse("access_reviews:campaign-open"), {}).status_code == 403
+    assert client.post(reverse("access_reviews:campaign-close", args=[campaign_with_items.pk])).status_code == 403
+    # A reviewer sees the campaign (their items only), not the completion overview.
+    response = client.get(reverse("access_reviews:campaign", args=[campaign_with_items.pk]))
+    assert response.status_code == 200 and "Completion by reviewer" not in response.content.decode()
+
+
+def test_the_report_downloads_for_auditors(client, auditor, access_admin, campaign_with_items):
+    from apps.access_reviews.evidence import campaign_reports_store
+
+    campaign_close(campaign=campaign_with_items, actor=access_admin)
+    reports = {r.format: r for r in campaign_reports_store(campaign=campaign_with_items, actor=access_admin)}
+    client.force_login(auditor)
+    response = client.get(reverse("access_reviews:report", args=[campaign_with_items.pk, "csv"]))
+    assert response.status_code == 200 and response["X-Content-SHA256"] == reports["csv"].sha256
+    assert b"holder" in response.content
+    assert client.get(reverse("access_reviews:report", args=[campaign_with_items.pk, "pdf"])).content[:4] == b"%PDF"
+
+
+def test_the_grants_page_lists_and_revokes(client, access_admin, approver, service, make_grant, environments,
+                                           django_assert_max_num_queries, requester):
+    grant = make_grant(approver, service)
+    make_grant(requester, service, "deployer")
+    client.force_login(access_admin)
+    client.get(reverse("access_reviews:grants"))
+    with django_assert_max_num_queries(12):
+        body = client.get(reverse("access_reviews:grants")).content.decode()
+    assert "adam" in body and "rita" in body and "Grant a privilege" in body
+    response = client.post(reverse("access_reviews:grant-revoke", args=[grant.pk]), {"reason": "rotation"},
+                           follow=True)
+    assert "It no longer applies" in response.content.decode()
+    assert not holds_privilege(approver, "approver", service, environments["prod"])
+
+
+def test_the_grants_page_grants(client, access_admin, approver, service, environments):
+    client.force_login(access_admin)
+    client.post(reverse("access_reviews:grant-new"), {"user": "adam", "privilege": "deployer",
+                                                      "service": "payments-api", "environment": "prod",
+                                                      "justification": "release rota"})
+    assert holds_privilege(approver, "deployer", service, environments["prod"])
+
+
+def test_members_see_only_their_own_grants(client, approver, requester, service, make_grant):
+    make_grant(approver, service)
+    make_grant(requester, service, "deployer")
+    client.force_login(requester)
+    body = client.get(reverse("access_reviews:grants")).content.decode()
+    assert "rita" in body and "adam" not in body and "Grant a privilege" not in body
+
+
+def test_the_dashboard_shows_my_open_items(client, team_lead, campaign_with_items):
+    client.force_login(team_lead)
+    body = client.get(reverse("home")).content.decode()
+    assert "My open review items" in body and "3</strong> grants waiting" in body
+
+
+ALL_PAGES = [("reviews", []), ("campaigns", []), ("campaign", ["C"]), ("grants", []), ("report", ["C", "csv"])]
+POSTS = [("item-decide", ["I"]), ("items-bulk", []), ("campaign-open", []), ("campaign-close", ["C"]),
+         ("grant-new", []), ("grant-revoke", ["G"])]
+
+
+def _args(args, campaign, item):
+    return [{"C": campaign.pk, "I": item.pk, "G": item.grant_id}.get(a, a) for a in args]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, campaign_with_items):
+    item = campaign_with_items.items.first()
+    for name, args in ALL_PAGES + POSTS:
+        url = reverse(f"access_reviews:{name}", args=_args(args, campaign_with_items, item))
+        response = client.post(url) if (name, args) in POSTS else client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"], name
+
+
+def test_an_outsider_gets_nothing(client, outsider, campaign_with_items):
+    item = campaign_with_items.items.first()
+    client.force_login(outsider)
+    for name, args in ALL_PAGES + POSTS:
+        url = reverse(f"access_reviews:{name}", args=_args(args, campaign_with_items, item))
+        response = client.post(url, {"decision": "keep", "items": [item.pk], "reason": "x"}) if (name, args) in POSTS \
+            else client.get(url)
+        assert response.status_code in (403, 404), name
+    assert ReviewItem.objects.filter(decision="").count() == 3
+    assert "Access reviews" not in client.get("/account/profile/").content.decode()
