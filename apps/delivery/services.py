@@ -377,7 +377,7 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
                       finished_at: datetime | None = None, pipeline_url: str | None = None) -> Deployment:
     """Move a deployment on (started → in progress → succeeded / failed / rolled back)."""
     with transaction.atomic():
-        locked = Deployment.objects.select_for_update().select_related("change", "service", "environment").get(
+        locked = Deployment.objects.select_for_update(of=("self",)).select_related("change", "service", "environment").get(
             pk=deployment.pk)
         before = locked.status
         if status and status != before:

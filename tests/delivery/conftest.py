@@ -80,7 +80,7 @@ def deployer(service_account, service):
 
 
 @pytest.fixture
-def pipeline(api_client_for, deployer):
+def pipeline(api_client_for, deployer, environments):
     """The CI service account with a delivery token and the deployer privilege on the service."""
     return api_client_for(deployer, ["delivery:read", "delivery:write"])
 
