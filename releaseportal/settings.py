@@ -292,3 +292,8 @@ ACCESS_REVIEW_INACTIVE_DAYS = env_int("ACCESS_REVIEW_INACTIVE_DAYS", 90)
 # The quarterly campaign is due this many days after it opens; reminders start this many days before.
 ACCESS_REVIEW_DUE_DAYS = env_int("ACCESS_REVIEW_DUE_DAYS", 30)
 ACCESS_REVIEW_REMIND_DAYS = env_int("ACCESS_REVIEW_REMIND_DAYS", 7)
+
+# --- Audit archives (apps.audit) -------------------------------------------------------------
+# Closed records older than this many days are copied monthly into immutable archives
+# (gzip JSON Lines per record class and month) in STORAGES["archive"].
+AUDIT_ACTIVE_HORIZON_DAYS = env_int("AUDIT_ACTIVE_HORIZON_DAYS", 730)

@@ -13,3 +13,13 @@ def generate_evidence_pack(pack_id: int) -> str:
 
     with acting_as(Actor.for_task("audit.generate_evidence_pack")) as actor:
         return evidence_pack_generate(pack_id=pack_id, actor=actor).status
+
+
+@shared_task(acks_late=True)
+def archive_closed_records() -> int:
+    """Monthly: archive closed records older than the active horizon (idempotent: archived
+    months are skipped)."""
+    from .archives import archive_closed_records as run
+
+    with acting_as(Actor.for_task("audit.archive_closed_records")) as actor:
+        return len(run(actor=actor))

@@ -13,4 +13,5 @@ urlpatterns = [
     path("audit/retention/", views.retention_policies, name="retention"),
     path("audit/holds/", views.legal_holds, name="holds"),
     path("audit/holds/<int:pk>/release/", views.legal_hold_release_view, name="hold_release"),
+    path("audit/archived/<int:pk>/export/", views.archived_record_export_view, name="archived_export"),
 ]

@@ -257,3 +257,27 @@ def legal_hold_release_view(request, pk: int):
     else:
         messages.info(request, f"Legal hold released: {hold.title}.")
     return redirect("audit:holds")
+
+
+@member_required
+def archived_record_export_view(request, pk: int):
+    """One archived record with its history, read back from its archive (hash checked); audited."""
+    from django.http import JsonResponse
+
+    from .archives import archived_record_export
+    from .models import ArchivedRecord
+    from .services import audit_event_record as record_event
+
+    if not can_use_evidence_packs(request.user):
+        raise Http404("No such archived record.")
+    item = get_object_or_404(ArchivedRecord.objects.select_related("archive"), pk=pk)
+    try:
+        line = archived_record_export(item)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("audit:workspace")
+    record_event(action="archive.record_exported", target=item.archive, actor=request.user,
+                 details={"record_class": item.record_class, "reference": item.reference})
+    response = JsonResponse(line, json_dumps_params={"indent": 2, "sort_keys": True})
+    response["Content-Disposition"] = f'attachment; filename="{item.record_class}-{item.object_id}.json"'
+    return response
