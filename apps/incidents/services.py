@@ -256,6 +256,8 @@ def rollback_record(*, incident: Incident, deployment: Deployment, actor: Any,
         failed_deployment = deployment.rollback_of
     if failed_deployment is None:
         failed_deployment, _ = linked_deployment(incident)
+        if failed_deployment is not None and failed_deployment.pk == deployment.pk:
+            failed_deployment = None  # the inferred link can be the rollback itself; it rolled back nothing known
     if failed_deployment is not None:
         if failed_deployment.pk == deployment.pk:
             raise Unprocessable("A rollback cannot roll back itself.", code="invalid_failed_deployment",
