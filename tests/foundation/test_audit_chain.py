@@ -176,3 +176,44 @@ def test_concurrent_writers_never_fork_or_gap_the_chain():
     assert report.ok, report.reason
     assert report.checked == threads_n * per_thread
     assert AuditEvent.objects.values("prev_hash").distinct().count() == threads_n * per_thread
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_fast_canonical_matches_chain(requester, service):
+    """The verifier's PostgreSQL fast path builds exactly the bytes apps.audit.chain hashes."""
+    from apps.audit.chain import canonical_json
+    from apps.audit.verification import _PG_SELECT, fast_canonical
+
+    tricky = {"quote": 'say "hi"', "unicode": "Zürich ✓", "nested": {"b": [1, 2.5, None, True], "a": "\\n"},
+              "big": 10**12, "float": 0.1}
+    audit_event_record(action="test.tricky", target=service, actor=requester, details=tricky)
+    audit_event_record(action="test.system", object_type="x", object_id="é", object_repr="line\nbreak")
+    for event in AuditEvent.objects.order_by("seq"):
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_SELECT, [event.seq, event.seq, 1])
+            row = cursor.fetchone()
+        expected = canonical_json(event_payload(
+            seq=event.seq, created_at=event.created_at, actor_id=event.actor_id, actor_type=event.actor_type,
+            actor_label=event.actor_label, action=event.action, object_type=event.object_type,
+            object_id=event.object_id, object_repr=event.object_repr, request_id=event.request_id, ip=event.ip,
+            details=event.details))
+        assert fast_canonical(*row[:12]) == expected
+    assert verify_chain().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_verification_checks_every_range_and_seam(monkeypatch):
+    from apps.audit import verification
+
+    monkeypatch.setattr(verification, "PARALLEL_THRESHOLD", 10)
+    audit_events_record_many(events=[PendingEvent(action="test.p", details={"i": i}) for i in range(90)], actor=None)
+    report = verification.verify_chain(workers=3)
+    assert report.ok and report.checked == 90 and report.head_seq == 90
+    _tamper("UPDATE audit_auditevent SET action = 'test.forged' WHERE seq = 61", [])
+    report = verification.verify_chain(workers=3)
+    assert not report.ok and report.broken_seq == 61 and "altered" in report.reason
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 31", [])
+    report = verification.verify_chain(workers=3)
+    assert not report.ok and report.broken_seq == 31
