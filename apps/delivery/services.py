@@ -407,3 +407,35 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
             "pipeline_run_id": locked.pipeline_run_id,
         })
     return locked
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+def evidence_record_build(*, artifact: Artifact, summary: dict, actor: Any) -> Evidence:
+    """A pipeline run's outcome, reported by a webhook: evidence without a document."""
+    with transaction.atomic():
+        evidence = Evidence.objects.create(artifact=artifact, kind=Evidence.Kind.OTHER, summary=summary,
+                                           pipeline_run_id=str(summary.get("run_id", ""))[:100])
+        audit_event_record(action="delivery.build_recorded", target=evidence, actor=actor,
+                           details={"artifact": artifact.digest, **summary})
+    return evidence
+
+
+def webhook_delivery_process(*, delivery_id: int, actor: Any) -> str:
+    from . import github, gitlab
+    from .models import WebhookDelivery
+
+    with transaction.atomic():
+        delivery = (WebhookDelivery.objects.select_for_update(of=("self",)).select_related("integration")
+                    .filter(pk=delivery_id).first())
+        if delivery is None or delivery.status != WebhookDelivery.Status.RECEIVED:
+            return "skipped"
+        handler = github if delivery.provider == "github" else gitlab
+        try:
+            with transaction.atomic():
+                status, result = handler.process(delivery, actor)
+        except PortalError as exc:
+            status, result = WebhookDelivery.Status.FAILED, exc.message
+        delivery.status, delivery.result, delivery.processed_at = status, result[:300], timezone.now()
+        delivery.save(update_fields=["status", "result", "processed_at"])
+    return result

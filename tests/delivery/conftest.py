@@ -60,10 +60,10 @@ def make_change(change_type, requester, service, environments):
 
     def make(state="scheduled", env="prod", svc=None, **extra):
         now = timezone.now()
+        fields = {"planned_start": now - timedelta(hours=1), "planned_end": now + timedelta(hours=2), **extra}
         change = ChangeRequest.objects.create(
             title="Ship it", change_type=change_type, service=svc or service, environment=environments[env],
-            requester=requester, state=state, planned_start=now - timedelta(hours=1),
-            planned_end=now + timedelta(hours=2), **extra)
+            requester=requester, state=state, **fields)
         change.number = ChangeRequest.format_number(change.pk)
         change.save(update_fields=["number"])
         return change

@@ -1,0 +1,97 @@
+"""/hooks/github/ and /hooks/gitlab/: verify, deduplicate, store, answer; the work is a Celery task.
+
+A delivery is accepted only when it proves it knows an active integration's secret: GitHub's
+HMAC-SHA256 of the body (X-Hub-Signature-256) or GitLab's X-Gitlab-Token, compared in constant
+time. A delivery id seen before is answered 200 and not processed again (replays change nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import github, gitlab
+from .models import WebhookDelivery, WebhookIntegration
+
+
+def _refuse(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+
+
+def _github_integration(body: bytes, signature: str) -> WebhookIntegration | None:
+    if not signature.startswith("sha256="):
+        return None
+    for integration in WebhookIntegration.objects.filter(provider="github", is_active=True):
+        expected = "sha256=" + hmac.new(integration.secret.encode(), body, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, signature):
+            return integration
+    return None
+
+
+def _gitlab_integration(token: str) -> WebhookIntegration | None:
+    if not token:
+        return None
+    for integration in WebhookIntegration.objects.filter(provider="gitlab", is_active=True):
+        if hmac.compare_digest(integration.secret.encode(), token.encode()):
+            return integration
+    return None
+
+
+def _accept(*, integration: WebhookIntegration, delivery_id: str, event: str, body: bytes, handled: set[str]):
+    if not delivery_id:
+        return _refuse(400, "delivery_id_missing", "The delivery id header is missing.")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return _refuse(400, "malformed_document", "The body is not JSON.")
+    if not isinstance(payload, dict):
+        return _refuse(400, "malformed_document", "The body must be a JSON object.")
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                integration=integration, provider=integration.provider, delivery_id=delivery_id[:100],
+                event=event[:50], payload=payload,
+                status=WebhookDelivery.Status.RECEIVED if event in handled else WebhookDelivery.Status.IGNORED,
+                result="" if event in handled else f"event {event!r} is not used")
+    except IntegrityError:
+        return JsonResponse({"status": "duplicate", "delivery": delivery_id}, status=200)
+    if delivery.status == WebhookDelivery.Status.RECEIVED:
+        from .tasks import process_webhook_delivery
+
+        transaction.on_commit(lambda: process_webhook_delivery.delay(delivery.pk))
+        return JsonResponse({"status": "accepted", "delivery": delivery_id}, status=202)
+    return JsonResponse({"status": "ignored", "delivery": delivery_id}, status=202)
+
+
+@csrf_exempt
+@require_POST
+def github_hook(request):
+    body = request.body
+    integration = _github_integration(body, request.headers.get("X-Hub-Signature-256", ""))
+    if integration is None:
+        return _refuse(401, "invalid_signature", "X-Hub-Signature-256 does not match any configured secret.")
+    event = request.headers.get("X-GitHub-Event", "")
+    if event == "ping":
+        return JsonResponse({"status": "pong"})
+    return _accept(integration=integration, delivery_id=request.headers.get("X-GitHub-Delivery", ""), event=event,
+                   body=body, handled=github.EVENTS)
+
+
+@csrf_exempt
+@require_POST
+def gitlab_hook(request):
+    integration = _gitlab_integration(request.headers.get("X-Gitlab-Token", ""))
+    if integration is None:
+        return _refuse(401, "invalid_token", "X-Gitlab-Token does not match any configured token.")
+    body = request.body
+    try:
+        kind = str(json.loads(body).get("object_kind", ""))
+    except (ValueError, AttributeError):
+        kind = ""
+    return _accept(integration=integration, delivery_id=request.headers.get("X-Gitlab-Event-UUID", ""),
+                   event=kind or request.headers.get("X-Gitlab-Event", ""), body=body, handled=gitlab.EVENTS)

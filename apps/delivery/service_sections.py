@@ -1,0 +1,19 @@
+"""Sections on the service page: environments side by side (what runs where, what waits for
+promotion) and the most recent deployments."""
+
+from __future__ import annotations
+
+from apps.catalog.models import Environment
+
+from . import selectors
+
+
+def sections(request, service) -> list[dict]:
+    environments = list(Environment.objects.order_by("order"))
+    recent = list(selectors.deployments_list().filter(service=service).order_by("-started_at", "-id")[:8])
+    return [
+        {"title": "Environments", "template": "delivery/sections/service_environments.html", "order": 10,
+         "data": {"columns": selectors.environment_status(service, environments), "service": service}},
+        {"title": "Recent deployments", "template": "delivery/sections/service_deployments.html", "order": 11,
+         "data": {"deployments": recent, "service": service}},
+    ]
