@@ -32,6 +32,12 @@ def collect_beat_schedule() -> dict:
     return schedule
 
 
+@app.task(name="releaseportal.ping", acks_late=True)
+def ping() -> str:
+    """Answers when a worker is consuming: CI and operators use it to prove the queue works."""
+    return "pong"
+
+
 @app.on_after_finalize.connect
 def _install_beat_schedule(sender: Celery, **kwargs) -> None:
     sender.conf.beat_schedule = collect_beat_schedule()
