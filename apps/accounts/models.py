@@ -131,6 +131,9 @@ class LoginAttempt(models.Model):
     succeeded = models.BooleanField()
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip} {'ok' if self.succeeded else 'failed'}"
+
 
 class IdempotencyRecord(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
@@ -144,3 +147,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="unique_idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"

@@ -66,7 +66,8 @@ def install(using_connection=None) -> list[str]:
                 for op in ("UPDATE", "DELETE"):
                     name = conn.ops.quote_name(f"rp_append_only_{op.lower()}_{table}")
                     cursor.execute(
-                        f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {q} "
+                        # Names come from Django models, never from input.
+                        f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {q} "  # noqa: S608
                         f"WHEN NOT EXISTS (SELECT 1 FROM {SQLITE_UNLOCK_TABLE}) "
                         f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: {op} refused'); END"
                     )
@@ -78,7 +79,7 @@ def unlock_statements(vendor: str) -> tuple[list[str], list[str]]:
     if vendor == "postgresql":
         return [f"SET LOCAL {UNLOCK_SETTING} = 'on'"], [f"SET LOCAL {UNLOCK_SETTING} = 'off'"]
     if vendor == "sqlite":
-        return [f"INSERT INTO {SQLITE_UNLOCK_TABLE} (flag) VALUES (1)"], [f"DELETE FROM {SQLITE_UNLOCK_TABLE}"]
+        return [f"INSERT INTO {SQLITE_UNLOCK_TABLE} (flag) VALUES (1)"], [f"DELETE FROM {SQLITE_UNLOCK_TABLE}"]  # noqa: S608
     return [], []
 
 

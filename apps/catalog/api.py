@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import extend_schema
-
 from rest_framework.response import Response
 
 from releaseportal.api.views import PortalAPIView, PortalListAPIView

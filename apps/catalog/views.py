@@ -7,7 +7,6 @@ from django.shortcuts import redirect, render
 
 from apps.accounts.models import Team
 from apps.accounts.permissions import member_required
-
 from releaseportal.errors import PortalError
 
 from .forms import ServiceForm
