@@ -90,3 +90,18 @@ def test_bad_input_to_the_service_api_names_the_field(api_client_for, superuser,
                                                {"compliance_scopes": ["iso"]}, format="json")
     assert response.status_code == 400 and "compliance_scopes" in response.json()["error"]["fields"]
     assert not AuditEvent.objects.filter(action="service.updated").exists()
+
+
+def test_an_admin_edit_is_in_history_and_the_audit_log(client, superuser, service):
+    client.force_login(superuser)
+    url = f"/admin/catalog/service/{service.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data.update({"name": "Payments API (admin)", "owner_team": service.owner_team_id, "compliance_scopes": '["sox"]',
+                 "tier": 1, "is_active": "on", "_save": "Save"})
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    latest = service.history.order_by("-history_id").first()
+    assert latest.name == "Payments API (admin)" and latest.history_user == superuser
+    event = AuditEvent.objects.get(action="admin.service.changed")
+    assert event.actor_label == "root" and event.object_id == str(service.pk)
