@@ -47,7 +47,7 @@ VERIFY_SOURCE = Path(__file__).resolve().parents[3] / "releaseportal" / "verify.
 DEPLOYMENT_FIELDS = ("id", "service_id", "service__slug", "service__compliance_scopes", "environment__slug",
                      "environment__is_production", "version", "artifact_id", "artifact__digest", "status", "kind",
                      "started_at", "finished_at", "change_id", "pipeline_run_id", "pipeline_url",
-                     "is_unauthorized", "created_by__username", "rollback_of_id")
+                     "is_unauthorized", "created_by__username", "rollback_of_id", "gate_decision_id")
 CHANGE_FIELDS = ("id", "number", "title", "state", "service_id", "service__slug", "environment__slug",
                  "change_type__slug", "change_type__is_emergency", "change_type__is_pre_approved", "requester_id",
                  "requester__username", "implementer_id", "implementer__username", "risk_level", "content_hash",
@@ -116,6 +116,7 @@ class PackBuilder:
         self.events_included = 0
         self.summary_exceptions: list[dict[str, Any]] = []
         self.exception_counts: dict[str, int] = {}
+        self.missing_documents: list[str] = []
 
     # --- entry point ---------------------------------------------------------------------
     def build(self, fileobj: IO[bytes]) -> dict[str, Any]:
@@ -141,6 +142,10 @@ class PackBuilder:
         writer.copy_from("listings/changes.csv", change_rows.file)
         counts["audit_events"] = self.events_included
         counts["exceptions_by_kind"] = dict(sorted(self.exception_counts.items()))
+        counts["evidence_documents_missing"] = len(self.missing_documents)
+        if self.missing_documents:
+            writer.write_bytes("listings/missing_evidence_documents.txt",
+                               ("\n".join(self.missing_documents) + "\n").encode("utf-8"))
 
         writer.write_bytes("summary.pdf", render_summary_pdf(
             params=self.params, title=title_for(self.params), counts=counts, checkpoint=checkpoint,
@@ -296,6 +301,7 @@ class PackBuilder:
             writer.write_json(f"{folder}/emergency_overrides.json", overrides.get(cid, []))
             writer.write_json(f"{folder}/gate_decisions.json", gates.get(cid, []))
             writer.write_json(f"{folder}/evidence_documents.json", evidence)
+            self._write_documents(writer, folder, evidence)
             writer.write_json(f"{folder}/deployments.json", change_deps)
             writer.write_json(f"{folder}/history.json", history.get(cid, []))
             self._write_events(writer, f"{folder}/audit_events.jsonl", events.get(cid, []))
@@ -316,7 +322,9 @@ class PackBuilder:
             history: dict[int, list[dict[str, Any]]] = {}
             for h in Deployment.history.filter(id__in=ids).order_by("history_date", "history_id").values():
                 history.setdefault(h["id"], []).append(sources.row(h))
-            gates = self._grouped(sources.related_models("delivery", ("gate",), "delivery.Deployment"), ids)
+            gate_rows = {g["id"]: g for g in sources.gate_decisions_by_id([d["gate_decision_id"] for d in chunk])}
+            gates = {d["id"]: [gate_rows[d["gate_decision_id"]]] if d["gate_decision_id"] in gate_rows else []
+                     for d in chunk}
             events = self._events_for({("delivery.deployment", str(i)): i for i in ids})
             for dep in chunk:
                 folder = f"deployments/deployment-{dep['id']}"
@@ -334,6 +342,23 @@ class PackBuilder:
         if chunk:
             flush()
         return written
+
+    def _write_documents(self, writer: PackWriter, folder: str, evidence: list[dict[str, Any]]) -> None:
+        """The original evidence documents, streamed from storage beside their summaries."""
+        from django.core.files.storage import default_storage
+
+        seen = set()
+        for item in evidence:
+            name = item.get("document")
+            if not name or item["id"] in seen:
+                continue
+            seen.add(item["id"])
+            base = (item.get("filename") or name.rsplit("/", 1)[-1]).replace("/", "_")[:120]
+            try:
+                with default_storage.open(name, "rb") as handle:
+                    writer.copy_from(f"{folder}/evidence/{item['id']}-{base}", handle)
+            except FileNotFoundError:
+                self.missing_documents.append(f"{folder}: evidence {item['id']} ({name})")
 
     # --- audit events and the chain -----------------------------------------------------
     def _events_for(self, keys: dict[tuple[str, str], int]) -> dict[int, list[dict[str, Any]]]:

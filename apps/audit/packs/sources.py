@@ -38,10 +38,6 @@ def row(values: dict[str, Any]) -> dict[str, Any]:
     return {key: json_value(value) for key, value in values.items()}
 
 
-def _file_fields(model) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
-
-
 def _fk_to(model, target) -> str | None:
     for f in model._meta.concrete_fields:
         if isinstance(f, models.ForeignKey) and f.related_model is target:
@@ -69,20 +65,43 @@ def related_models(app_label: str, name_words: tuple[str, ...], target_label: st
     return tuple(sorted(found, key=lambda pair: pair[0].__name__))
 
 
+def _exact(label: str, fk: str) -> tuple[tuple[Any, str], ...] | None:
+    try:
+        return ((django_apps.get_model(label), fk),)
+    except LookupError:
+        return None
+
+
 def approval_models():
-    return related_models("changes", ("approval", "decision", "signoff"), "changes.ChangeRequest")
+    # The changes app's Approval (one decision per person per stage); reminders are not approvals.
+    return _exact("changes.Approval", "change") or tuple(
+        (m, fk) for m, fk in related_models("changes", ("approval", "decision", "signoff"), "changes.ChangeRequest")
+        if "reminder" not in m.__name__.lower())
 
 
 def emergency_models():
-    return related_models("changes", ("emergency", "override"), "changes.ChangeRequest")
+    return _exact("changes.EmergencyOverride", "change") or related_models(
+        "changes", ("emergency", "override"), "changes.ChangeRequest")
 
 
 def gate_models():
-    return related_models("delivery", ("gate",), "changes.ChangeRequest")
+    return _exact("delivery.GateDecision", "change") or related_models("delivery", ("gate",), "changes.ChangeRequest")
 
 
 def evidence_models():
-    return related_models("delivery", ("evidence", "document"), "delivery.Artifact")
+    return _exact("delivery.Evidence", "artifact") or related_models(
+        "delivery", ("evidence", "document"), "delivery.Artifact")
+
+
+def gate_decisions_by_id(ids) -> list[dict[str, Any]]:
+    try:
+        model = django_apps.get_model("delivery.GateDecision")
+    except LookupError:
+        return []
+    ids = [i for i in ids if i]
+    if not ids:
+        return []
+    return [{"_model": label(model), **row(v)} for v in model._default_manager.filter(pk__in=ids).order_by("pk").values()]
 
 
 def rows_for(model, fk: str, ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
@@ -92,10 +111,8 @@ def rows_for(model, fk: str, ids: Iterable[int]) -> dict[int, list[dict[str, Any
     if not ids:
         return grouped
     attname = model._meta.get_field(fk).attname
-    skip = set(_file_fields(model))
     for values in model._default_manager.filter(**{f"{fk}__in": ids}).order_by("pk").values():
-        clean = {k: v for k, v in values.items() if k not in skip}
-        grouped.setdefault(values[attname], []).append(row(clean))
+        grouped.setdefault(values[attname], []).append(row(values))
     return grouped
 
 
@@ -103,13 +120,15 @@ def label(model) -> str:
     return f"{model._meta.app_label}.{model._meta.model_name}"
 
 
-APPROVER_FIELDS = ("approver_id", "decided_by_id", "user_id", "actor_id", "reviewer_id")
+APPROVER_FIELDS = ("approver_id", "on_behalf_of_id", "decided_by_id", "user_id", "actor_id", "reviewer_id")
 APPROVE_WORDS = {"approve", "approved", "approval", "accept", "accepted", "yes"}
 
 
 def approving_user_ids(approval: dict[str, Any]) -> list[int]:
     """The people an approval row records as approving (heuristic over the approvals app's
     field names: decision/outcome/status in approve*, or approved=True)."""
+    if approval.get("voided_at"):
+        return []  # voided by an edit of the change: it approves nothing any more
     decision = None
     for key in ("decision", "outcome", "status", "result"):
         if key in approval:
