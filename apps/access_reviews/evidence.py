@@ -74,12 +74,13 @@ def render_pdf(campaign: ReviewCampaign, rows: list[dict[str, Any]]) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def campaign_reports_store(*, campaign: ReviewCampaign, actor: Any) -> list[CampaignReport]:
+def campaign_reports_store(*, campaign: ReviewCampaign, actor: Any,
+                           formats: list[str] | None = None) -> list[CampaignReport]:
     """Write the CSV and PDF once (idempotent: an existing format is left as it is)."""
     if campaign.status != ReviewCampaign.Status.CLOSED:
         return []
     existing = {r.format: r for r in campaign.reports.all()}
-    missing = [f for f in CampaignReport.Format.values if f not in existing]
+    missing = [f for f in (formats or CampaignReport.Format.values) if f not in existing]
     if not missing:
         return list(existing.values())
     rows = report_rows(campaign)

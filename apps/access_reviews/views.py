@@ -21,8 +21,8 @@ from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
 from releaseportal.errors import PortalError
 
 from . import permissions, selectors, services
-from .evidence import report_content
-from .models import Privilege, ReviewCampaign, ReviewItem
+from .evidence import campaign_reports_store, report_content
+from .models import CampaignReport, Privilege, ReviewCampaign, ReviewItem
 
 PAGE_SIZE = 50
 
@@ -38,9 +38,9 @@ def _safe_next(request, default: str) -> str:
 
 def _row_context(request, item: ReviewItem, *, error: str = "", error_field: str = "", show_reviewer=False) -> dict:
     limit = selectors.inactive_days_limit()
+    item.can_decide = _can_decide(request.user, item)
     return {"item": item, "error": error, "error_field": error_field, "limit": limit,
-            "show_reviewer": show_reviewer, "today": timezone.localdate(),
-            "can_decide": _can_decide(request.user, item)}
+            "show_reviewer": show_reviewer, "today": timezone.localdate()}
 
 
 def _can_decide(user, item: ReviewItem) -> bool:
@@ -48,7 +48,7 @@ def _can_decide(user, item: ReviewItem) -> bool:
             and item.grant.user_id != user.pk and (item.reviewer_id == user.pk or permissions.can_manage_access(user)))
 
 
-def _annotate_rows(items, now=None) -> list[ReviewItem]:
+def _annotate_rows(items, user, now=None) -> list[ReviewItem]:
     now = now or timezone.now()
     limit = selectors.inactive_days_limit()
     rows = list(items)
@@ -56,6 +56,7 @@ def _annotate_rows(items, now=None) -> list[ReviewItem]:
         item.days_inactive = max(0, (now - item.last_activity).days) if item.last_activity else None
         item.needs_justification = item.days_inactive is not None and item.days_inactive > limit
         item.grant_age_days = (now - item.grant.granted_at).days
+        item.can_decide = _can_decide(user, item)
     return rows
 
 
@@ -68,7 +69,7 @@ def reviews(request):
                                        privilege=g.get("privilege", ""), holder=(g.get("holder") or "").strip(),
                                        inactive=_flag(request, "inactive"), flagged=_flag(request, "flagged"))
     page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
-    rows = _annotate_rows(page.object_list)
+    rows = _annotate_rows(page.object_list, request.user)
     querystring = g.copy()
     querystring.pop("page", None)
     campaigns = list(ReviewCampaign.objects.filter(status=ReviewCampaign.Status.OPEN, items__reviewer=request.user)
@@ -86,7 +87,7 @@ def _load_row(request, pk: int) -> ReviewItem:
     item = selectors.with_activity(ReviewItem.objects.select_related(
         "campaign", "grant", "grant__user", "grant__service", "grant__service__owner_team", "grant__environment",
         "grant__granted_by", "reviewer", "decided_by", "reassigned_from")).get(pk=pk)
-    return _annotate_rows([item])[0]
+    return _annotate_rows([item], request.user)[0]
 
 
 @member_required
@@ -193,9 +194,9 @@ def campaign_detail(request, pk: int):
     read_all = permissions.can_read_all_access(request.user)
     return render(request, "access_reviews/campaign_detail.html", {
         "campaign": campaign, "completion": selectors.campaign_completion(campaign) if read_all else None,
-        "page_obj": page, "rows": _annotate_rows(page.object_list), "filters": g,
+        "page_obj": page, "rows": _annotate_rows(page.object_list, request.user), "filters": g,
         "can_manage": permissions.can_manage_access(request.user), "read_all": read_all,
-        "reports": list(campaign.reports.all()) if read_all else [], "limit": selectors.inactive_days_limit(),
+        "reports": {r.format: r for r in campaign.reports.all()} if read_all else {}, "limit": selectors.inactive_days_limit(),
         "today": timezone.localdate(), "teams": Team.objects.order_by("name").only("slug", "name"),
         "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
     })
@@ -223,9 +224,13 @@ def campaign_report(request, pk: int, fmt: str):
     campaign = permissions.get_campaign_for_user(request.user, pk)
     if not permissions.can_read_all_access(request.user):
         raise Http404("No such report.")
+    if fmt not in CampaignReport.Format.values or campaign.status != ReviewCampaign.Status.CLOSED:
+        raise Http404("No such report.")
     report = campaign.reports.filter(format=fmt).first()
     if report is None:
-        raise Http404("The report is not ready.")
+        # Normally stored by the task at close; written now if that has not happened yet.
+        report = next(r for r in campaign_reports_store(campaign=campaign, actor=request.user, formats=[fmt])
+                      if r.format == fmt)
     content = report_content(report)
     response = HttpResponse(content, content_type="application/pdf" if fmt == "pdf" else "text/csv")
     response["Content-Disposition"] = f'attachment; filename="access-review-{campaign.pk}.{fmt}"'

@@ -76,3 +76,21 @@ def open_campaign(access_admin):
         return campaign_open(**kwargs)
 
     return make
+
+
+@pytest.fixture
+def production_change(requester, service, environments, db):
+    """A change to payments-api in production, submitted, waiting for a group 'approver' stage."""
+    from apps.change_types.models import ApprovalStage, ChangeType
+    from apps.changes.services import change_create, change_submit
+
+    change_type = ChangeType.objects.create(slug="access-test", name="Access test")
+    ApprovalStage.objects.create(change_type=change_type, order=1, name="Approval", approver_kind="group",
+                                 approver_group="approver", rule="any", quorum=1, sla_hours=24, mandatory=True,
+                                 applies_when="always", is_cab=False)
+    start = timezone.now() + timedelta(days=3)
+    change = change_create(actor=requester, title="Rotate the card vault keys", change_type=change_type,
+                           service=service, environment=environments["prod"], planned_start=start,
+                           planned_end=start + timedelta(hours=1), rollback_plan="Restore the previous keys")
+    change_submit(change=change, actor=requester)
+    return change

@@ -73,16 +73,18 @@ def _contexts(grants: list[AccessGrant]) -> dict[int, dict]:
             "user_id", "team_id", "team__slug"):
         teams[user_id][team_id] = slug
     earliest = min((g.granted_at for g in grants), default=timezone.now())
-    changes: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    changes: dict[int, list[tuple]] = defaultdict(list)
     history = TeamMembership.history.model.objects.filter(user_id__in=user_ids, history_date__gte=earliest,
                                                           history_type__in=["+", "-"])
     team_names = dict(Team.objects.values_list("pk", "slug"))
     for user_id, team_id, kind, when in history.values_list("user_id", "team_id", "history_type", "history_date"):
         verb = "joined" if kind == "+" else "left"
-        changes[user_id].append((when, f"{verb} {team_names.get(team_id, team_id)}"))
+        changes[user_id].append((when, team_id, f"{verb} {team_names.get(team_id, team_id)}", kind))
     out = {}
     for g in grants:
-        since = [f"{text} on {when:%Y-%m-%d}" for when, text in sorted(changes[g.user_id]) if when >= g.granted_at]
+        # Joining the owning team after the grant is expected; departures and moves elsewhere are news.
+        since = [f"{text} on {when:%Y-%m-%d}" for when, team_id, text, kind in sorted(changes[g.user_id])
+                 if when >= g.granted_at and not (kind == "+" and team_id == g.service.owner_team_id)]
         out[g.pk] = {
             "kind": g.user.kind,
             "roles": sorted(roles[g.user_id]),
@@ -336,7 +338,8 @@ def _end_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
-def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None = None) -> CloseResult:
+def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None = None,
+                   generate_reports: bool = True) -> CloseResult:
     """Close and apply every outcome at once: revocations (reviewer decisions, and undecided
     inactive grants when the campaign's policy says so), keep-until expiries, tokens of
     service accounts that lost a grant. One transaction: all of it or none of it."""
@@ -404,7 +407,8 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
         audit_event_record(action="access_review.campaign_closed", target=locked, actor=resolved,
                            details={**result.__dict__, "items": len(items)})
         campaign_id = locked.pk
-        transaction.on_commit(lambda: _generate_reports(campaign_id))
+        if generate_reports:
+            transaction.on_commit(lambda: _generate_reports(campaign_id))
     campaign.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return result
 
