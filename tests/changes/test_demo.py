@@ -1,0 +1,35 @@
+"""The change control demo data: every state, approvals, the CAB meeting next week, an open
+override, an overdue post-mortem; seeding twice adds nothing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from apps.changes.models import CabMeeting, ChangeRequest, EmergencyOverride
+
+
+def _seed():
+    from apps.accounts import demo as accounts_demo
+    from apps.catalog import demo as catalog_demo
+    from apps.catalog.management.commands.seed_demo import DemoContext
+    from apps.changes import demo as changes_demo
+
+    ctx = DemoContext(seed=7, stdout=io.StringIO())
+    for module in (accounts_demo, catalog_demo, changes_demo):
+        module.seed(ctx)
+
+
+@pytest.mark.django_db
+def test_demo_covers_every_state_and_is_idempotent(seeded_types, roles_ready):
+    _seed()
+    states = set(ChangeRequest.objects.values_list("state", flat=True))
+    assert states >= {"draft", "in_review", "approved", "scheduled", "implementing", "completed", "failed",
+                      "rolled_back", "rejected", "cancelled", "closed"}
+    assert CabMeeting.objects.get().agenda.exists()
+    assert EmergencyOverride.objects.filter(retro_approved_at__isnull=True).exists()
+    assert ChangeRequest.objects.filter(post_mortem_due_at__isnull=False, post_mortem_at__isnull=True).count() >= 1
+    count = ChangeRequest.objects.count()
+    _seed()
+    assert ChangeRequest.objects.count() == count
