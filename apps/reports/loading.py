@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -63,7 +64,10 @@ def fetch_frame(queryset: QuerySet, kinds: Kinds) -> pd.DataFrame:
     columns = list(kinds)
     qs = queryset.values_list(*columns)
     if connection.vendor == "postgresql":
-        sql, params = qs.query.sql_with_params()
+        try:
+            sql, params = qs.query.sql_with_params()
+        except EmptyResultSet:  # e.g. `__in=[]`: nothing to fetch
+            return _empty(kinds)
         buf = io.BytesIO()
         with connection.cursor() as cursor, cursor.cursor.copy(
                 f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:

@@ -91,3 +91,23 @@ def dora_for():
         return report.summary()
 
     return run
+
+
+@pytest.fixture
+def october(service, other_team, deploy, incident, change):
+    """A small October 2026 for two teams: successes, a failure restored by the next success,
+    an incident-linked success, a hotfix, an emergency change, a negative lead time."""
+    from tests.factories import ServiceFactory
+
+    auth = ServiceFactory(slug="auth", name="Auth", owner_team=other_team)
+    deploy(service, "2026-09-20 10:00", commits=[("p0", "2026-09-19 10:00")])
+    d1 = deploy(service, "2026-10-05 12:00", commits=[("p1", "2026-10-05 10:00"), ("p2", "2026-10-04 12:00")])
+    incident(service, "2026-10-05 13:00", "2026-10-05 15:00", caused_by=d1)
+    deploy(service, "2026-10-06 09:00", status="failed", commits=[("p3", "2026-10-06 08:00")])
+    deploy(service, "2026-10-06 10:00", kind="hotfix", commits=[("p3", "2026-10-06 08:00")])
+    deploy(service, "2026-10-14 10:00", change=change(service, "emergency"), commits=[("p4", "2026-10-14 11:00")])
+    deploy(auth, "2026-10-07 10:00", commits=[("a1", "2026-10-01 10:00")])
+    deploy(auth, "2026-10-21 10:00", status="rolled_back")
+    deploy(auth, "2026-10-22 10:00")
+    incident(auth, "2026-10-23 10:00", None)  # inferred to the 22 Oct success, unresolved
+    return {"payments": service, "auth": auth}

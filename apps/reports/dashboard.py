@@ -1,0 +1,25 @@
+"""Home-page panel for executives: last month's four keys (cached for a few minutes: the panel
+loads the organisation's rows, a fixed number of queries but not a cheap one)."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.utils import timezone
+
+
+def panels(request) -> list[dict]:
+    user = request.user
+    if not user.has_role("executive"):
+        return []
+    from . import presentation
+    from .metrics import compute_report
+    from .periods import Month, report_timezone
+
+    month = Month.containing(timezone.now(), report_timezone()).previous()
+    key = f"reports:panel:{month.label}"
+    data = cache.get(key)
+    if data is None:
+        report = compute_report(month, trend_months=2, breakdown=False)
+        data = {"month": month.display(), "cards": presentation.key_cards(report)}
+        cache.set(key, data, 600)
+    return [{"title": f"DORA — {data['month']}", "template": "reports/panel.html", "data": data, "order": 20}]

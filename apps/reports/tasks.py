@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from apps.audit.actor import Actor, acting_as
+
+
+def previous_month():
+    from .periods import Month, report_timezone
+
+    return Month.containing(timezone.now(), report_timezone()).previous()
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=60, max_retries=5)
+def generate_monthly_reports(month: str | None = None) -> list[int]:
+    """The 1st of the month: last month's organisation report and each team's, emailed to the
+    executives. Idempotent: each run is keyed by period and scope, the email by its run."""
+    from apps.accounts.models import Team
+
+    from .models import ReportRun
+    from .periods import Month
+    from .scopes import ORGANISATION, Scope
+    from .services import report_run_email, report_run_generate
+
+    target = Month.parse(month) if month else previous_month()
+    actor = Actor.for_task("reports.generate_monthly_reports")
+    with acting_as(actor):
+        org = report_run_generate(month=target, scope=ORGANISATION, actor=actor, trigger=ReportRun.Trigger.SCHEDULE,
+                                  idempotency_key=f"schedule:{target.label}:organisation")
+        team_runs = []
+        for pk, slug, name in Team.objects.order_by("slug").values_list("pk", "slug", "name"):
+            scope = Scope("team", slug, name, pk)
+            team_runs.append(report_run_generate(month=target, scope=scope, actor=actor,
+                                                 trigger=ReportRun.Trigger.SCHEDULE,
+                                                 idempotency_key=f"schedule:{target.label}:{scope.key}"))
+        report_run_email(run=org, team_runs=team_runs, actor=actor)
+    return [org.pk] + [r.pk for r in team_runs]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from releaseportal.errors import PortalError
+
+from . import presentation
+from .charts import CHARTS, all_charts
+from .metrics import compute_report
+from .models import ReportRun
+from .periods import Month, report_timezone, trailing_months
+from .permissions import can_generate_reports, reports_viewer_required
+from .scopes import ORGANISATION, resolve_scope
+
+
+def _month(request) -> tuple[Month, str | None]:
+    default = Month.containing(timezone.now(), report_timezone()).previous()
+    value = request.GET.get("month")
+    if not value:
+        return default, None
+    try:
+        return Month.parse(value), None
+    except PortalError as exc:
+        return default, exc.message
+
+
+def _page(request, scope, template: str, **extra):
+    month, error = _month(request)
+    if error:
+        messages.error(request, error)
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in presentation.SORTABLE else "name"
+    descending = request.GET.get("dir") == "desc"
+    report = compute_report(month, scope)
+    if report.teams is not None:
+        rows, names_label = presentation.breakdown_rows(report.teams, report.prep.teams, sort=sort,
+                                                        descending=descending), "Team"
+    else:
+        rows, names_label = presentation.breakdown_rows(report.services, report.prep.services, sort=sort,
+                                                        descending=descending), "Service"
+    charts = all_charts(report.trend)
+    columns = [("name", names_label), ("deployments", "Deployments"), ("days", "Days / week"), ("lead", "Lead time"),
+               ("cfr", "Change failure rate"), ("recovery", "Recovery time"), ("rework", "Rework rate")]
+    context = {
+        "report": report, "month": month, "summary": report.summary(), "scope": scope,
+        "cards": presentation.key_cards(report),
+        "rework": presentation.key_cards(report, keys=("rework_rate",))[0],
+        "charts": [{"key": k, "title": CHARTS[k], "svg": charts[k]} for k in CHARTS],
+        "rows": rows, "row_kind": names_label.lower(), "columns": columns, "sort": sort, "descending": descending,
+        "months": list(reversed(trailing_months(Month.containing(timezone.now(), report_timezone()), 24))),
+        "quality": report.quality(),
+        "can_generate": can_generate_reports(request.user),
+        **extra,
+    }
+    return render(request, template, context)
+
+
+@reports_viewer_required
+def dashboard(request):
+    return _page(request, ORGANISATION, "reports/dashboard.html")
+
+
+@reports_viewer_required
+def team_detail(request, slug: str):
+    try:
+        scope = resolve_scope(team=slug)
+    except PortalError as exc:
+        raise Http404("No such team") from exc
+    return _page(request, scope, "reports/dashboard.html")
+
+
+@reports_viewer_required
+def service_detail(request, slug: str):
+    try:
+        scope = resolve_scope(service=slug)
+    except PortalError as exc:
+        raise Http404("No such service") from exc
+    return _page(request, scope, "reports/dashboard.html")
+
+
+@reports_viewer_required
+def run_list(request):
+    runs = ReportRun.objects.select_related("generated_by").order_by("-period", "scope_key", "-version")[:200]
+    from apps.accounts.models import Team
+
+    return render(request, "reports/run_list.html", {
+        "runs": runs, "can_generate": can_generate_reports(request.user),
+        "teams": Team.objects.order_by("name").values("slug", "name"),
+        "default_month": Month.containing(timezone.now(), report_timezone()).previous().label,
+    })
+
+
+@require_POST
+@reports_viewer_required
+def run_generate(request):
+    from .services import report_run_generate
+
+    if not can_generate_reports(request.user):
+        raise PermissionDenied("Only executives and release managers generate reports.")
+    try:
+        month = Month.parse(request.POST.get("month"))
+        scope = resolve_scope(team=request.POST.get("team") or None)
+        run = report_run_generate(month=month, scope=scope, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("reports:runs")
+    messages.success(request, f"Generated {run} (SHA-256 {run.pdf_sha256[:12]}…).")
+    return redirect("reports:runs")
+
+
+def _download(run: ReportRun, which: str) -> FileResponse:
+    field, suffix, ctype = (run.pdf, ".pdf", "application/pdf") if which == "pdf" else (
+        run.csv_zip, "-data.zip", "application/zip")
+    response = FileResponse(field.open("rb"), as_attachment=True, filename=run.file_stem + suffix, content_type=ctype)
+    response["X-Content-SHA256"] = run.pdf_sha256 if which == "pdf" else run.csv_sha256
+    return response
+
+
+@reports_viewer_required
+def run_pdf(request, pk: int):
+    return _download(get_object_or_404(ReportRun, pk=pk), "pdf")
+
+
+@reports_viewer_required
+def run_data(request, pk: int):
+    return _download(get_object_or_404(ReportRun, pk=pk), "csv")
