@@ -25,6 +25,10 @@ from .evidence import campaign_reports_store, report_content
 from .models import CampaignReport, Privilege, ReviewCampaign, ReviewItem
 
 PAGE_SIZE = 50
+# The reviewer page carries a decision form per row: smaller pages keep it fast; bulk decisions
+# can still cover every item matching the filters.
+REVIEW_PAGE_SIZE = 25
+FILTER_NAMES = ("campaign", "service", "privilege", "holder", "inactive", "flagged")
 
 
 def _flag(request, name: str) -> bool:
@@ -62,13 +66,19 @@ def _annotate_rows(items, user, now=None) -> list[ReviewItem]:
 
 # --- reviewer page -----------------------------------------------------------------------------
 
+def _my_items(user, params):
+    flag = lambda name: params.get(name) in ("1", "on", "true")  # noqa: E731
+    return selectors.reviewer_open_items(user, campaign=params.get("campaign", ""), service=params.get("service", ""),
+                                         privilege=params.get("privilege", ""),
+                                         holder=(params.get("holder") or "").strip(),
+                                         inactive=flag("inactive"), flagged=flag("flagged"))
+
+
 @member_required
 def reviews(request):
     g = request.GET
-    qs = selectors.reviewer_open_items(request.user, campaign=g.get("campaign", ""), service=g.get("service", ""),
-                                       privilege=g.get("privilege", ""), holder=(g.get("holder") or "").strip(),
-                                       inactive=_flag(request, "inactive"), flagged=_flag(request, "flagged"))
-    page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
+    qs = _my_items(request.user, g)
+    page = Paginator(qs, REVIEW_PAGE_SIZE).get_page(g.get("page"))
     rows = _annotate_rows(page.object_list, request.user)
     querystring = g.copy()
     querystring.pop("page", None)
@@ -80,6 +90,7 @@ def reviews(request):
         "limit": selectors.inactive_days_limit(), "today": timezone.localdate(),
         "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
         "is_admin": permissions.can_manage_access(request.user),
+        "active_filters": [(name, g[name]) for name in FILTER_NAMES if g.get(name)],
     })
 
 
@@ -120,8 +131,12 @@ def item_decide(request, pk: int):
 @member_required
 @require_POST
 def items_bulk(request):
-    ids = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
     back = _safe_next(request, "access_reviews:reviews")
+    if request.POST.get("scope") == "matching":
+        # Every open item of mine matching the filters the page was showing, not just this page.
+        ids = list(_my_items(request.user, request.POST).values_list("pk", flat=True))
+    else:
+        ids = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
     if not ids:
         messages.warning(request, "Select the items to decide first.")
         return redirect(back)

@@ -55,7 +55,7 @@ def test_the_reviewer_page_costs_a_fixed_number_of_queries(client, team_lead, ca
     open_campaign(name="second")
     with django_assert_max_num_queries(len(first.captured_queries)):
         response = client.get(reverse("access_reviews:reviews"))
-    assert response.content.decode().count('class="review-item') == 8
+    assert response.content.decode().count('class="review-item') == 8  # one page of 25
 
 
 def test_an_htmx_decision_returns_the_updated_row(client, team_lead, campaign_with_items, approver):
@@ -232,3 +232,13 @@ def test_an_outsider_gets_nothing(client, outsider, campaign_with_items):
         assert response.status_code in (403, 404), name
     assert ReviewItem.objects.filter(decision="").count() == 3
     assert "Access reviews" not in client.get("/account/profile/").content.decode()
+
+
+def test_bulk_revoke_on_every_item_matching_the_filters(client, team_lead, campaign_with_items):
+    client.force_login(team_lead)
+    response = client.post(reverse("access_reviews:items-bulk"), {"scope": "matching", "privilege": "deployer",
+                                                                  "decision": "revoke"}, follow=True)
+    assert "2 items decided" in response.content.decode()
+    assert set(campaign_with_items.items.filter(decision="revoke").values_list("grant__privilege", flat=True)) == {
+        "deployer"}
+    assert campaign_with_items.items.filter(decision="").count() == 1
