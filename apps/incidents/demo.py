@@ -40,7 +40,7 @@ INCIDENT_SERVICES = {
 }
 TITLES = {
     "code-defect": ["Null pointer in {svc} request handler", "Regression in {svc} pricing logic",
-                    "{svc} returns 500 on empty cart", "Serialisation bug in {svc} v{ver}"],
+                    "{svc} returns 500 on empty payloads", "Serialisation bug in {svc} v{ver}"],
     "configuration-error": ["Wrong connection pool size for {svc}", "Feature flag misconfigured in {svc}",
                             "TLS certificate path wrong after {svc} deploy"],
     "schema-migration": ["Lock contention from {svc} migration", "{svc} migration dropped an index"],
