@@ -81,3 +81,11 @@ class RunbookTestForm(forms.Form):
     environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), required=False,
                                          to_field_name="slug")
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class IncidentEditForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    severity = forms.ChoiceField(choices=Incident.Severity.choices)
+    classification = forms.ModelChoiceField(queryset=IncidentClassification.objects.order_by("name"),
+                                            required=False, to_field_name="slug")
+    commander = forms.ModelChoiceField(queryset=_people(), required=False, to_field_name="username")

@@ -171,3 +171,12 @@ def action_items_list(*, status: str | None = None, overdue: bool = False, owner
     if overdue:
         qs = qs.filter(status__in=ActionItem.OPEN_STATUSES, due_date__lt=today)
     return qs
+
+
+def follow_up_summary(*, today: date | None = None) -> dict:
+    """Overdue reviews and action items, for the monthly report and the dashboard (two queries)."""
+    today = today or timezone.localdate()
+    reviews = list(reviews_list(overdue=True, today=today))
+    items = list(action_items_list(overdue=True, today=today))
+    return {"as_of": today, "overdue_reviews": reviews, "overdue_action_items": items,
+            "overdue_review_count": len(reviews), "overdue_action_item_count": len(items)}

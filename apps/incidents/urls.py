@@ -12,6 +12,7 @@ urlpatterns = [
     path("incidents/subscriptions/<slug:slug>/", views.subscription_toggle, name="subscription"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/updates/", views.incident_post_update, name="post_update"),
+    path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),
     path("incidents/<int:pk>/link/", views.incident_link, name="link"),
     path("incidents/<int:pk>/attachments/", views.incident_attach, name="attach"),
     path("incidents/<int:pk>/attachments/<int:attachment_id>/", views.attachment_download, name="attachment"),

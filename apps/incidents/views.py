@@ -24,6 +24,7 @@ from . import services
 from .forms import (
     ActionItemForm,
     AttachmentForm,
+    IncidentEditForm,
     IncidentForm,
     LinkOverrideForm,
     ReviewForm,
@@ -144,7 +145,11 @@ def _detail_context(request, incident: Incident) -> dict:
         "incident": incident, "linked": linked, "link_kind": incident.link_kind, "updates": updates,
         "attachments": attachments, "rollbacks": rollbacks, "review": review, "can_update": editable,
         "next_statuses": [(s, Incident.Status(s).label) for s in next_statuses(incident.status)],
-        "update_form": UpdateForm(), "attachment_form": AttachmentForm(), "rollback_candidates": rollback_candidates,
+        "update_form": UpdateForm(), "attachment_form": AttachmentForm(),
+        "edit_form": IncidentEditForm(auto_id="edit-%s", initial={
+            "title": incident.title, "severity": incident.severity,
+            "classification": incident.classification.slug if incident.classification_id else None,
+            "commander": incident.commander.username if incident.commander_id else None}), "rollback_candidates": rollback_candidates,
         "recent_deployments": recent_deployments, "max_bytes": request_max_bytes(),
         "runbook": Runbook.objects.filter(service_id=incident.service_id).first(),
     }
@@ -190,6 +195,23 @@ def incident_post_update(request, pk: int):
         })
     if error:
         messages.error(request, error)
+    return redirect("incidents:detail", pk=pk)
+
+
+@member_required
+@require_POST
+def incident_edit(request, pk: int):
+    incident = _incident_for(request, pk)
+    _require_update(request, incident)
+    form = IncidentEditForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("incidents:detail", pk=pk)
+    try:
+        services.incident_edit(incident=incident, actor=request.user, **form.cleaned_data)
+        messages.success(request, "Incident details saved.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
     return redirect("incidents:detail", pk=pk)
 
 

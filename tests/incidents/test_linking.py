@@ -109,3 +109,29 @@ def test_annotate_links_exposes_the_link_on_each_row(make_deployment, make_incid
     make_incident(started_at=T0)
     row = annotate_links(Incident.objects.all()).get()
     assert (row.linked_deployment_id, row.link_kind) == (d1.pk, "inferred")
+
+
+def test_overriding_a_link_records_who_when_why_and_can_be_reset(make_deployment, make_incident, requester):
+    from apps.audit.models import AuditEvent
+    from apps.incidents.services import incident_link_override
+    from releaseportal.errors import InvalidInput
+
+    inferred = make_deployment(finished_at=T0)
+    chosen = make_deployment(finished_at=T0 - timedelta(days=4), version="0.7")
+    incident = make_incident(started_at=T0 + timedelta(hours=1))
+    with pytest.raises(InvalidInput):
+        incident_link_override(incident=incident, actor=requester, reason=" ", deployment=chosen)
+    incident_link_override(incident=incident, actor=requester, reason="Schema change in 0.7", deployment=chosen)
+    incident.refresh_from_db()
+    assert linked_deployment(incident) == (chosen, "explicit")
+    assert incident.link_overridden_by == requester and incident.link_overridden_at is not None
+    event = AuditEvent.objects.get(action="incident.link_overridden")
+    assert event.details["before"] == {"deployment": inferred.pk, "link": "inferred"}
+    assert event.details["after"] == {"deployment": chosen.pk, "link": "explicit"}
+    incident_link_override(incident=incident, actor=requester, reason="Upstream DNS", suppress=True)
+    incident.refresh_from_db()
+    assert linked_deployment(incident) == (None, None)
+    incident_link_override(incident=incident, actor=requester, reason="Back to the rule")
+    incident.refresh_from_db()
+    assert linked_deployment(incident) == (inferred, "inferred")
+    assert list(incident.updates.filter(kind="link").values_list("message", flat=True))[-1].endswith("Back to the rule")

@@ -181,3 +181,12 @@ def test_subscribing_from_the_service_page(client, executive, service):
     client.force_login(executive)
     client.post(f"/incidents/subscriptions/{service.slug}/", {"subscribe": "1", "next": "https://evil.test/"})
     assert service.incident_subscriptions.filter(user=executive).exists()
+
+
+def test_editing_severity_and_commander_in_the_browser(client, requester, approver, incident):
+    client.force_login(requester)
+    assert 'id="edit-severity"' in client.get(f"/incidents/{incident.pk}/").content.decode()
+    client.post(f"/incidents/{incident.pk}/edit/", {"title": incident.title, "severity": "sev1",
+                                                    "classification": "", "commander": approver.username})
+    incident.refresh_from_db()
+    assert incident.severity == "sev1" and incident.commander == approver
