@@ -198,3 +198,9 @@ def test_members_who_may_not_edit_get_403(client, cab_member, simple_type, make_
     client.force_login(cab_member)
     assert client.get(reverse("changes:edit", args=[change.number])).status_code == 403
     assert client.post(reverse("changes:move", args=[change.number]), {"to_state": "cancelled"}).status_code == 403
+
+
+def test_service_page_lists_its_changes(login, requester, simple_type, make_change, service):
+    change = make_change(simple_type, submit=True, title="Upcoming thing")
+    body = login(requester).get(reverse("catalog:service", args=[service.slug])).content.decode()
+    assert change.number in body and "Upcoming thing" in body
