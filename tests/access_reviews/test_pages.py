@@ -242,3 +242,11 @@ def test_bulk_revoke_on_every_item_matching_the_filters(client, team_lead, campa
     assert set(campaign_with_items.items.filter(decision="revoke").values_list("grant__privilege", flat=True)) == {
         "deployer"}
     assert campaign_with_items.items.filter(decision="").count() == 1
+
+
+def test_the_service_page_lists_production_privileges(client, requester, approver, service, make_grant):
+    make_grant(approver, service, "approver")
+    make_grant(requester, service, "deployer", env="staging")
+    client.force_login(requester)
+    body = client.get(reverse("catalog:service", args=[service.slug])).content.decode()
+    assert "Production privileges" in body and "adam" in body
