@@ -327,8 +327,11 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
     commit_rows = _clean_commits(commits)
     with transaction.atomic():
         allow = None
-        lock = DeploymentLock.objects.select_for_update().filter(service=service, environment=environment).first()
-        if lock is not None and change is not None and lock.change_id == change.pk:
+        lock = (DeploymentLock.objects.select_for_update(of=("self",)).select_related("gate_decision")
+                .filter(service=service, environment=environment).first())
+        if lock is not None and lock.change_id == (change.pk if change else None) and (
+                artifact is None or lock.gate_decision.artifact_id in (None, artifact.pk)):
+            # The allow that took this slot's lock is this deployment's authorisation.
             allow = lock.gate_decision
         elif change is not None:
             allow = (GateDecision.objects.filter(change=change, service=service, environment=environment,
@@ -374,8 +377,15 @@ _NEXT_STATUS = {
 
 
 def deployment_update(*, deployment: Deployment, actor: Any, status: str | None = None,
-                      finished_at: datetime | None = None, pipeline_url: str | None = None) -> Deployment:
+                      finished_at: datetime | None = None, pipeline_url: str | None = None,
+                      check_privilege: bool = True) -> Deployment:
     """Move a deployment on (started → in progress → succeeded / failed / rolled back)."""
+    user = _user_of(actor)
+    if check_privilege and deployment.environment.is_production and not holds_privilege(
+            user, DEPLOYER, deployment.service, deployment.environment):
+        raise NotAllowed(f"{user.get_username() if user else 'This caller'} does not hold the deployer privilege "
+                         f"for {deployment.service.slug} in {deployment.environment.slug}.",
+                         code="deployer_not_authorized")
     with transaction.atomic():
         locked = Deployment.objects.select_for_update(of=("self",)).select_related("change", "service", "environment").get(
             pk=deployment.pk)

@@ -206,3 +206,22 @@ def test_idempotency_key_replays_the_first_deployment(pipeline, make_artifact):
                                                    "artifact": artifact.digest}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert first.json()["id"] == again.json()["id"]
     assert Deployment.objects.count() == 1
+
+
+def test_a_non_production_allow_without_a_change_is_released_by_its_deployment(pipeline, make_artifact, promoted):
+    artifact = make_artifact()
+    promoted(artifact, "dev")
+    check = {"service": "payments-api", "environment": "staging", "artifact": artifact.digest}
+    assert pipeline.post("/api/v1/gates/check/", check, format="json").json()["decision"] == "allow"
+    deployment = post(pipeline, artifact=artifact.digest, environment="staging").json()
+    assert deployment["gate_decision_id"] is not None
+    pipeline.patch(f"/api/v1/deployments/{deployment['id']}/", {"status": "succeeded"}, format="json")
+    assert pipeline.post("/api/v1/gates/check/", check, format="json").json()["decision"] == "allow"
+
+
+def test_only_a_deployer_may_update_a_production_deployment(pipeline, api_client_for, release_manager, make_artifact):
+    deployment_id = post(pipeline, artifact=make_artifact().digest).json()["id"]
+    other = api_client_for(release_manager, ["delivery:write"])
+    response = other.patch(f"/api/v1/deployments/{deployment_id}/", {"status": "succeeded"}, format="json")
+    assert response.status_code == 403
+    assert Deployment.objects.get(pk=deployment_id).status == "started"

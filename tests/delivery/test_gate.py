@@ -306,3 +306,16 @@ def test_a_token_without_delivery_write_cannot_ask_the_gate(api_client_for, depl
     assert GateDecision.objects.count() == 0
 
 
+
+
+def test_a_gate_check_costs_a_fixed_number_of_queries(check, good_artifact, make_change,
+                                                       django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    change = make_change()
+    with CaptureQueriesContext(connection) as ctx:
+        assert check(good_artifact, change)["decision"] == "allow"
+    assert len(ctx.captured_queries) <= 32
+    with django_assert_max_num_queries(32):  # the denied repeat costs no more
+        check(good_artifact, change)
