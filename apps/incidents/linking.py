@@ -73,19 +73,36 @@ def linked_deployment(incident: Incident) -> tuple[Deployment | None, str | None
     return (deployment, INFERRED) if deployment is not None else (None, None)
 
 
+def _lean_rows(queryset: QuerySet[Incident]):
+    """(pk, explicit id, suppressed, inferred id): the inferred subquery appears once per row."""
+    inferred = Subquery(inferred_candidates(OuterRef("service_id"), OuterRef("started_at")).values("pk")[:1])
+    # CASE is evaluated lazily, so explicit and suppressed rows never run the subquery.
+    only_when_needed = Case(When(caused_by_deployment_id__isnull=True, link_suppressed=False, then=inferred),
+                            default=Value(None))
+    return queryset.annotate(_inferred=only_when_needed).values_list(
+        "pk", "caused_by_deployment_id", "link_suppressed", "_inferred").order_by()
+
+
+def _resolve(rows) -> dict[int, tuple[int | None, str | None]]:
+    result: dict[int, tuple[int | None, str | None]] = {}
+    for pk, explicit_id, suppressed, inferred_id in rows:
+        if explicit_id:
+            result[pk] = (explicit_id, EXPLICIT)
+        elif suppressed or inferred_id is None:
+            result[pk] = (None, None)
+        else:
+            result[pk] = (inferred_id, INFERRED)
+    return result
+
+
 def linked_deployments(incidents: Iterable[Incident] | QuerySet[Incident]) -> dict[int, tuple[int | None, str | None]]:
     """{incident_id: (deployment_id | None, kind | None)} for many incidents.
 
     A queryset costs one query; a list of incidents or ids costs one query per 500."""
     if isinstance(incidents, QuerySet):
-        rows = annotate_links(Incident.objects.filter(pk__in=incidents.values("pk"))).values_list(
-            "pk", "linked_deployment_id", "link_kind")
-        return {pk: (dep_id, kind) for pk, dep_id, kind in rows}
+        return _resolve(_lean_rows(Incident.objects.filter(pk__in=incidents.values("pk"))))
     ids = [item if isinstance(item, int) else item.pk for item in incidents]
     result: dict[int, tuple[int | None, str | None]] = {}
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        rows = annotate_links(Incident.objects.filter(pk__in=chunk)).values_list(
-            "pk", "linked_deployment_id", "link_kind")
-        result.update({pk: (dep_id, kind) for pk, dep_id, kind in rows})
+        result.update(_resolve(_lean_rows(Incident.objects.filter(pk__in=ids[start:start + _CHUNK]))))
     return result
