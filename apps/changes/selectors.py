@@ -91,16 +91,19 @@ def cab_queue_for(user, *, service: str | None = None, team: str | None = None, 
     now = timezone.now()
     own_q = _who_filter([user.pk])
     stages_own = OpenStage.objects.filter(own_q, change=OuterRef("pk"))
-    stages_delegated = OpenStage.objects.filter(_who_filter(delegators), change=OuterRef("pk")) if delegators else None
+    delegated_q = _who_filter(delegators) if delegators else None
+    stages_delegated = OpenStage.objects.filter(delegated_q, change=OuterRef("pk")) if delegators else None
     decided = Approval.objects.filter(change=OuterRef("pk"), voided_at__isnull=True).filter(
         Q(approver=user) | Q(on_behalf_of=user))
     overdue = OpenStage.objects.filter(change=OuterRef("pk"), due_at__lt=now)
-    qs = ChangeRequest.objects.annotate(
+    # Drive the query from the (small) set of open stages, not from every change ever filed.
+    who = own_q | delegated_q if delegated_q is not None else own_q
+    waiting_ids = OpenStage.objects.filter(who).values("change_id")
+    qs = ChangeRequest.objects.filter(pk__in=waiting_ids).annotate(
         for_me=Exists(stages_own),
         for_delegator=Exists(stages_delegated) if stages_delegated is not None else Value(False, output_field=BooleanField()),
         is_overdue=Exists(overdue),
-    ).filter(Q(for_me=True) | Q(for_delegator=True)).exclude(requester=user).exclude(
-        implementer=user).exclude(Exists(decided))
+    ).exclude(requester=user).exclude(implementer=user).exclude(Exists(decided))
     if service:
         qs = qs.filter(service__slug=service)
     if team:
