@@ -23,6 +23,8 @@ from .serializers import (
     ChangeListOut,
     ChangeOut,
     ChangeUpdateIn,
+    OverrideIn,
+    PostMortemIn,
     TransitionIn,
 )
 
@@ -171,3 +173,33 @@ class ChangeApprovalsApi(PortalAPIView):
         data.is_valid(raise_exception=True)
         approval = services.approval_record(change=change, approver=request.user, **data.validated_data)
         return Response(ApprovalOut(approval).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["changes"])
+class ChangeEmergencyOverrideApi(PortalAPIView):
+    scope = "changes"
+
+    @extend_schema(request=OverrideIn, responses={201: ChangeOut},
+                   summary="Release manager: authorise an emergency change now (time-bound, default 24 h)")
+    def post(self, request, ref: str):
+        change = get_change_for_user(request.user, ref)
+        data = OverrideIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.emergency_override_grant(change=change, actor=request.user, reason=data.validated_data["reason"],
+                                          hours=data.validated_data["hours"])
+        return Response(ChangeOut(get_change_for_user(request.user, change.pk)).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["changes"])
+class ChangePostMortemApi(PortalAPIView):
+    scope = "changes"
+
+    @extend_schema(request=PostMortemIn, responses=ChangeOut, summary="Record an emergency change's post-mortem")
+    def post(self, request, ref: str):
+        change = get_change_for_user(request.user, ref)
+        if not can_edit(request.user, change):
+            raise NotAllowed("You may not record this change's post-mortem.")
+        data = PostMortemIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.post_mortem_record(change=change, actor=request.user, text=data.validated_data["post_mortem"])
+        return Response(ChangeOut(get_change_for_user(request.user, change.pk)).data)

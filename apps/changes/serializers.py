@@ -112,3 +112,12 @@ class ChangeOut(ChangeListOut):
         return {"authorised_by": override.authorised_by.username, "authorised_at": override.authorised_at,
                 "expires_at": override.expires_at, "active": override.is_active(),
                 "retro_approved_at": override.retro_approved_at, "unauthorised_at": override.unauthorised_at}
+
+
+class OverrideIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=4000)
+    hours = serializers.IntegerField(required=False, min_value=1, max_value=72, allow_null=True, default=None)
+
+
+class PostMortemIn(serializers.Serializer):
+    post_mortem = serializers.CharField(max_length=20000)

@@ -195,6 +195,8 @@ def test_transition_endpoint(client_of, requester, simple_type, make_change):
     ("post", "/api/v1/changes/{id}/transition/", {"to_state": "cancelled"}),
     ("get", "/api/v1/changes/{id}/approvals/", None),
     ("post", "/api/v1/changes/{id}/approvals/", {"decision": "approve"}),
+    ("post", "/api/v1/changes/{id}/emergency-override/", {"reason": "x"}),
+    ("post", "/api/v1/changes/{id}/post-mortem/", {"post_mortem": "x"}),
 ])
 def test_anonymous_and_outsiders_get_nothing(api_client, client_of, outsider, simple_type, make_change, method, path, body):
     change = make_change(simple_type, submit=True)
@@ -210,3 +212,25 @@ def test_anonymous_and_outsiders_get_nothing(api_client, client_of, outsider, si
 def test_unknown_change_is_404(client_of, requester):
     assert client_of(requester).get("/api/v1/changes/CHG-999999/").status_code == 404
     assert client_of(requester).get("/api/v1/changes/nonsense/").status_code == 404
+
+
+def test_emergency_override_and_post_mortem_over_the_api(client_of, seeded_types, make_change, release_manager,
+                                                         requester):
+    change = make_change(seeded_types["emergency"], submit=True)
+    refused = client_of(requester).post(f"/api/v1/changes/{change.pk}/emergency-override/", {"reason": "down"},
+                                        format="json")
+    assert refused.status_code == 403
+    granted = client_of(release_manager).post(f"/api/v1/changes/{change.pk}/emergency-override/",
+                                              {"reason": "Payments down", "hours": 4}, format="json")
+    assert granted.status_code == 201, granted.content
+    body = granted.json()
+    assert body["state"] == "implementing" and body["emergency_override"]["active"] is True
+    closed = client_of(requester).post(f"/api/v1/changes/{change.pk}/transition/", {"to_state": "completed"},
+                                       format="json")
+    assert closed.status_code == 200
+    blocked = client_of(requester).post(f"/api/v1/changes/{change.pk}/transition/", {"to_state": "closed"},
+                                        format="json")
+    assert blocked.status_code == 409 and blocked.json()["error"]["code"] == "post_mortem_required"
+    recorded = client_of(requester).post(f"/api/v1/changes/{change.pk}/post-mortem/",
+                                         {"post_mortem": "Cert expired; added alerting"}, format="json")
+    assert recorded.status_code == 200 and recorded.json()["post_mortem_at"]
