@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/rp_delivery_bench .venv/bin/python bench/pipeline_api.py
     BENCH_SCALE=0.01 ... for a quick run (scales the stored deployments and the request counts)
+    BENCH_GATE_CHECKS=300 BENCH_POSTS=600 ... bound the request counts explicitly
 
 1. Fills the database (generate_series, in PostgreSQL) with 1,000,000 deployments over 200
    services and 20,000 artifacts with their evidence summaries.
@@ -47,8 +48,8 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 DEPLOYMENTS = max(2000, int(1_000_000 * SCALE))
 SERVICES = 200
 ARTIFACTS = max(400, int(20_000 * SCALE))
-GATE_CHECKS = max(100, min(1000, int(1000 * SCALE * 10)))
-POSTS = max(200, min(3000, int(3000 * SCALE * 10)))
+GATE_CHECKS = int(os.environ.get("BENCH_GATE_CHECKS", max(100, min(1000, int(1000 * SCALE * 10)))))
+POSTS = int(os.environ.get("BENCH_POSTS", max(200, min(3000, int(3000 * SCALE * 10)))))
 CLIENT_THREADS = 8
 COMMITS = 20
 

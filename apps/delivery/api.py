@@ -31,8 +31,8 @@ from .serializers import (
     EvidenceOut,
     GateCheckIn,
     GateDecisionOut,
-    SigningKeyIn,
-    SigningKeyOut,
+    TeamSigningKeyIn,
+    TeamSigningKeyOut,
 )
 
 
@@ -136,13 +136,13 @@ class SigningKeysApi(PortalListAPIView):
     """GET lists public keys; POST registers one for a team (Ed25519 or ECDSA P-256, PEM)."""
 
     scope = "delivery"
-    serializer_class = SigningKeyOut
+    serializer_class = TeamSigningKeyOut
     queryset = SigningKey.objects.select_related("team").order_by("team__slug", "name")
     filterset_fields = ["is_active", "algorithm"]
 
-    @extend_schema(request=SigningKeyIn, responses={201: SigningKeyOut}, summary="Register a team's public key")
+    @extend_schema(request=TeamSigningKeyIn, responses={201: TeamSigningKeyOut}, summary="Register a team's public key")
     def post(self, request):
-        data = SigningKeyIn(data=request.data)
+        data = TeamSigningKeyIn(data=request.data)
         data.is_valid(raise_exception=True)
         team = Team.objects.filter(slug=data.validated_data["team"]).first()
         if team is None:
@@ -151,7 +151,7 @@ class SigningKeysApi(PortalListAPIView):
             raise NotAllowed("Only the team's members register its keys.", code="not_team_member")
         key = services.signing_key_register(team=team, name=data.validated_data["name"],
                                             public_key_pem=data.validated_data["public_key_pem"], actor=request.user)
-        return Response(SigningKeyOut(key).data, status=status.HTTP_201_CREATED)
+        return Response(TeamSigningKeyOut(key).data, status=status.HTTP_201_CREATED)
 
 
 # --- gate -----------------------------------------------------------------------------------

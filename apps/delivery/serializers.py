@@ -33,7 +33,7 @@ class ArtifactIn(serializers.Serializer):
     pipeline_run_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
-class SigningKeyOut(serializers.ModelSerializer):
+class TeamSigningKeyOut(serializers.ModelSerializer):
     team = serializers.CharField(source="team.slug")
 
     class Meta:
@@ -41,7 +41,7 @@ class SigningKeyOut(serializers.ModelSerializer):
         fields = ["id", "team", "name", "algorithm", "fingerprint", "is_active", "created_at", "revoked_at"]
 
 
-class SigningKeyIn(serializers.Serializer):
+class TeamSigningKeyIn(serializers.Serializer):
     team = serializers.SlugField()
     name = serializers.CharField(max_length=100)
     public_key_pem = serializers.CharField(max_length=4000)

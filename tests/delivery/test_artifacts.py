@@ -133,3 +133,30 @@ def test_rsa_and_other_curves_are_refused(pipeline, team):
                                                            "public_key_pem": pem_of(private)}, format="json")
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "unsupported_key_type"
+
+
+def test_the_artifact_and_gate_decision_lists_cost_a_fixed_number_of_queries(pipeline, make_artifact, environments,
+                                                                             django_assert_max_num_queries):
+    from apps.delivery.models import GateDecision
+
+    for _ in range(6):
+        artifact = make_artifact()
+        GateDecision.objects.create(service=artifact.service, environment=environments["prod"], artifact=artifact,
+                                    artifact_ref=artifact.digest, decision="deny",
+                                    reasons=[{"code": "not_promoted", "message": "x", "severity": "deny"}])
+    with django_assert_max_num_queries(7):
+        artifacts = pipeline.get("/api/v1/artifacts/?service=payments-api").json()
+    assert artifacts["count"] == 6
+    with django_assert_max_num_queries(7):
+        decisions = pipeline.get("/api/v1/gates/decisions/?decision=deny").json()
+    assert decisions["count"] == 6
+    assert decisions["results"][0]["reasons"][0]["code"] == "not_promoted"
+
+
+def test_an_artifact_reads_back_with_its_evidence(pipeline, make_artifact):
+    from apps.delivery.services import evidence_attach
+
+    artifact = make_artifact()
+    evidence_attach(artifact=artifact, kind="log", data=b"ok\n", actor=artifact.created_by)
+    data = pipeline.get(f"/api/v1/artifacts/{artifact.digest}/").json()
+    assert data["version"] == artifact.version and data["evidence"][0]["kind"] == "log"
