@@ -7,16 +7,17 @@
    service that finished strictly before the incident started → kind "inferred".
 
 Reports and the API both read links through this module, so the rule cannot drift. The bulk
-variant and `annotate_links` cost one query however many incidents there are.
+variant costs two queries and `annotate_links` one, however many incidents there are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Case, CharField, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
+from apps.catalog.models import Environment
 from apps.delivery.models import Deployment
 
 from .models import Incident
@@ -29,12 +30,26 @@ LINK_KINDS = (EXPLICIT, INFERRED)
 _CHUNK = 500
 
 
-def inferred_candidates(service_ref, started_ref) -> QuerySet[Deployment]:
-    """Production deployments that may be inferred as the cause, latest first."""
+def production_environment_ids() -> list[int]:
+    return list(Environment.objects.filter(is_production=True).values_list("pk", flat=True))
+
+
+def inferred_candidates(service_ref, started_ref, prod_ids: list[int] | None = None) -> QuerySet[Deployment]:
+    """Production deployments that may be inferred as the cause, latest first.
+
+    With the production environment ids known up front (one cheap query), a single production
+    environment becomes an equality, so the database walks the (service, environment,
+    finished_at) index backwards and stops at the first succeeded row."""
+    if prod_ids is None:
+        env_filter = Q(environment__is_production=True)
+    elif len(prod_ids) == 1:
+        env_filter = Q(environment_id=prod_ids[0])
+    else:
+        env_filter = Q(environment_id__in=prod_ids)
     return (
         Deployment.objects.filter(
+            env_filter,
             service=service_ref,
-            environment__is_production=True,
             status=Deployment.Status.SUCCEEDED,
             finished_at__isnull=False,
             finished_at__lt=started_ref,
@@ -73,9 +88,9 @@ def linked_deployment(incident: Incident) -> tuple[Deployment | None, str | None
     return (deployment, INFERRED) if deployment is not None else (None, None)
 
 
-def _lean_rows(queryset: QuerySet[Incident]):
+def _lean_rows(queryset: QuerySet[Incident], prod_ids: list[int]):
     """(pk, explicit id, suppressed, inferred id): the inferred subquery appears once per row."""
-    inferred = Subquery(inferred_candidates(OuterRef("service_id"), OuterRef("started_at")).values("pk")[:1])
+    inferred = Subquery(inferred_candidates(OuterRef("service_id"), OuterRef("started_at"), prod_ids).values("pk")[:1])
     # CASE is evaluated lazily, so explicit and suppressed rows never run the subquery.
     only_when_needed = Case(When(caused_by_deployment_id__isnull=True, link_suppressed=False, then=inferred),
                             default=Value(None))
@@ -98,11 +113,13 @@ def _resolve(rows) -> dict[int, tuple[int | None, str | None]]:
 def linked_deployments(incidents: Iterable[Incident] | QuerySet[Incident]) -> dict[int, tuple[int | None, str | None]]:
     """{incident_id: (deployment_id | None, kind | None)} for many incidents.
 
-    A queryset costs one query; a list of incidents or ids costs one query per 500."""
+    A queryset costs two queries (the production environments, then the links); a list of
+    incidents or ids costs one more query per 500."""
+    prod_ids = production_environment_ids()
     if isinstance(incidents, QuerySet):
-        return _resolve(_lean_rows(Incident.objects.filter(pk__in=incidents.values("pk"))))
+        return _resolve(_lean_rows(Incident.objects.filter(pk__in=incidents.values("pk")), prod_ids))
     ids = [item if isinstance(item, int) else item.pk for item in incidents]
     result: dict[int, tuple[int | None, str | None]] = {}
     for start in range(0, len(ids), _CHUNK):
-        result.update(_resolve(_lean_rows(Incident.objects.filter(pk__in=ids[start:start + _CHUNK]))))
+        result.update(_resolve(_lean_rows(Incident.objects.filter(pk__in=ids[start:start + _CHUNK]), prod_ids)))
     return result

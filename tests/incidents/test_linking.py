@@ -74,7 +74,7 @@ def test_an_explicit_link_wins_even_when_suppressed_was_set(make_deployment, mak
     assert linked_deployment(incident) == (chosen, "explicit")
 
 
-def test_the_bulk_variant_agrees_with_the_single_one_in_one_query(make_deployment, make_incident, team,
+def test_the_bulk_variant_agrees_with_the_single_one_in_two_queries(make_deployment, make_incident, team,
                                                                   django_assert_num_queries):
     other = ServiceFactory(slug="ledger", owner_team=team)
     d1 = make_deployment(finished_at=T0 - timedelta(days=1), version="1")
@@ -88,9 +88,9 @@ def test_the_bulk_variant_agrees_with_the_single_one_in_one_query(make_deploymen
         make_incident(started_at=T0 + timedelta(days=2), link_suppressed=True),  # suppressed
         make_incident(svc=other, started_at=T0 + timedelta(days=2)),  # only a failed one
     ]
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         bulk = linked_deployments(incidents)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         from_queryset = linked_deployments(Incident.objects.all())
     expected = {}
     for incident in incidents:
@@ -135,3 +135,15 @@ def test_overriding_a_link_records_who_when_why_and_can_be_reset(make_deployment
     incident.refresh_from_db()
     assert linked_deployment(incident) == (inferred, "inferred")
     assert list(incident.updates.filter(kind="link").values_list("message", flat=True))[-1].endswith("Back to the rule")
+
+
+def test_every_production_environment_counts_when_there_are_several(make_deployment, make_incident, environments):
+    from apps.catalog.models import Environment
+
+    Environment.objects.create(slug="prod-eu", name="Production EU", order=40, is_production=True)
+    environments["prod-eu"] = Environment.objects.get(slug="prod-eu")
+    make_deployment(env="prod", finished_at=T0 - timedelta(hours=2), version="us")
+    eu = make_deployment(env="prod-eu", finished_at=T0 - timedelta(hours=1), version="eu")
+    incident = make_incident(started_at=T0)
+    assert linked_deployment(incident) == (eu, "inferred")
+    assert linked_deployments([incident]) == {incident.pk: (eu.pk, "inferred")}
