@@ -70,14 +70,24 @@ def active_delegator_ids(user, at: datetime | None = None) -> list[int]:
                 .values_list("delegator_id", flat=True))
 
 
-def _who_filter(principal_ids: list[int]) -> Q:
-    from django.contrib.auth.models import Group
+def _who_filters(user_id: int, delegator_ids: list[int]) -> tuple[Q, Q | None]:
+    """Which open stages name the user (own right) and which name their delegators: two queries."""
+    from apps.accounts.models import TeamMembership, User
 
-    from apps.accounts.models import TeamMembership
+    principals = [user_id, *delegator_ids]
+    groups: dict[int, set[str]] = {pk: set() for pk in principals}
+    teams: dict[int, set[int]] = {pk: set() for pk in principals}
+    for pk, name in User.groups.through.objects.filter(user_id__in=principals).values_list("user_id", "group__name"):
+        groups[pk].add(name)
+    for pk, team_id in TeamMembership.objects.filter(user_id__in=principals).values_list("user_id", "team_id"):
+        teams[pk].add(team_id)
 
-    groups = list(Group.objects.filter(user__in=principal_ids).values_list("name", flat=True).distinct())
-    teams = list(TeamMembership.objects.filter(user_id__in=principal_ids).values_list("team_id", flat=True).distinct())
-    return Q(group_name__in=groups, team__isnull=True) | Q(team_id__in=teams)
+    def q_for(ids: list[int]) -> Q:
+        names = set().union(*(groups[i] for i in ids))
+        team_ids = set().union(*(teams[i] for i in ids))
+        return Q(group_name__in=sorted(names), team__isnull=True) | Q(team_id__in=sorted(team_ids))
+
+    return q_for([user_id]), (q_for(delegator_ids) if delegator_ids else None)
 
 
 def cab_queue_for(user, *, service: str | None = None, team: str | None = None, change_type: str | None = None,
@@ -89,9 +99,8 @@ def cab_queue_for(user, *, service: str | None = None, team: str | None = None, 
         return ChangeRequest.objects.none(), {"total": 0, "own": 0, "delegated": 0, "overdue": 0}
     delegators = active_delegator_ids(user)
     now = timezone.now()
-    own_q = _who_filter([user.pk])
+    own_q, delegated_q = _who_filters(user.pk, delegators)
     stages_own = OpenStage.objects.filter(own_q, change=OuterRef("pk"))
-    delegated_q = _who_filter(delegators) if delegators else None
     stages_delegated = OpenStage.objects.filter(delegated_q, change=OuterRef("pk")) if delegators else None
     decided = Approval.objects.filter(change=OuterRef("pk"), voided_at__isnull=True).filter(
         Q(approver=user) | Q(on_behalf_of=user))
