@@ -212,14 +212,15 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
             decision=GateDecision.Decision.ALLOW if verdict.allowed else GateDecision.Decision.DENY,
             reasons=verdict.reasons, emergency_override=verdict.override is not None, requested_by=user,
             pipeline_run_id=pipeline_run_id, created_at=now,
+            # Time to evaluate the rules; taking the lock and writing the audit event come after.
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         if verdict.allowed and not _lock_acquire(decision=decision, policy=policy, now=now):
             decision.decision = GateDecision.Decision.DENY
             decision.reasons = [*decision.reasons, {"code": "deployment_in_progress", "severity": gate.DENY,
                                                     "message": f"Another deployment of {service.slug} to "
                                                                f"{environment.slug} holds the lock."}]
-        decision.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        decision.save(update_fields=["decision", "reasons", "duration_ms"])
+            decision.save(update_fields=["decision", "reasons"])
         audit_event_record(action=f"delivery.gate_{decision.decision}", target=decision, actor=actor, details={
             "service": service.slug, "environment": environment.slug, "artifact": artifact_ref,
             "change": change.number if change else str(change_ref or ""), "pipeline_run_id": pipeline_run_id,
