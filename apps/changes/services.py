@@ -337,7 +337,8 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
                            details={"stage": stage_result.stage.name, "decision": decision, "comment": comment,
                                     "on_behalf_of": on_behalf_of.username if on_behalf_of else None,
                                     "content_hash": locked.content_hash,
-                                    "cab_meeting": cab_meeting.pk if cab_meeting else None})
+                                    "cab_meeting": cab_meeting.pk if cab_meeting else None,
+                                    "conflicts": [c["code"] for c in change_conflicts(locked)]})
         result = workflow.evaluate(locked)
         if result.status == workflow.OVERALL_REJECTED and locked.state == ChangeState.IN_REVIEW:
             change_transition(change=locked, to_state=ChangeState.REJECTED, actor=approver,

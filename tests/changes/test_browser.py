@@ -26,7 +26,7 @@ def test_bob_approves_from_his_queue_and_sees_it_move_on(page, browser_login, br
     expect(page.locator("#count-total")).to_have_text("2")
     page.get_by_role("button", name=f"Approve {first.number}").click()
     row = page.locator(f"#queue-row-{first.pk}")
-    expect(row).to_contain_text("your approve is recorded")
+    expect(row).to_contain_text("your approval is recorded")
     expect(row).to_contain_text("Approved")
     # The second one: open it, read the plan, approve with a comment — the page is not reloaded.
     page.get_by_role("link", name=second.number).click()
