@@ -68,7 +68,7 @@ def workspace_search(q: str) -> dict[str, Any]:
     change_q = Q(number__iexact=q) | Q(title__icontains=q) | Q(service__slug__iexact=q)
     deployment_q = Q(service__slug__iexact=q) | Q(version__iexact=q) | Q(change__number__iexact=q)
     event_q = Q(action__startswith=q) | Q(object_repr__icontains=q) | Q(actor_label__iexact=q)
-    if q.isdigit():
+    if q.isdigit() and len(q) <= 18:  # beyond that it cannot be an id (and would overflow bigint)
         change_q |= Q(pk=int(q))
         deployment_q |= Q(pk=int(q))
         event_q |= Q(seq=int(q))

@@ -128,9 +128,19 @@ class PackBuilder:
         writer = PackWriter(fileobj)
 
         dep_rows, dep_exceptions, counts = self._reconcile(deployments, progress)
+        unlinked = deployments.filter(change__isnull=True).order_by("pk")
+        # The PDF is rendered early, while the ZIP's directory is still small, so WeasyPrint's
+        # memory and the directory's never add up. It needs only the population figures.
+        summary_counts = {**counts, "changes": changes.count(), "deployments_without_change": unlinked.count(),
+                          "exceptions_by_kind": dict(sorted(self.exception_counts.items()))}
+        writer.write_bytes("summary.pdf", render_summary_pdf(
+            params=self.params, title=title_for(self.params), counts=summary_counts,
+            exceptions=self.summary_exceptions, exception_labels=EXCEPTION_LABELS,
+            more_exceptions=max(0, counts["exceptions"] - len(self.summary_exceptions)),
+            control=CONTROLS.get(self.params.get("control", "")), key_id=self.key.key_id,
+            development_key=self.key.is_development))
         change_rows = CsvSpool(CHANGE_HEADER)
         counts["changes"] = self._write_changes(writer, changes, change_rows, progress)
-        unlinked = deployments.filter(change__isnull=True).order_by("pk")
         counts["deployments_without_change"] = self._write_unlinked(writer, Deployment, unlinked)
         checkpoint = self._write_chain(writer)
 
@@ -147,12 +157,6 @@ class PackBuilder:
             writer.write_bytes("listings/missing_evidence_documents.txt",
                                ("\n".join(self.missing_documents) + "\n").encode("utf-8"))
 
-        writer.write_bytes("summary.pdf", render_summary_pdf(
-            params=self.params, title=title_for(self.params), counts=counts, checkpoint=checkpoint,
-            exceptions=self.summary_exceptions, exception_labels=EXCEPTION_LABELS,
-            more_exceptions=max(0, counts["exceptions"] - len(self.summary_exceptions)),
-            control=CONTROLS.get(self.params.get("control", "")), key_id=self.key.key_id,
-            development_key=self.key.is_development))
         writer.write_bytes("public_key.pem", self.key.public_key_pem.encode("ascii"))
         writer.write_bytes("verify.py", VERIFY_SOURCE.read_bytes())
         writer.write_bytes("README.txt", README.encode("utf-8"))

@@ -41,7 +41,7 @@ def _change_ref(raw: Any):
     if not text:
         return None
     query = Q(number__iexact=text)
-    if text.isdigit():
+    if text.isdigit() and len(text) <= 18:
         query |= Q(pk=int(text))
     return ChangeRequest.objects.filter(query).first()
 

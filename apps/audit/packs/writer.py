@@ -43,7 +43,8 @@ class _Entry:
 class PackWriter:
     def __init__(self, fileobj: IO[bytes]) -> None:
         self.zip = zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True)
-        self.files: dict[str, dict[str, Any]] = {}
+        # path -> (sha256, size): tuples, not dicts, since a big pack lists ~100,000 files.
+        self.files: dict[str, tuple[str, int]] = {}
 
     @contextmanager
     def open(self, path: str) -> Iterator[_Entry]:
@@ -55,7 +56,7 @@ class PackWriter:
         with self.zip.open(info, "w", force_zip64=True) as handle:
             entry = _Entry(handle)
             yield entry
-        self.files[path] = {"path": path, "sha256": entry.digest.hexdigest(), "size": entry.size}
+        self.files[path] = (entry.digest.hexdigest(), entry.size)
 
     def write_bytes(self, path: str, data: bytes) -> None:
         with self.open(path) as entry:
@@ -65,9 +66,19 @@ class PackWriter:
         self.write_bytes(path, dumps(obj))
 
     def write_jsonl(self, path: str, rows) -> None:
+        # Lines are gathered into ~256 KB blocks: one compressor call per block, not per line.
         with self.open(path) as entry:
+            block: list[bytes] = []
+            size = 0
             for item in rows:
-                entry.write(dumps_line(item))
+                line = dumps_line(item)
+                block.append(line)
+                size += len(line)
+                if size >= 256 * 1024:
+                    entry.write(b"".join(block))
+                    block, size = [], 0
+            if block:
+                entry.write(b"".join(block))
 
     def copy_from(self, path: str, source: IO[bytes]) -> None:
         source.seek(0)
@@ -75,7 +86,8 @@ class PackWriter:
             shutil.copyfileobj(source, entry, 1024 * 1024)
 
     def manifest_files(self) -> list[dict[str, Any]]:
-        return [self.files[name] for name in sorted(self.files)]
+        return [{"path": name, "sha256": self.files[name][0], "size": self.files[name][1]}
+                for name in sorted(self.files)]
 
     def close(self) -> None:
         self.zip.close()
