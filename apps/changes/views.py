@@ -162,6 +162,12 @@ def _approval_context(request, change) -> dict:
             services.approval_target(change=change, user=request.user)
         except PortalError as exc:
             refusal = exc.message
+        if refusal is None and change.environment.is_production:
+            from apps.catalog.privileges import holds_privilege
+
+            if not holds_privilege(request.user, "approver", change.service, change.environment):
+                refusal = (f"Approving production changes to {change.service} needs the approver privilege "
+                           "(granted through an access review).")
     return {"change": change, "result": result, "voided": [a for a in approvals if a.voided_at],
             "can_approve": accepts and refusal is None,
             "refusal": refusal, "decision_form": DecisionForm()}

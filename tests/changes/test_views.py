@@ -204,3 +204,16 @@ def test_service_page_lists_its_changes(login, requester, simple_type, make_chan
     change = make_change(simple_type, submit=True, title="Upcoming thing")
     body = login(requester).get(reverse("catalog:service", args=[service.slug])).content.decode()
     assert change.number in body and "Upcoming thing" in body
+
+
+def test_no_approve_button_without_the_production_privilege(login, approver, simple_type, make_change, environments,
+                                                            service):
+    from guardian.shortcuts import assign_perm
+
+    change = make_change(simple_type, submit=True, environment=environments["prod"])
+    client = login(approver)
+    body = client.get(reverse("changes:detail", args=[change.number])).content.decode()
+    assert 'value="approve"' not in body and "approver privilege" in body
+    assign_perm("catalog.approve_service_changes", approver, service)
+    body = client.get(reverse("changes:detail", args=[change.number])).content.decode()
+    assert 'value="approve"' in body
