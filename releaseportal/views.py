@@ -30,7 +30,8 @@ def _dashboard_panels(request) -> list[dict]:
 
 @member_required
 def home(request):
-    return render(request, "home.html", {"panels": _dashboard_panels(request)})
+    return render(request, "home.html", {"panels": _dashboard_panels(request),
+                                         "roles": sorted(request.user.role_names())})
 
 
 @never_cache

@@ -131,3 +131,8 @@ def test_service_pages_cost_a_fixed_number_of_queries(client, requester, team, d
     client.force_login(requester)
     with django_assert_max_num_queries(12):
         assert client.get("/services/").status_code == 200
+
+
+def test_the_dashboard_names_the_roles(client, cab_member):
+    client.force_login(cab_member)
+    assert b"Roles: approver, cab_member" in client.get("/").content
