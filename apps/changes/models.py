@@ -85,6 +85,8 @@ class ChangeRequest(models.Model):
         indexes = [
             models.Index(fields=["service", "environment", "state"], name="change_svc_env_state_idx"),
             models.Index(fields=["state", "created_at"], name="change_state_created_idx"),
+            # The queue lists waiting changes by planned start: walked in order, stopped at a page.
+            models.Index(fields=["planned_start", "id"], name="change_planned_start_idx"),
         ]
 
     def __str__(self) -> str:

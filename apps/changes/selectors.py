@@ -104,27 +104,38 @@ def cab_queue_for(user, *, service: str | None = None, team: str | None = None, 
     stages_delegated = OpenStage.objects.filter(delegated_q, change=OuterRef("pk")) if delegators else None
     decided = Approval.objects.filter(change=OuterRef("pk"), voided_at__isnull=True).filter(
         Q(approver=user) | Q(on_behalf_of=user))
-    overdue = OpenStage.objects.filter(change=OuterRef("pk"), due_at__lt=now)
     # Drive the query from the (small) set of open stages, not from every change ever filed.
     who = own_q | delegated_q if delegated_q is not None else own_q
+    overdue = OpenStage.objects.filter(who, change=OuterRef("pk"), due_at__lt=now)
     waiting_ids = OpenStage.objects.filter(who).values("change_id")
     qs = ChangeRequest.objects.filter(pk__in=waiting_ids).annotate(
         for_me=Exists(stages_own),
         for_delegator=Exists(stages_delegated) if stages_delegated is not None else Value(False, output_field=BooleanField()),
         is_overdue=Exists(overdue),
     ).exclude(requester=user).exclude(implementer=user).exclude(Exists(decided))
+    # Counts come from the open stages joined to their changes: a few thousand index probes,
+    # never a scan of every change.
+    rows = OpenStage.objects.filter(who).exclude(change__requester=user).exclude(change__implementer=user).exclude(
+        Exists(Approval.objects.filter(change=OuterRef("change_id"), voided_at__isnull=True).filter(
+            Q(approver=user) | Q(on_behalf_of=user))))
+    filters = {}
     if service:
-        qs = qs.filter(service__slug=service)
+        filters["service__slug"] = service
     if team:
-        qs = qs.filter(service__owner_team__slug=team)
+        filters["service__owner_team__slug"] = team
     if change_type:
-        qs = qs.filter(change_type__slug=change_type)
+        filters["change_type__slug"] = change_type
     if risk:
-        qs = qs.filter(risk_level=risk)
+        filters["risk_level"] = risk
+    qs = qs.filter(**filters)
+    rows = rows.filter(**{f"change__{k}": v for k, v in filters.items()})
     if delegated_only:
         qs = qs.filter(for_me=False)
-    counts = qs.aggregate(total=Count("pk"), own=Count("pk", filter=Q(for_me=True)),
-                          delegated=Count("pk", filter=Q(for_me=False)), overdue=Count("pk", filter=Q(is_overdue=True)))
+        rows = rows.exclude(change_id__in=OpenStage.objects.filter(own_q).values("change_id"))
+    counts = rows.aggregate(total=Count("change_id", distinct=True),
+                            own=Count("change_id", distinct=True, filter=own_q),
+                            overdue=Count("change_id", distinct=True, filter=Q(due_at__lt=now)))
+    counts["delegated"] = counts["total"] - counts["own"]
     qs = qs.select_related("service", "service__owner_team", "environment", "change_type", "requester").prefetch_related(
         Prefetch("open_stages", queryset=OpenStage.objects.select_related("stage").order_by("stage__order"))
     ).order_by("planned_start", "pk")
