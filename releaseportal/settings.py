@@ -297,3 +297,8 @@ ACCESS_REVIEW_REMIND_DAYS = env_int("ACCESS_REVIEW_REMIND_DAYS", 7)
 # Closed records older than this many days are copied monthly into immutable archives
 # (gzip JSON Lines per record class and month) in STORAGES["archive"].
 AUDIT_ACTIVE_HORIZON_DAYS = env_int("AUDIT_ACTIVE_HORIZON_DAYS", 730)
+
+# --- Reports (apps.reports) ------------------------------------------------------------------
+# The DORA benchmark table the tiers use (apps/reports/tiers.py lists the years it knows); every
+# report names the year it used.
+REPORT_BENCHMARK_YEAR = env_int("REPORT_BENCHMARK_YEAR", 2023)

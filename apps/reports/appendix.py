@@ -10,6 +10,7 @@ import zipfile
 import pandas as pd
 
 from . import dora
+from .loading import commit_shas
 from .metrics import Report
 from .periods import weeks_of_month
 from .quality import QUALITY_LABELS
@@ -77,9 +78,11 @@ def appendix_tables(report: Report, governance: dict[str, pd.DataFrame] | None =
     }).sort_values("local_date")
 
     leads = prep.leads.loc[prep.leads["month"] == month.label]
+    shas = commit_shas(leads["deployment_id"].unique().tolist()).drop_duplicates(["deployment_id", "sha"])
+    leads = leads.merge(shas, on=["deployment_id", "sha"], how="left")
     tables["lead_times.csv"] = pd.DataFrame({
         "service": leads["service_id"].map(svc["slug"]),
-        "sha": leads["sha"],
+        "sha": leads["sha_text"],
         "authored_at": _ts(leads["authored_at"]),
         "deployment_id": leads["deployment_id"],
         "delivered_at": _ts(leads["delivered_at"]),

@@ -63,7 +63,7 @@ def _month_ticks(labels: list[str]) -> list[str]:
 
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "Release Portal"}, bbox_inches="tight")
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "Release Portal"})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 

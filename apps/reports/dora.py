@@ -191,52 +191,82 @@ def group_ids(prep: Prepared, level: str) -> list[int]:
     return sorted(prep.services["id"].tolist())
 
 
+def _positions(prep: Prepared, frame: pd.DataFrame, level: str, ids: list[int]) -> np.ndarray:
+    if level == "organisation":
+        return np.zeros(len(frame), dtype="int64")
+    column = frame["team_id" if level == "team" else "service_id"].to_numpy()
+    return pd.Index(ids).get_indexer(column)
+
+
+class _Keys:
+    """Integer keys group_position * months + month_code, so counts and sums are bincounts and
+    medians one groupby over a single int64 column."""
+
+    def __init__(self, prep: Prepared, frame: pd.DataFrame, level: str, ids: list[int], month_col: str) -> None:
+        months = len(prep.months)
+        self.size = len(ids) * months
+        pos = _positions(prep, frame, level, ids)
+        codes = frame[month_col].cat.codes.to_numpy().astype("int64") if len(frame) else np.zeros(0, "int64")
+        self.valid = (pos >= 0) & (codes >= 0)
+        self.keys = (pos * months + codes)[self.valid]
+
+    def count(self, mask: np.ndarray | None = None) -> np.ndarray:
+        keys = self.keys if mask is None else self.keys[mask[self.valid]]
+        return np.bincount(keys, minlength=self.size)
+
+    def stats(self, values: pd.Series, mask: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(count, median, p90) of `values` per key, NaN where a key has none."""
+        vals = values.to_numpy(dtype="float64")[self.valid]
+        keys = self.keys
+        if mask is not None:
+            vals, keys = vals[mask[self.valid]], keys[mask[self.valid]]
+        count = np.bincount(keys, minlength=self.size)
+        median = np.full(self.size, np.nan)
+        p90 = np.full(self.size, np.nan)
+        if len(vals):
+            g = pd.Series(vals).groupby(keys)
+            med, q = g.median(), g.quantile(0.9)
+            median[med.index.to_numpy()] = med.to_numpy()
+            p90[q.index.to_numpy()] = q.to_numpy()
+        return count, median, p90
+
+
 def aggregate(prep: Prepared, level: str = "organisation", *, bench: tiers.Benchmark | None = None) -> pd.DataFrame:
     """One row per (group, month) with every DORA figure of METRICS.md and its tier; groups and
     months without data are present (counts 0, medians NaN)."""
     bench = bench or tiers.benchmark()
     labels = prep.labels
-    index = pd.MultiIndex.from_product([group_ids(prep, level), labels], names=["group", "month"])
+    ids = group_ids(prep, level)
+    index = pd.MultiIndex.from_product([ids, labels], names=["group", "month"])
     out = pd.DataFrame(index=index)
 
-    def grouped(frame: pd.DataFrame, month_col: str = "month"):
-        frame = frame.loc[frame[month_col].notna()]
-        keys = [_key(frame, level).rename("group"), frame[month_col].astype(str).rename("month")]
-        return frame.groupby(keys)
-
-    def put(name: str, series: pd.Series, fill=np.nan) -> None:
-        out[name] = series.reindex(index).fillna(fill) if fill == fill else series.reindex(index)
-
     deps = prep.deployments
-    succ = deps.loc[deps["status"] == "succeeded"]
-    put("deployments", grouped(succ).size(), 0)
-    days = pd.Series([m.days for m in prep.months], index=labels)
-    out["per_day"] = out["deployments"] / days.reindex(out.index.get_level_values("month")).to_numpy()
+    k = _Keys(prep, deps, level, ids, "month")
+    succeeded = (deps["status"] == "succeeded").to_numpy()
+    out["deployments"] = k.count(succeeded)
+    days = np.tile(np.array([m.days for m in prep.months], dtype="float64"), len(ids))
+    out["per_day"] = out["deployments"].to_numpy() / days
+    _deployment_days(prep, level, ids, out)
 
-    _deployment_days(prep, level, out)
+    leads = prep.leads
+    kl = _Keys(prep, leads, level, ids, "month")
+    negative = leads["negative"].to_numpy(dtype=bool)
+    out["lead_count"], out["lead_median"], out["lead_p90"] = kl.stats(leads["lead_seconds"], ~negative)
+    out["lead_negative"] = kl.count(negative)
 
-    leads = prep.leads.loc[~prep.leads["negative"]]
-    g = grouped(leads)["lead_seconds"]
-    put("lead_count", g.size(), 0)
-    put("lead_median", g.median())
-    put("lead_p90", g.quantile(0.9))
-    put("lead_negative", grouped(prep.leads.loc[prep.leads["negative"]]).size(), 0)
-
-    g = grouped(deps)
-    put("total", g.size(), 0)
-    put("failed", g["is_failed"].sum(), 0)
-    put("rework", g["is_rework"].sum(), 0)
-    put("unauthorized", g["is_unauthorized"].sum(), 0)
+    out["total"] = k.count()
+    out["failed"] = k.count(deps["is_failed"].to_numpy(dtype=bool))
+    out["rework"] = k.count(deps["is_rework"].to_numpy(dtype=bool))
+    out["unauthorized"] = k.count(deps["is_unauthorized"].to_numpy(dtype=bool))
     out["change_failure_rate"] = (out["failed"] / out["total"]).where(out["total"] > 0)
     out["rework_rate"] = (out["rework"] / out["total"]).where(out["total"] > 0)
 
-    failures = deps.loc[deps["is_failed"]]
-    restored = failures.loc[failures["recovery_seconds"].notna() & (failures["recovery_seconds"] >= 0)]
-    g = grouped(restored, "failure_month")["recovery_seconds"]
-    put("recovery_count", g.size(), 0)
-    put("recovery_median", g.median())
-    put("recovery_p90", g.quantile(0.9))
-    put("unrestored", grouped(failures.loc[failures["unrestored"]], "failure_month").size(), 0)
+    kf = _Keys(prep, deps, level, ids, "failure_month")
+    failed = deps["is_failed"].to_numpy(dtype=bool)
+    rec = deps["recovery_seconds"].to_numpy(dtype="float64")
+    restored = failed & ~np.isnan(rec) & (np.nan_to_num(rec, nan=-1) >= 0)
+    out["recovery_count"], out["recovery_median"], out["recovery_p90"] = kf.stats(deps["recovery_seconds"], restored)
+    out["unrestored"] = kf.count(deps["unrestored"].to_numpy(dtype=bool))
 
     for col in ("deployments", "deployment_days", "lead_count", "lead_negative", "total", "failed", "rework",
                 "unauthorized", "recovery_count", "unrestored"):
@@ -250,28 +280,32 @@ def aggregate(prep: Prepared, level: str = "organisation", *, bench: tiers.Bench
     return out
 
 
-def _deployment_days(prep: Prepared, level: str, out: pd.DataFrame) -> None:
+def _deployment_days(prep: Prepared, level: str, ids: list[int], out: pd.DataFrame) -> None:
     """Median deployment days per ISO week (weeks with none included) and deployment days in
     the calendar month. A week counts in the month holding its Thursday (periods.weeks_of_month)."""
     dc = prep.day_counts
-    key = _key(dc, level).rename("group")
-    days = pd.DataFrame({"group": key.to_numpy(), "local_date": dc["local_date"].to_numpy(),
-                         "monday": dc["monday"].to_numpy(), "month": dc["month"].astype(str).to_numpy(),
-                         "in_month": dc["month"].notna().to_numpy()}).drop_duplicates(["group", "local_date"])
-    in_month = days.loc[days["in_month"]].groupby(["group", "month"]).size()
-    out["deployment_days"] = in_month.reindex(out.index).fillna(0).astype("int64")
-
-    weeks = pd.DataFrame([(m.label, np.datetime64(monday, "D")) for m in prep.months for monday in weeks_of_month(m)],
-                         columns=["month", "monday"])
-    per_week = days.groupby(["group", "monday"]).size().rename("days").reset_index()
-    groups = out.index.get_level_values("group").unique()
-    grid = pd.DataFrame({"group": np.repeat(groups.to_numpy(), len(weeks)),
-                         "month": np.tile(weeks["month"].to_numpy(), len(groups)),
-                         "monday": np.tile(weeks["monday"].to_numpy(), len(groups))})
-    grid = grid.merge(per_week, on=["group", "monday"], how="left")
-    grid["days"] = grid["days"].fillna(0)
-    medians = grid.groupby(["group", "month"])["days"].median()
-    out["median_deploy_days_per_week"] = medians.reindex(out.index)
+    pos = _positions(prep, dc, level, ids)
+    keep = pos >= 0
+    days = pd.DataFrame({"group": pos[keep], "local_date": dc["local_date"].to_numpy()[keep],
+                         "monday": dc["monday"].to_numpy()[keep],
+                         "month": dc["month"].cat.codes.to_numpy()[keep] if len(dc) else np.zeros(0, "int64")}
+                        ).drop_duplicates(["group", "local_date"])
+    months = len(prep.months)
+    in_month = days.loc[days["month"] >= 0]
+    out["deployment_days"] = np.bincount(in_month["group"].to_numpy() * months + in_month["month"].to_numpy(),
+                                         minlength=len(ids) * months)
+    weeks = [(i, np.datetime64(monday, "D")) for i, m in enumerate(prep.months) for monday in weeks_of_month(m)]
+    week_month = np.array([i for i, _ in weeks], dtype="int64")
+    week_monday = np.array([d for _, d in weeks], dtype="datetime64[D]")
+    # days per (group, week) over the grid of every group x every week of the window
+    widx = pd.Index(week_monday).get_indexer(days["monday"].to_numpy().astype("datetime64[D]"))
+    ok = widx >= 0
+    grid = np.bincount(days["group"].to_numpy()[ok] * len(weeks) + widx[ok], minlength=len(ids) * len(weeks))
+    grid_keys = np.repeat(np.arange(len(ids)), len(weeks)) * months + np.tile(week_month, len(ids))
+    medians = pd.Series(grid.astype("float64")).groupby(grid_keys).median()
+    result = np.full(len(ids) * months, np.nan)
+    result[medians.index.to_numpy()] = medians.to_numpy()
+    out["median_deploy_days_per_week"] = result
 
 
 def weekly_table(prep: Prepared, level: str = "organisation", group: int = 0) -> pd.DataFrame:

@@ -50,7 +50,14 @@ def _coerce(frame: pd.DataFrame, kinds: Kinds) -> pd.DataFrame:
         elif kind == "fk":
             frame[name] = pd.to_numeric(col, errors="coerce").astype("float64")
         elif kind == "dt":
-            frame[name] = pd.to_datetime(col, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+            if pd.api.types.is_numeric_dtype(col.dtype):
+                frame[name] = pd.to_datetime(col, unit="us", utc=True).astype("datetime64[us, UTC]")
+            else:
+                frame[name] = pd.to_datetime(col, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+        elif kind == "hash":
+            # A 64-bit key per string (PostgreSQL hashes on the server); used only to match equal values.
+            if not pd.api.types.is_integer_dtype(col.dtype):
+                frame[name] = pd.util.hash_array(col.astype(str).to_numpy(dtype=object)).view("int64")
         elif kind == "bool":
             if col.dtype != bool:
                 frame[name] = col.isin(["t", True]).to_numpy(dtype=bool)
@@ -59,26 +66,54 @@ def _coerce(frame: pd.DataFrame, kinds: Kinds) -> pd.DataFrame:
     return frame
 
 
+def _pg_expr(col: str, kind: str) -> str:
+    if kind == "dt":  # epoch microseconds: parsed as numbers, far faster than ISO strings
+        return f"coalesce(floor(extract(epoch from {col}) * 1000000)::bigint::text, '')"
+    if kind == "bool":
+        return f"CASE WHEN {col} THEN 't' ELSE 'f' END"
+    if kind == "str":
+        return f"""'"' || replace(coalesce({col}::text, ''), '"', '""') || '"'"""
+    if kind == "hash":
+        return f"coalesce(hashtextextended({col}, 0)::text, '')"
+    return f"coalesce({col}::text, '')"
+
+
+def _fetch_pg(qs, kinds: Kinds) -> pd.DataFrame | None:
+    """The rows as CSV text built by the server in a few large chunks (string_agg), so Python
+    handles a handful of strings instead of one object per row."""
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:  # e.g. `__in=[]`: nothing to fetch
+        return None
+    names = [f"c{i}" for i in range(len(kinds))]
+    line = " || ',' || ".join(_pg_expr(f"t.{n}", kind) for n, kind in zip(names, kinds.values(), strict=True))
+    first_kind = next(iter(kinds.values()))
+    chunk = "mod(coalesce(t.c0, 0), 16)" if first_kind in ("int", "fk") else "0"
+    # The inner SQL is the ORM's own compiled query; every value stays a bound parameter.
+    wrapped = (f"SELECT string_agg(line, E'\\n') FROM (SELECT {line} AS line, {chunk} AS chunk "  # noqa: S608
+               f"FROM ({sql}) AS t({', '.join(names)})) AS s GROUP BY chunk")
+    with connection.cursor() as cursor:
+        cursor.execute(wrapped, params)
+        parts = [row[0] for row in cursor.fetchall() if row[0]]
+    if not parts:
+        return None
+    text = "\n".join(parts)
+    del parts
+    dtypes = {}
+    for name, kind in kinds.items():
+        dtypes[name] = {"int": "int64", "hash": "int64", "fk": "float64", "dt": "float64"}.get(kind, "str")
+    return pd.read_csv(io.StringIO(text), header=None, names=list(kinds), dtype=dtypes, keep_default_na=False,
+                       na_values={n: [""] for n, k in kinds.items() if k not in ("str", "bool")})
+
+
 def fetch_frame(queryset: QuerySet, kinds: Kinds) -> pd.DataFrame:
     """Run one `values_list(*kinds)` query and return its rows as a DataFrame."""
     columns = list(kinds)
     qs = queryset.values_list(*columns)
     if connection.vendor == "postgresql":
-        try:
-            sql, params = qs.query.sql_with_params()
-        except EmptyResultSet:  # e.g. `__in=[]`: nothing to fetch
+        frame = _fetch_pg(qs, kinds)
+        if frame is None:
             return _empty(kinds)
-        buf = io.BytesIO()
-        with connection.cursor() as cursor, cursor.cursor.copy(
-                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-            for chunk in copy:
-                buf.write(chunk)
-        if buf.tell() == 0:
-            return _empty(kinds)
-        buf.seek(0)
-        dtypes = {name: ("str" if kind in ("str", "dt", "bool") else None) for name, kind in kinds.items()}
-        frame = pd.read_csv(buf, header=None, names=columns, dtype={k: v for k, v in dtypes.items() if v},
-                            keep_default_na=False, na_values={n: [""] for n, k in kinds.items() if k != "str"})
     else:
         rows = list(qs)
         if not rows:
@@ -107,7 +142,9 @@ DEPLOYMENT_KINDS: Kinds = {
     "id": "int", "service_id": "int", "status": "str", "kind": "str", "started_at": "dt", "finished_at": "dt",
     "change_id": "fk", "is_unauthorized": "bool", "change__change_type__is_emergency": "bool",
 }
-COMMIT_KINDS: Kinds = {"deployment_id": "int", "sha": "str", "authored_at": "dt"}
+# The sha is loaded as a 64-bit key (3 million strings would dominate time and memory); the
+# data appendix fetches the text of the few it lists (commit_shas).
+COMMIT_KINDS: Kinds = {"deployment_id": "int", "sha": "hash", "authored_at": "dt"}
 
 
 def incident_kinds() -> Kinds:
@@ -166,3 +203,11 @@ def load_dataset(*, service_ids: Iterable[int] | None = None, as_of: datetime | 
         as_of=as_of,
         service_ids=ids,
     )
+
+
+def commit_shas(deployment_ids: Iterable[int]) -> pd.DataFrame:
+    """(deployment_id, sha key, sha text) of the given deployments' commits, for the appendix."""
+    from django.db.models import F
+
+    qs = DeploymentCommit.objects.filter(deployment_id__in=list(deployment_ids)).annotate(sha_text=F("sha")).order_by()
+    return fetch_frame(qs, {"deployment_id": "int", "sha": "hash", "sha_text": "str"})
