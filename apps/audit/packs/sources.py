@@ -101,7 +101,7 @@ def gate_decisions_by_id(ids) -> list[dict[str, Any]]:
     ids = [i for i in ids if i]
     if not ids:
         return []
-    return [{"_model": label(model), **row(v)} for v in model._default_manager.filter(pk__in=ids).order_by("pk").values()]
+    return [{"_model": label(model), **v} for v in model._default_manager.filter(pk__in=ids).order_by("pk").values()]
 
 
 def rows_for(model, fk: str, ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
@@ -112,7 +112,7 @@ def rows_for(model, fk: str, ids: Iterable[int]) -> dict[int, list[dict[str, Any
         return grouped
     attname = model._meta.get_field(fk).attname
     for values in model._default_manager.filter(**{f"{fk}__in": ids}).order_by("pk").values():
-        grouped.setdefault(values[attname], []).append(row(values))
+        grouped.setdefault(values[attname], []).append(values)  # raw: the pack writer converts
     return grouped
 
 
