@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat, LPad
 
 from apps.accounts.models import User
 from apps.changes.models import ChangeRequest
@@ -58,6 +60,40 @@ def _policies(envs) -> None:
     EnvironmentPolicy.objects.get_or_create(environment=envs["prod"], defaults={
         "tests_must_pass": True, "max_critical": 0, "max_high": 3, "license_deny": ["AGPL-3.0-only", "SSPL-1.0"],
         "promotion_max_age_days": 14, "lock_timeout_minutes": 60})
+
+
+def _standard_changes(ctx, deployments: list[Deployment], decisions: list[GateDecision], bot) -> None:
+    """Pipelines deploy production under pre-approved standard changes (one per release); the
+    few unauthorised deployments stay without one, as reconciliation should show."""
+    from apps.change_types.models import ChangeType
+
+    standard = ChangeType.objects.filter(slug="standard").first()
+    if standard is None:
+        return
+    outcome = {"succeeded": "completed", "failed": "failed", "rolled_back": "rolled_back"}
+    todo = [d for d in deployments if d.environment.is_production and d.change is None and not d.is_unauthorized]
+    changes = []
+    for i, d in enumerate(todo):
+        at = d.started_at
+        changes.append(ChangeRequest(
+            number=f"TMP-{i}", title=f"Deploy {d.service.slug} {d.version.split('+')[0]}", change_type=standard,
+            service=d.service, environment=d.environment, requester=bot, implementer=bot, state=outcome[d.status],
+            planned_start=at - timedelta(hours=1), planned_end=at + timedelta(hours=3), rollout_strategy="rolling",
+            rollback_plan="Redeploy the previous version.", compliance_scopes=d.service.compliance_scopes,
+            created_at=at - timedelta(hours=3), submitted_at=at - timedelta(hours=3), approved_at=at - timedelta(hours=3),
+            implementation_started_at=at, implemented_at=d.finished_at))
+    ChangeRequest.objects.bulk_create(changes, batch_size=2000)
+    # Numbers follow the ids (ChangeRequest.format_number), set in one statement.
+    ChangeRequest.objects.filter(number__startswith="TMP-").update(
+        number=Concat(Value("CHG-"), LPad(Cast("id", CharField()), 6, Value("0"))))
+    by_deployment = dict(zip((id(d) for d in todo), changes, strict=True))
+    for d in todo:
+        d.change = by_deployment[id(d)]
+    by_gate = {id(d.gate_decision): d for d in todo if d.gate_decision is not None}
+    for g in decisions:
+        if g.change is None and id(g) in by_gate:
+            g.change = by_gate[id(g)].change
+    ctx.say(f"{len(changes)} standard changes for pipeline releases")
 
 
 def seed(ctx) -> None:  # noqa: C901 — one linear script of demo data
@@ -129,6 +165,8 @@ def seed(ctx) -> None:  # noqa: C901 — one linear script of demo data
         built = plan["built"]
         fails = rng.random() < plan["failure_rate"]
         tests = rng.randint(120, 900)
+        # Full evidence for the last four months; older artifacts keep their test results only.
+        recent = built > now - timedelta(days=120)
         evidence += [
             Evidence(artifact=artifact, kind="junit", created_at=built, created_by=bot,
                      summary={"tests": tests, "failures": 0, "errors": 0, "skipped": rng.randint(0, 9),
@@ -142,7 +180,7 @@ def seed(ctx) -> None:  # noqa: C901 — one linear script of demo data
                 "licenses": {"MIT": rng.randint(20, 120), "Apache-2.0": rng.randint(10, 80), "BSD-3-Clause": 9},
                 "expressions": {"MIT": 60, "Apache-2.0": 30, "BSD-3-Clause": 9}, "unknown": rng.randint(0, 3),
                 "by_severity": {"critical": 0, "high": 0, "medium": 1, "low": 2, "info": 0}}),
-        ]
+        ][:3 if recent else 1]
         # dev, then staging an hour later, then production (after lead time), with commits.
         lead_hours = rng.uniform(*plan["lead"])
         authored = [built - timedelta(hours=rng.uniform(0.5, lead_hours)) for _ in range(rng.randint(1, 5))]
@@ -189,14 +227,18 @@ def seed(ctx) -> None:  # noqa: C901 — one linear script of demo data
                                         duration_ms=rng.uniform(4, 20), created_at=at - timedelta(minutes=2))
                     decisions.append(gate)
             duration = timedelta(minutes=rng.uniform(3, 25))
+            if not env.is_production and not recent:
+                continue  # pre-production history is kept for four months, production for twelve
             deployments.append(Deployment(
                 service=plan["service"], environment=env, artifact=artifact, version=artifact.version, change=change,
                 status=status, kind="normal", started_at=at, finished_at=at + duration,
                 pipeline_run_id=str(artifact.pipeline_id), pipeline_url=f"https://ci.example.test/runs/{artifact.pipeline_id}",
                 is_unauthorized=unauthorized, gate_decision=gate, created_by=bot, created_at=at))
-            commit_plan.append((len(deployments) - 1, commits))
+            if env.is_production:  # lead time is measured on production (METRICS.md)
+                commit_plan.append((len(deployments) - 1, commits))
             if status != "succeeded":
                 break
+    _standard_changes(ctx, deployments, decisions, bot)
     GateDecision.objects.bulk_create(decisions, batch_size=2000)
     for d in deployments:
         d.gate_decision_id = d.gate_decision.pk if d.gate_decision is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest
@@ -36,8 +36,11 @@ def artifact_digest_ambiguous(digest: str) -> bool:
 
 
 def deployments_list() -> QuerySet[Deployment]:
+    # A subquery, not a join + GROUP BY: the paginator's count then skips it altogether.
+    commits = (DeploymentCommit.objects.filter(deployment=OuterRef("pk")).order_by().values("deployment")
+               .annotate(n=Count("id")).values("n"))
     return (Deployment.objects.select_related("service", "environment", "artifact", "change", "created_by")
-            .annotate(commit_count=Count("commits")))
+            .annotate(commit_count=Subquery(commits)))
 
 
 def deployment_detail(pk: int) -> Deployment | None:
