@@ -44,6 +44,8 @@ def pytest_collection_modifyitems(config, items):
 def _clean_state(settings, tmp_path):
     """Mail goes to the outbox, uploads to a temporary folder, tasks run eagerly in tests."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Personas are created in almost every test; a deliberately slow hasher would dominate.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {**settings.STORAGES,
                          "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage",
