@@ -187,7 +187,8 @@ class ReviewItem(models.Model):
             models.UniqueConstraint(fields=["campaign", "grant"], name="access_item_one_per_grant"),
         ]
         indexes = [
-            models.Index(fields=["reviewer", "decision", "campaign"], name="access_item_reviewer_open"),
+            # The reviewer page: my undecided items, in id order, one page at a time.
+            models.Index(fields=["reviewer", "decision", "id"], name="access_item_reviewer_page"),
             models.Index(fields=["campaign", "decision"], name="access_item_campaign_dec"),
         ]
 
