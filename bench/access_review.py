@@ -204,15 +204,15 @@ def main() -> None:
         _, auditor_token = api_token_create(user=admin, name="bench", actor=admin, scopes=["access:read"])
     api = Client(HTTP_AUTHORIZATION=f"Bearer {auditor_token}")
     api.get("/api/v1/access/grants/?active=true")
-    with CaptureQueriesContext(connection) as ctx:
-        api.get("/api/v1/access/grants/?active=true")
+    api_response = api.get("/api/v1/access/grants/?active=true")
+    assert api_response.status_code == 200, api_response.content[:200]
     api_times = []
     for _ in range(REQUESTS):
         t0 = time.perf_counter()
         api.get("/api/v1/access/grants/?active=true")
         api_times.append((time.perf_counter() - t0) * 1000)
-    print(f"GET /api/v1/access/grants/?active=true over {grants} grants: {len(ctx.captured_queries)} queries, "
-          f"p95 {p95(api_times):.1f} ms")
+    print(f"GET /api/v1/access/grants/?active=true over {grants} grants (first page of 50): "
+          f"p95 {p95(api_times):.1f} ms, median {statistics.median(api_times):.1f} ms")
 
 
 if __name__ == "__main__":
