@@ -9,6 +9,7 @@ import random
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.audit.actor import Actor, acting_as
@@ -39,7 +40,8 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, **options):
         ctx = DemoContext(seed=seed, stdout=self.stdout)
         actor = Actor.for_command("seed_demo")
-        with acting_as(actor):
+        # The demo's own notifications (approvers asked, reviews opened) are not for anyone's inbox.
+        with acting_as(actor), override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
             for app in ORDER:
                 try:
                     module = importlib.import_module(f"apps.{app}.demo")
