@@ -56,6 +56,11 @@ def navigation(request) -> dict:
         except NoReverseMatch:
             continue
         prefix = item.match_prefix or url
-        active = request.path == url if prefix == "/$" else request.path.startswith(prefix)
-        entries.append({"label": item.label, "url": url, "active": active, "section": item.section})
+        matches = request.path == url if prefix == "/$" else request.path.startswith(prefix)
+        entries.append({"label": item.label, "url": url, "active": False, "section": item.section,
+                        "_match": (len(prefix) + (1000 if request.path == url else 0)) if matches else -1})
+    # Only the most specific entry is current (/changes/queue/ is "Waiting for me", not "Changes").
+    best = max(entries, key=lambda e: e["_match"], default=None)
+    if best is not None and best["_match"] >= 0:
+        best["active"] = True
     return {"nav_items": entries}
