@@ -3,7 +3,6 @@ union of every app's `schedules.BEAT` dict, so an app owns its own periodic work
 
 from __future__ import annotations
 
-import importlib
 import os
 
 from celery import Celery
@@ -16,18 +15,10 @@ app.autodiscover_tasks()
 
 
 def collect_beat_schedule() -> dict:
-    from django.conf import settings
+    from releaseportal.extensions import app_modules
 
     schedule: dict = {}
-    for label in settings.INSTALLED_APPS:
-        if not label.startswith("apps."):
-            continue
-        try:
-            module = importlib.import_module(f"{label}.schedules")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.schedules":
-                raise
-            continue
+    for _, module in app_modules("schedules"):
         schedule.update(getattr(module, "BEAT", {}))
     return schedule
 

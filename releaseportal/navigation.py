@@ -4,12 +4,12 @@ URL resolves."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from functools import cache
 
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+
+from .extensions import app_modules
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,7 @@ class NavItem:
 @cache
 def all_items() -> tuple[NavItem, ...]:
     items: list[NavItem] = [NavItem("Dashboard", "home", order=0, match_prefix="/$")]
-    for label in settings.INSTALLED_APPS:
-        if not label.startswith("apps."):
-            continue
-        try:
-            module = importlib.import_module(f"{label}.navigation")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.navigation":
-                raise
-            continue
+    for _, module in app_modules("navigation"):
         items.extend(getattr(module, "ITEMS", []))
     return tuple(sorted(items, key=lambda item: (item.order, item.label)))
 

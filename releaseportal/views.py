@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import importlib
-
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -11,26 +9,12 @@ from django.views.decorators.http import require_GET
 
 from apps.accounts.permissions import member_required
 
-
-def _dashboard_panels(request) -> list[dict]:
-    """Each app may contribute panels through `apps/<app>/dashboard.py: panels(request)`."""
-    panels: list[dict] = []
-    for label in settings.INSTALLED_APPS:
-        if not label.startswith("apps."):
-            continue
-        try:
-            module = importlib.import_module(f"{label}.dashboard")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.dashboard":
-                raise
-            continue
-        panels.extend(module.panels(request))
-    return sorted(panels, key=lambda panel: panel.get("order", 50))
+from .extensions import collect_sections
 
 
 @member_required
 def home(request):
-    return render(request, "home.html", {"panels": _dashboard_panels(request),
+    return render(request, "home.html", {"panels": collect_sections("dashboard", request),
                                          "roles": sorted(request.user.role_names())})
 
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from apps.accounts.models import Team
 from apps.accounts.permissions import member_required
 from releaseportal.errors import PortalError
+from releaseportal.extensions import collect_sections
 
 from .forms import ServiceForm
 from .models import COMPLIANCE_SCOPES, Service
@@ -32,7 +33,7 @@ def service_list(request):
 def service_detail(request, slug: str):
     service = get_service_for_user(request.user, slug)
     return render(request, "catalog/service_detail.html", {
-        "service": service, "environments": environments_list(), "sections": _service_sections(request, service),
+        "service": service, "environments": environments_list(), "sections": collect_sections("service_sections", request, service),
         "can_edit": can_edit_service(request.user, service),
     })
 
@@ -53,26 +54,6 @@ def service_edit(request, slug: str):
             messages.success(request, f"{service.name} saved.")
             return redirect("catalog:service", slug=service.slug)
     return render(request, "catalog/service_edit.html", {"service": service, "form": form})
-
-
-def _service_sections(request, service) -> list[dict]:
-    """Other apps add sections to the service page through `apps/<app>/service_sections.py`."""
-    import importlib
-
-    from django.conf import settings
-
-    sections: list[dict] = []
-    for label in settings.INSTALLED_APPS:
-        if not label.startswith("apps.") or label == "apps.catalog":
-            continue
-        try:
-            module = importlib.import_module(f"{label}.service_sections")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.service_sections":
-                raise
-            continue
-        sections.extend(module.sections(request, service))
-    return sorted(sections, key=lambda s: s.get("order", 50))
 
 
 @member_required

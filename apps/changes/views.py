@@ -3,9 +3,6 @@ messages go back to the form or the page."""
 
 from __future__ import annotations
 
-import importlib
-
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -19,6 +16,7 @@ from apps.accounts.permissions import member_required
 from apps.catalog.models import Service
 from apps.change_types.models import RISK_LEVELS, ChangeType
 from releaseportal.errors import PortalError
+from releaseportal.extensions import collect_sections
 
 from . import services, workflow
 from .forms import ChangeForm, DecisionForm
@@ -118,22 +116,6 @@ def change_edit(request, ref: str):
     return render(request, "changes/change_form.html", {"form": form, "editing": True, "change": change})
 
 
-def _change_sections(request, change) -> list[dict]:
-    """Other apps add evidence to the change page through `apps/<app>/change_sections.py`."""
-    sections: list[dict] = []
-    for label in settings.INSTALLED_APPS:
-        if not label.startswith("apps.") or label == "apps.changes":
-            continue
-        try:
-            module = importlib.import_module(f"{label}.change_sections")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.change_sections":
-                raise
-            continue
-        sections.extend(module.sections(request, change))
-    return sorted(sections, key=lambda s: s.get("order", 50))
-
-
 def _history_diffs(change, limit: int = 25) -> list[dict]:
     records = list(change.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit + 1])
     diffs = []
@@ -188,7 +170,7 @@ def change_detail(request, ref: str):
         "can_override": can_authorise_override(request.user, change),
         "overrides": list(change.emergency_overrides.select_related("authorised_by")),
         "history": _history_diffs(change),
-        "sections": _change_sections(request, change),
+        "sections": collect_sections("change_sections", request, change),
     }
     return render(request, "changes/change_detail.html", context)
 

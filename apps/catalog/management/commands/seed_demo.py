@@ -4,7 +4,6 @@ Each app adds its own data in `apps/<app>/demo.py: seed(ctx)`, called in depende
 
 from __future__ import annotations
 
-import importlib
 import random
 
 from django.core.management.base import BaseCommand
@@ -13,6 +12,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.audit.actor import Actor, acting_as
+from releaseportal.extensions import app_modules
 
 ORDER = ["accounts", "catalog", "change_types", "changes", "delivery", "incidents", "access_reviews", "reports", "audit"]
 
@@ -42,13 +42,7 @@ class Command(BaseCommand):
         actor = Actor.for_command("seed_demo")
         # The demo's own notifications (approvers asked, reviews opened) are not for anyone's inbox.
         with acting_as(actor), override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
-            for app in ORDER:
-                try:
-                    module = importlib.import_module(f"apps.{app}.demo")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"apps.{app}.demo":
-                        raise
-                    continue
+            for app, module in app_modules("demo", ORDER):
                 self.stdout.write(f"seeding {app}…")
                 with transaction.atomic():
                     module.seed(ctx)
