@@ -41,13 +41,9 @@ def evidence_packs_for(user):
 
 def get_pack_for_user(user, pk):
     """The pack, or 404 for anyone who may not see packs (they must not learn it exists)."""
+    from .models import EvidencePack
+
     try:
         return evidence_packs_for(user).get(pk=int(pk))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, EvidencePack.DoesNotExist) as exc:
         raise Http404("No such evidence pack.") from exc
-    except Exception as exc:
-        from .models import EvidencePack
-
-        if isinstance(exc, EvidencePack.DoesNotExist):
-            raise Http404("No such evidence pack.") from exc
-        raise
