@@ -45,6 +45,11 @@ def canonical_json(event: dict[str, Any]) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def canonical_details(details: Any) -> str:
+    """The text `details` takes inside canonical_json(payload): stored verbatim in the database."""
+    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def event_payload(*, seq: int, created_at: datetime, actor_id: int | None, actor_type: str, actor_label: str,
                   action: str, object_type: str, object_id: str, object_repr: str, request_id: str, ip: str,
                   details: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from .actor import ACTOR_KINDS
+from .fields import CanonicalJSONField
 from .history import governed_history
 
 GENESIS_HASH = "0" * 64
@@ -25,7 +26,8 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(max_length=300, blank=True, default="")
     request_id = models.CharField(max_length=64, blank=True, default="")
     ip = models.CharField(max_length=45, blank=True, default="")
-    details = models.JSONField(default=dict, blank=True)
+    # The canonical text that was hashed, verbatim (a `json` column on PostgreSQL).
+    details = CanonicalJSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
