@@ -7,12 +7,11 @@ import csv
 import hashlib
 import json
 import shutil
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+from .zipstream import ZipStreamWriter
 
 
 def _default(value: Any) -> Any:
@@ -66,8 +65,8 @@ def dumps_manifest(manifest: dict[str, Any]) -> bytes:
 class _Entry:
     """A writable ZIP entry that hashes what passes through; accepts str (for csv) or bytes."""
 
-    def __init__(self, handle: IO[bytes]) -> None:
-        self._handle = handle
+    def __init__(self, stream) -> None:
+        self._stream = stream
         self.digest = hashlib.sha256()
         self.size = 0
 
@@ -76,13 +75,13 @@ class _Entry:
             data = data.encode("utf-8")
         self.digest.update(data)
         self.size += len(data)
-        self._handle.write(data)
+        self._stream.write(data)
         return len(data)
 
 
 class PackWriter:
     def __init__(self, fileobj: IO[bytes]) -> None:
-        self.zip = zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True)
+        self.zip = ZipStreamWriter(fileobj, level=6)
         # path -> (sha256, size): tuples, not dicts, since a big pack lists ~100,000 files.
         self.files: dict[str, tuple[str, int]] = {}
 
@@ -90,27 +89,39 @@ class PackWriter:
     def open(self, path: str) -> Iterator[_Entry]:
         if path in self.files:
             raise ValueError(f"{path} written twice")
-        info = zipfile.ZipInfo(path, date_time=FIXED_TIME)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        with self.zip.open(info, "w", force_zip64=True) as handle:
-            entry = _Entry(handle)
+        with self.zip.open(path) as stream:
+            entry = _Entry(stream)
             yield entry
         self.files[path] = (entry.digest.hexdigest(), entry.size)
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        with self.open(path) as entry:
-            entry.write(data)
+        if path in self.files:
+            raise ValueError(f"{path} written twice")
+        self.zip.write(path, data)
+        self.files[path] = (hashlib.sha256(data).hexdigest(), len(data))
 
     def write_json(self, path: str, obj: Any, *, indent: bool = False) -> None:
         self.write_bytes(path, dumps(obj) if indent else dumps_compact(obj))
 
     def write_jsonl(self, path: str, rows) -> None:
         # Lines are gathered into ~256 KB blocks: one compressor call per block, not per line.
+        # A file that fits one block (most per-change files) is written whole.
+        iterator = iter(rows)
+        block: list[bytes] = []
+        size = 0
+        for item in iterator:
+            line = dumps_line(item)
+            block.append(line)
+            size += len(line)
+            if size >= 256 * 1024:
+                break
+        else:
+            self.write_bytes(path, b"".join(block))
+            return
         with self.open(path) as entry:
-            block: list[bytes] = []
-            size = 0
-            for item in rows:
+            entry.write(b"".join(block))
+            block, size = [], 0
+            for item in iterator:
                 line = dumps_line(item)
                 block.append(line)
                 size += len(line)
