@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +17,24 @@ from .models import AccessGrant, ReviewCampaign, ReviewItem
 
 def inactive_days_limit() -> int:
     return int(getattr(settings, "ACCESS_REVIEW_INACTIVE_DAYS", 90))
+
+
+ITEMS_DIGEST_FORMAT = ("sha256 of one line per item created, in item id order: "
+                       "item id, grant id, reviewer id, reassigned-from id (or empty), tab-separated, newline-ended")
+
+
+def campaign_items_digest(campaign_id: int) -> tuple[int, str]:
+    """(count, SHA-256) of the items a campaign was opened with, read from their creation rows in
+    the append-only history. The opening's audit event carries the same pair, so an auditor can
+    check the chain vouches for exactly these items."""
+    digest = hashlib.sha256()
+    count = 0
+    rows = (ReviewItem.history.filter(campaign_id=campaign_id, history_type="+").order_by("id")
+            .values_list("id", "grant_id", "reviewer_id", "reassigned_from_id"))
+    for item_id, grant_id, reviewer_id, reassigned_from_id in rows.iterator(chunk_size=10_000):
+        digest.update(f"{item_id}\t{grant_id}\t{reviewer_id}\t{reassigned_from_id or ''}\n".encode())
+        count += 1
+    return count, digest.hexdigest()
 
 
 def _token_activity(user_ref: str) -> Subquery:

@@ -1,16 +1,14 @@
-"""Every write of access reviews: grants (grants.py) and review campaigns (campaigns.py)."""
+"""Every write of access reviews: grants (grants.py), opening a campaign (opening.py) and the rest
+of a campaign's life (campaigns.py)."""
 
 from .campaigns import (  # noqa: F401
     CloseResult,
     campaign_close,
     campaign_escalate_overdue,
-    campaign_open,
-    campaign_open_quarterly,
     campaign_reminders_send,
     item_decide,
     item_reassign,
     items_decide_bulk,
-    quarter_period,
 )
 from .grants import (  # noqa: F401
     grant_create,
@@ -20,3 +18,4 @@ from .grants import (  # noqa: F401
     grants_flag_for_review,
 )
 from .history import history_attrs  # noqa: F401
+from .opening import campaign_open, campaign_open_quarterly, quarter_period  # noqa: F401

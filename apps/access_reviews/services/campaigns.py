@@ -1,43 +1,33 @@
-"""Review campaigns: open (with reviewer assignment), decide, bulk decide, close (apply
+"""Review campaigns after opening (see opening.py): decide, bulk decide, reassign, close (apply
 revocations), reminders and escalation."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
-from apps.accounts.models import ApiToken, Team, TeamMembership, User
+from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import ACCESS_ADMIN
 from apps.audit.actor import resolve_actor
-from apps.audit.services import PendingEvent, audit_event_record, audit_events_record_many
-from apps.catalog.models import COMPLIANCE_SCOPE_KEYS
+from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
 
 from ..models import AccessGrant, Decision, ReviewCampaign, ReviewItem
 from .grants import grant_set_expiry, grants_revoke_many
 from .history import history_attrs
+from .opening import access_admins
 
 
 def inactive_days_limit() -> int:
     return int(getattr(settings, "ACCESS_REVIEW_INACTIVE_DAYS", 90))
-
-
-def quarter_period(day: date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
-def access_admins() -> list[User]:
-    return list(User.objects.filter(is_active=True, kind=User.Kind.HUMAN, groups__name=ACCESS_ADMIN)
-                .order_by("username").distinct())
 
 
 def _token_last_used(user_ids) -> dict[int, datetime]:
@@ -46,173 +36,6 @@ def _token_last_used(user_ids) -> dict[int, datetime]:
                                     last_used_at__isnull=False)
             .values("user_id").annotate(last=Max("last_used_at")).values_list("user_id", "last"))
     return dict(rows)
-
-
-# --- opening ---------------------------------------------------------------------------------
-
-def _grants_in_scope(scope: str, team: Team | None, compliance: str):
-    qs = (AccessGrant.objects.active().production()
-          .select_related("user", "service", "service__owner_team", "environment")
-          .order_by("service_id", "user_id", "privilege"))
-    if scope == ReviewCampaign.Scope.TEAM:
-        qs = qs.filter(service__owner_team=team)
-    elif scope == ReviewCampaign.Scope.COMPLIANCE:
-        qs = qs.filter(service__compliance_scopes__icontains=f'"{compliance}"')
-    return qs
-
-
-def _contexts(grants: list[AccessGrant]) -> dict[int, dict]:
-    """Facts per grant a reviewer needs: the holder's roles and teams, and team changes since the
-    grant was made (joins and departures from the membership history)."""
-    user_ids = {g.user_id for g in grants}
-    roles: dict[int, list[str]] = defaultdict(list)
-    for user_id, name in User.groups.through.objects.filter(user_id__in=user_ids).values_list("user_id", "group__name"):
-        roles[user_id].append(name)
-    teams: dict[int, dict[int, str]] = defaultdict(dict)
-    for user_id, team_id, slug in TeamMembership.objects.filter(user_id__in=user_ids).values_list(
-            "user_id", "team_id", "team__slug"):
-        teams[user_id][team_id] = slug
-    earliest = min((g.granted_at for g in grants), default=timezone.now())
-    changes: dict[int, list[tuple]] = defaultdict(list)
-    history = TeamMembership.history.model.objects.filter(user_id__in=user_ids, history_date__gte=earliest,
-                                                          history_type__in=["+", "-"])
-    team_names = dict(Team.objects.values_list("pk", "slug"))
-    for user_id, team_id, kind, when in history.values_list("user_id", "team_id", "history_type", "history_date"):
-        verb = "joined" if kind == "+" else "left"
-        changes[user_id].append((when, team_id, f"{verb} {team_names.get(team_id, team_id)}", kind))
-    out = {}
-    for g in grants:
-        # Joining the owning team after the grant is expected; departures and moves elsewhere are news.
-        since = [f"{text} on {when:%Y-%m-%d}" for when, team_id, text, kind in sorted(changes[g.user_id])
-                 if when >= g.granted_at and not (kind == "+" and team_id == g.service.owner_team_id)]
-        out[g.pk] = {
-            "kind": g.user.kind,
-            "roles": sorted(roles[g.user_id]),
-            "teams": sorted(teams[g.user_id].values()),
-            "in_owner_team": g.service.owner_team_id in teams[g.user_id]
-            or (g.user.kind == User.Kind.SERVICE_ACCOUNT and g.user.owner_team_id == g.service.owner_team_id),
-            "team_changes": since[-5:],
-            "flag": g.flag_reason,
-        }
-    return out
-
-
-def _assign(grants: list[AccessGrant], admins: list[User]) -> list[tuple[User, User | None, str]]:
-    """(reviewer, reassigned_from, note) per grant: the owning team's lead, else the access admin
-    with the fewest items so far; never the holder of the grant."""
-    load: Counter[int] = Counter()
-    result = []
-
-    def least_loaded(exclude_id: int) -> User | None:
-        candidates = [a for a in admins if a.pk != exclude_id]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda a: (load[a.pk], a.username))
-
-    for g in grants:
-        lead = g.service.owner_team.lead
-        if lead is not None and lead.is_active and lead.pk != g.user_id:
-            reviewer, original, note = lead, None, ""
-        elif lead is not None and lead.pk == g.user_id:
-            reviewer, original, note = least_loaded(g.user_id), lead, "Reassigned: the team lead holds this grant"
-        else:
-            reviewer, original, note = least_loaded(g.user_id), None, "No active team lead: access admin reviews"
-        if reviewer is None:
-            raise Unprocessable(f"Nobody but the holder could review {g}: add an access admin first.",
-                                code="no_reviewer_available")
-        load[reviewer.pk] += 1
-        result.append((reviewer, original, note))
-    return result
-
-
-def campaign_open(*, name: str, due_date: date, actor: Any, scope: str = ReviewCampaign.Scope.ALL_PRODUCTION,
-                  scope_team: Team | None = None, scope_compliance: str = "", period: str = "",
-                  revoke_undecided_inactive: bool = True, now: datetime | None = None) -> ReviewCampaign:
-    resolved = resolve_actor(actor)
-    now = now or timezone.now()
-    fields: dict[str, list[str]] = {}
-    if not (name or "").strip():
-        fields["name"] = ["This field is required."]
-    if due_date is None or due_date <= now.date():
-        fields["due_date"] = ["Must be after today."]
-    if scope not in ReviewCampaign.Scope.values:
-        fields["scope"] = [f"One of: {', '.join(ReviewCampaign.Scope.values)}."]
-    if scope == ReviewCampaign.Scope.TEAM and scope_team is None:
-        fields["team"] = ["A team campaign names its team."]
-    if scope == ReviewCampaign.Scope.COMPLIANCE and scope_compliance not in COMPLIANCE_SCOPE_KEYS:
-        fields["compliance_scope"] = [f"One of: {', '.join(COMPLIANCE_SCOPE_KEYS)}."]
-    if fields:
-        raise InvalidInput("The campaign is not valid: " + ", ".join(fields) + ".", fields=fields)
-
-    grants = list(_grants_in_scope(scope, scope_team, scope_compliance).select_related("service__owner_team__lead"))
-    assignments = _assign(grants, access_admins())
-    contexts = _contexts(grants)
-    history_user, attrs = history_attrs(resolved)
-    with transaction.atomic():
-        campaign = ReviewCampaign(
-            name=name.strip()[:150], scope=scope, scope_team=scope_team if scope == ReviewCampaign.Scope.TEAM else None,
-            scope_compliance=scope_compliance if scope == ReviewCampaign.Scope.COMPLIANCE else "", period=period,
-            opened_at=now, opened_by=resolved.user, due_date=due_date,
-            revoke_undecided_inactive=revoke_undecided_inactive,
-        )
-        campaign._history_user = resolved.user
-        try:
-            with transaction.atomic():
-                campaign.save()
-        except IntegrityError as exc:
-            raise Conflict(f"A campaign for {period} exists already.", code="campaign_exists") from exc
-        items = [
-            ReviewItem(campaign=campaign, grant=g, reviewer=reviewer, reassigned_from=original, assignment_note=note,
-                       context=contexts[g.pk])
-            for g, (reviewer, original, note) in zip(grants, assignments, strict=True)
-        ]
-        items = bulk_create_with_history(items, ReviewItem, batch_size=2000, default_user=history_user,
-                                         default_change_reason="assigned", default_date=now,
-                                         custom_historical_attrs=attrs)
-        campaign.reviewers.set({reviewer.pk for reviewer, _, _ in assignments})
-        events = [PendingEvent(action="access_review.campaign_opened", target=campaign, details={
-            "scope": campaign.scope_label(), "due_date": due_date.isoformat(), "items": len(items),
-            "period": period, "reviewers": len({r.pk for r, _, _ in assignments}),
-        })]
-        events += [
-            PendingEvent(action="access_review.item_assigned", object_type="access_reviews.reviewitem",
-                         object_id=str(item.pk), object_repr=f"{g.user.username} · {g.privilege} · {g.service.slug}",
-                         details={"campaign": campaign.pk, "grant": g.pk, "reviewer": reviewer.username,
-                                  **({"reassigned_from": original.username, "note": note} if original else {})})
-            for item, g, (reviewer, original, note) in zip(items, grants, assignments, strict=True)
-        ]
-        audit_events_record_many(events=events, actor=resolved)
-        transaction.on_commit(lambda: _notify_opened(campaign.pk))
-    return campaign
-
-
-def campaign_open_quarterly(*, actor: Any, today: date | None = None) -> tuple[ReviewCampaign, bool]:
-    """The quarterly all-production campaign for the quarter containing `today`; opens it once."""
-    today = today or timezone.localdate()
-    period = quarter_period(today)
-    existing = ReviewCampaign.objects.filter(period=period).first()
-    if existing is not None:
-        return existing, False
-    due = today + timedelta(days=int(getattr(settings, "ACCESS_REVIEW_DUE_DAYS", 30)))
-    start = timezone.make_aware(datetime.combine(today, time(0, 0))) if timezone.now().date() != today else None
-    try:
-        campaign = campaign_open(name=f"Quarterly access review {period.replace('-', ' ')}", due_date=due,
-                                 actor=actor, period=period, now=start)
-    except Conflict:
-        return ReviewCampaign.objects.get(period=period), False
-    return campaign, True
-
-
-def _notify_opened(campaign_id: int) -> None:
-    campaign = ReviewCampaign.objects.get(pk=campaign_id)
-    counts = (ReviewItem.objects.filter(campaign=campaign).values("reviewer__email", "reviewer__first_name")
-              .annotate(n=Count("id")))
-    for row in counts:
-        if row["reviewer__email"]:
-            send_mail(f"Access review: {row['n']} grants to review by {campaign.due_date:%d %b %Y}",
-                      f"Hello {row['reviewer__first_name'] or ''},\n\n{campaign.name} is open. You have {row['n']} "
-                      f"grants to review by {campaign.due_date:%Y-%m-%d}:\n{settings.SITE_URL}/access/reviews/\n",
-                      None, [row["reviewer__email"]], fail_silently=True)
 
 
 # --- deciding --------------------------------------------------------------------------------
