@@ -7,6 +7,7 @@ from .models import (
     DeploymentLock,
     EnvironmentPolicy,
     GateDecision,
+    PullRequest,
     SigningKey,
     VersionPolicy,
     WebhookDelivery,
@@ -82,3 +83,16 @@ class DeploymentLockAdmin(admin.ModelAdmin):
 
     list_display = ("service", "environment", "acquired_at", "expires_at", "deployment")
 
+
+
+@admin.register(PullRequest)
+class PullRequestAdmin(SimpleHistoryAdmin):
+    """Kept from webhooks only: read here, never edited (the history and audit log say who changed them)."""
+
+    list_display = ("__str__", "title", "state", "service", "change", "provider_updated_at")
+    list_filter = ("state", "provider")
+    search_fields = ("repository", "title", "head_sha", "merge_commit_sha", "change_ref")
+    readonly_fields = [f.name for f in PullRequest._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

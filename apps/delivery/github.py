@@ -1,5 +1,7 @@
-"""GitHub webhook deliveries mapped onto deployments (deployment, deployment_status) and
-artifacts (workflow_run: the build's outcome recorded as evidence of the artifacts it built)."""
+"""GitHub webhook deliveries mapped onto deployments (deployment, deployment_status), artifacts
+(workflow_run: the build's outcome recorded as evidence of the artifacts it built) and pull
+requests (pull_request: linked to the change they name, and through their commits to artifacts
+and deployments)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,15 @@ from django.utils.dateparse import parse_datetime
 
 from releaseportal.errors import PortalError
 
-from . import services
+from . import pull_requests, services
 from .models import Artifact, Deployment, Evidence, WebhookDelivery
 from .webhook_mapping import environment_named, service_for_repository
 
-EVENTS = {"deployment", "deployment_status", "workflow_run"}
+EVENTS = {"deployment", "deployment_status", "workflow_run", "pull_request"}
+# pull_request actions that change what we keep; the rest (labeled, assigned, review_requested,
+# ...) are acknowledged and ignored.
+PULL_REQUEST_ACTIONS = {"opened", "reopened", "edited", "synchronize", "ready_for_review", "converted_to_draft",
+                        "closed"}
 _STATUS = {"success": "succeeded", "failure": "failed", "error": "failed", "in_progress": "in_progress",
            "queued": "in_progress", "pending": "in_progress"}
 
@@ -72,6 +78,8 @@ def process(delivery: WebhookDelivery, actor) -> tuple[str, str]:
         except PortalError as exc:
             return WebhookDelivery.Status.IGNORED, exc.message
         return WebhookDelivery.Status.PROCESSED, f"deployment #{deployment.pk} {status}"
+    if delivery.event == "pull_request":
+        return pull_requests.process(delivery, payload, actor)
     if delivery.event == "workflow_run":
         return record_build(delivery, payload.get("workflow_run") or {}, names=_repository_names(payload), actor=actor,
                             run_id=str((payload.get("workflow_run") or {}).get("id", "")),
@@ -96,3 +104,15 @@ def record_build(delivery: WebhookDelivery, run: dict, *, names: list[str], acto
         if not Evidence.objects.filter(artifact=artifact, kind="other", summary__run_id=run_id).exists():
             services.evidence_record_build(artifact=artifact, summary=summary, actor=actor)
     return WebhookDelivery.Status.PROCESSED, f"build {outcome} recorded on {len(artifacts)} artifacts"
+
+
+def check(event: str, payload: dict) -> tuple[dict[str, list[str]], str]:
+    """Checked before a delivery is accepted: (problems by field, reason to ignore it)."""
+    if event != "pull_request":
+        return {}, ""
+    action = payload.get("action")
+    if not isinstance(action, str) or not action:
+        return {"action": ["required: the pull_request action"]}, ""
+    if action not in PULL_REQUEST_ACTIONS:
+        return {}, f"pull_request action {action!r} is not used"
+    return pull_requests.problems(payload), ""

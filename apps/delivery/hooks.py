@@ -2,7 +2,9 @@
 
 A delivery is accepted only when it proves it knows an active integration's secret: GitHub's
 HMAC-SHA256 of the body (X-Hub-Signature-256) or GitLab's X-Gitlab-Token, compared in constant
-time. A delivery id seen before is answered 200 and not processed again (replays change nothing)."""
+time. A delivery id seen before is answered 200 and not processed again (replays change nothing).
+A payload of a used event that lacks what we need is refused with 400 naming the fields, and
+nothing is stored; an action we do not use is acknowledged (202 "ignored") and kept for the record."""
 
 from __future__ import annotations
 
@@ -42,7 +44,12 @@ def _gitlab_integration(token: str) -> WebhookIntegration | None:
     return None
 
 
-def _accept(*, integration: WebhookIntegration, delivery_id: str, event: str, body: bytes, handled: set[str]):
+def _no_check(event: str, payload: dict) -> tuple[dict[str, list[str]], str]:
+    return {}, ""
+
+
+def _accept(*, integration: WebhookIntegration, delivery_id: str, event: str, body: bytes, handled: set[str],
+            check=_no_check):
     if not delivery_id:
         return _refuse(400, "delivery_id_missing", "The delivery id header is missing.")
     try:
@@ -51,13 +58,20 @@ def _accept(*, integration: WebhookIntegration, delivery_id: str, event: str, bo
         return _refuse(400, "malformed_document", "The body is not JSON.")
     if not isinstance(payload, dict):
         return _refuse(400, "malformed_document", "The body must be a JSON object.")
+    ignored = "" if event in handled else f"event {event!r} is not used"
+    if not ignored:
+        problems, ignored = check(event, payload)
+        if problems:
+            return JsonResponse({"error": {"code": "invalid_payload", "message": f"This {event} payload cannot be "
+                                           "used: " + ", ".join(sorted(problems)) + ".", "fields": problems}},
+                                status=400)
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
                 integration=integration, provider=integration.provider, delivery_id=delivery_id[:100],
                 event=event[:50], payload=payload,
-                status=WebhookDelivery.Status.RECEIVED if event in handled else WebhookDelivery.Status.IGNORED,
-                result="" if event in handled else f"event {event!r} is not used")
+                status=WebhookDelivery.Status.IGNORED if ignored else WebhookDelivery.Status.RECEIVED,
+                result=ignored[:300])
     except IntegrityError:
         return JsonResponse({"status": "duplicate", "delivery": delivery_id}, status=200)
     if delivery.status == WebhookDelivery.Status.RECEIVED:
@@ -79,7 +93,7 @@ def github_hook(request):
     if event == "ping":
         return JsonResponse({"status": "pong"})
     return _accept(integration=integration, delivery_id=request.headers.get("X-GitHub-Delivery", ""), event=event,
-                   body=body, handled=github.EVENTS)
+                   body=body, handled=github.EVENTS, check=github.check)
 
 
 @csrf_exempt

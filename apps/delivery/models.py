@@ -326,3 +326,53 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event} {self.delivery_id}"
+
+
+class PullRequest(models.Model):
+    """A pull request reported by a webhook, linked to the change it names (`CHG-000123` in its
+    title, branch or description). Its head and merge commits tie it to the artifacts built from
+    them and the deployments that shipped them."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+        MERGED = "merged", "Merged"
+
+    provider = models.CharField(max_length=10)
+    # The provider's own id ("github:279147437"): numbers are only unique within a repository.
+    external_id = models.CharField(max_length=100, unique=True)
+    repository = models.CharField(max_length=200)
+    number = models.PositiveIntegerField()
+    service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="pull_requests")
+    change = models.ForeignKey("changes.ChangeRequest", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="pull_requests")
+    # The reference as written, kept when it names no change of this service.
+    change_ref = models.CharField(max_length=40, blank=True)
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=500, blank=True)
+    author = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=6, choices=State.choices)
+    draft = models.BooleanField(default=False)
+    head_ref = models.CharField(max_length=255, blank=True)
+    head_sha = models.CharField(max_length=40, blank=True)
+    base_ref = models.CharField(max_length=255, blank=True)
+    merge_commit_sha = models.CharField(max_length=40, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The provider's updated_at of the state stored: an older delivery arriving late changes nothing.
+    provider_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["change"], name="pr_change_idx"),
+            models.Index(fields=["service", "head_sha"], name="pr_service_head_idx"),
+            models.Index(fields=["service", "merge_commit_sha"], name="pr_service_merge_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository}#{self.number}"

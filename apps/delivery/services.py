@@ -33,6 +33,7 @@ from .models import (
     DeploymentLock,
     Evidence,
     GateDecision,
+    PullRequest,
     SignatureStatus,
     SigningKey,
     VersionPolicy,
@@ -430,6 +431,47 @@ def evidence_record_build(*, artifact: Artifact, summary: dict, actor: Any) -> E
         audit_event_record(action="delivery.build_recorded", target=evidence, actor=actor,
                            details={"artifact": artifact.digest, **summary})
     return evidence
+
+
+_PR_TRACKED = ("state", "change_id", "change_ref", "title", "draft", "head_ref", "head_sha", "base_ref",
+               "merge_commit_sha", "service_id")
+
+
+@dataclass
+class PullRequestRecorded:
+    pull_request: PullRequest
+    created: bool
+    stale: bool = False
+
+
+def pull_request_record(*, provider: str, external_id: str, service: Service, change: ChangeRequest | None,
+                        action: str, actor: Any, delivery_id: str = "", **fields: Any) -> PullRequestRecorded:
+    """Create or bring up to date the pull request a webhook reported. A delivery older than the
+    stored state (they may arrive out of order) changes nothing."""
+    with transaction.atomic():
+        pr = PullRequest.objects.select_for_update().filter(external_id=external_id).first()
+        created = pr is None
+        if pr is None:
+            pr = PullRequest(provider=provider, external_id=external_id)
+        else:
+            incoming = fields.get("provider_updated_at")
+            if pr.provider_updated_at and incoming and incoming < pr.provider_updated_at:
+                return PullRequestRecorded(pr, False, stale=True)
+        before = [getattr(pr, name) for name in _PR_TRACKED]
+        for name, value in fields.items():
+            setattr(pr, name, value)
+        pr.service, pr.change = service, change
+        if not created and before == [getattr(pr, name) for name in _PR_TRACKED]:
+            # Nothing we show has moved (a description edit, a re-sent event): no history row, no event.
+            return PullRequestRecorded(pr, False)
+        pr.save()
+        audit_event_record(action="delivery.pull_request_recorded" if created else "delivery.pull_request_updated",
+                           target=pr, actor=actor, details={
+                               "action": action, "repository": pr.repository, "number": pr.number, "state": pr.state,
+                               "service": service.slug, "change": change.number if change else "",
+                               "change_ref": pr.change_ref, "head_sha": pr.head_sha,
+                               "merge_commit_sha": pr.merge_commit_sha, "delivery": delivery_id})
+    return PullRequestRecorded(pr, created)
 
 
 def webhook_delivery_process(*, delivery_id: int, actor: Any) -> str:
