@@ -178,28 +178,71 @@ def test_concurrent_writers_never_fork_or_gap_the_chain():
     assert AuditEvent.objects.values("prev_hash").distinct().count() == threads_n * per_thread
 
 
+TRICKY_DETAILS = {"quote": 'say "hi"', "unicode": "Zürich ✓", "nested": {"b": [1, 2.5, None, True], "a": "\\n"},
+                  "control": "tab\tbell\x07", "big": 10**12, "float": 0.1, "key with spaces": {"Z": 1, "a": 2}}
+
+
+@pytest.fixture
+def python_rechecks(monkeypatch):
+    """Records every link the PostgreSQL path hands to apps.audit.chain for a recomputation."""
+    from apps.audit import verification
+
+    calls: list[set[int]] = []
+    original = verification._python_cleared
+
+    def spy(seqs):
+        calls.append(set(seqs))
+        return original(seqs)
+
+    monkeypatch.setattr(verification, "_python_cleared", spy)
+    return calls
+
+
+@pytest.mark.django_db
+def test_details_are_stored_as_the_canonical_text_that_was_hashed(requester):
+    from apps.audit.chain import canonical_details
+
+    audit_event_record(action="test.tricky", actor=requester, details=TRICKY_DETAILS)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT details FROM audit_auditevent WHERE seq = 1" if connection.vendor == "sqlite"
+                       else "SELECT details::text FROM audit_auditevent WHERE seq = 1")
+        stored = cursor.fetchone()[0]
+    assert stored == canonical_details(normalise(TRICKY_DETAILS))
+    assert AuditEvent.objects.get(seq=1).details == normalise(TRICKY_DETAILS)
+
+
+def normalise(details):
+    from apps.audit.chain import normalise_details
+
+    return normalise_details(details)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_fast_canonical_matches_chain(requester, service):
-    """The verifier's PostgreSQL fast path builds exactly the bytes apps.audit.chain hashes."""
-    from apps.audit.chain import canonical_json
-    from apps.audit.verification import _PG_SELECT, fast_canonical
+def test_the_database_rehashes_every_link_itself(requester, service, python_rechecks):
+    """The SQL path clears tricky rows on its own: no link falls back to Python."""
+    audit_event_record(action="test.tricky", target=service, actor=requester, details=TRICKY_DETAILS)
+    audit_event_record(action="test.system", object_type="x", object_id="é", object_repr='line\nbreak "q" \\')
+    audit_event_record(action="test.empty", actor=requester)
+    report = verify_chain()
+    assert report.ok and report.checked == 3 and report.rechecked == 0
+    assert python_rechecks == []
 
-    tricky = {"quote": 'say "hi"', "unicode": "Zürich ✓", "nested": {"b": [1, 2.5, None, True], "a": "\\n"},
-              "big": 10**12, "float": 0.1}
-    audit_event_record(action="test.tricky", target=service, actor=requester, details=tricky)
-    audit_event_record(action="test.system", object_type="x", object_id="é", object_repr="line\nbreak")
-    for event in AuditEvent.objects.order_by("seq"):
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_SELECT, [event.seq, event.seq, 1])
-            row = cursor.fetchone()
-        expected = canonical_json(event_payload(
-            seq=event.seq, created_at=event.created_at, actor_id=event.actor_id, actor_type=event.actor_type,
-            actor_label=event.actor_label, action=event.action, object_type=event.object_type,
-            object_id=event.object_id, object_repr=event.object_repr, request_id=event.request_id, ip=event.ip,
-            details=event.details))
-        assert fast_canonical(*row[:12]) == expected
-    assert verify_chain().ok
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_link_the_sql_cannot_clear_gets_the_python_verdict(requester, python_rechecks):
+    """Details written before they were stored canonically (jsonb spacing) are re-checked in
+    Python and pass; a real alteration still fails there."""
+    audit_events_record_many(events=[PendingEvent(action="test.e", details={"b": 1, "a": [1, 2]}) for _ in range(3)],
+                             actor=requester)
+    _tamper("UPDATE audit_auditevent SET details = %s::json WHERE seq = 2", ['{"a": [1, 2], "b": 1}'])
+    report = verify_chain()
+    assert report.ok and report.checked == 3 and report.rechecked == 1
+    assert python_rechecks == [{2}]
+    _tamper("UPDATE audit_auditevent SET details = %s::json WHERE seq = 2", ['{"a": [1, 2], "b": 2}'])
+    report = verify_chain()
+    assert not report.ok and report.broken_seq == 2 and "altered" in report.reason
 
 
 @pytest.mark.postgres
@@ -209,11 +252,20 @@ def test_parallel_verification_checks_every_range_and_seam(monkeypatch):
 
     monkeypatch.setattr(verification, "PARALLEL_THRESHOLD", 10)
     audit_events_record_many(events=[PendingEvent(action="test.p", details={"i": i}) for i in range(90)], actor=None)
-    report = verification.verify_chain(workers=3)
-    assert report.ok and report.checked == 90 and report.head_seq == 90
+    head = AuditEvent.objects.get(seq=90).hash
+    for chunk_size in (None, 7):  # 7: every range is read in several chunks, seams in between
+        report = verification.verify_chain(workers=3, chunk_size=chunk_size)
+        assert report.ok and report.checked == 90 and report.head_seq == 90 and report.head_hash == head
     _tamper("UPDATE audit_auditevent SET action = 'test.forged' WHERE seq = 61", [])
+    for chunk_size in (None, 7):
+        report = verification.verify_chain(workers=3, chunk_size=chunk_size)
+        assert not report.ok and report.broken_seq == 61 and "altered" in report.reason
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 31", [])  # the first row of the second range
     report = verification.verify_chain(workers=3)
-    assert not report.ok and report.broken_seq == 61 and "altered" in report.reason
-    _tamper("DELETE FROM audit_auditevent WHERE seq = 31", [])
+    assert not report.ok and report.broken_seq == 31 and "missing" in report.reason
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 15", [])  # the first row of a chunk of 7
+    report = verification.verify_chain(workers=3, chunk_size=7)
+    assert not report.ok and report.broken_seq == 15 and "missing" in report.reason
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 1", [])
     report = verification.verify_chain(workers=3)
-    assert not report.ok and report.broken_seq == 31
+    assert not report.ok and report.broken_seq == 1 and "missing" in report.reason
