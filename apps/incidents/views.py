@@ -80,6 +80,22 @@ def _form_errors(form) -> str:
     return "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
 
 
+def _submit(request, form, action, *, success=None, invalid: str | None = None) -> bool:
+    """Validate `form`, run `action(cleaned_data)` and flash the outcome; True when it was done.
+    `success` is a message, or a function of the action's result giving one."""
+    if not form.is_valid():
+        messages.error(request, invalid or _form_errors(form))
+        return False
+    try:
+        result = action(form.cleaned_data)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return False
+    if success:
+        messages.success(request, success(result) if callable(success) else success)
+    return True
+
+
 # --- incidents -----------------------------------------------------------------------------
 
 @member_required
@@ -203,15 +219,9 @@ def incident_post_update(request, pk: int):
 def incident_edit(request, pk: int):
     incident = _incident_for(request, pk)
     _require_update(request, incident)
-    form = IncidentEditForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect("incidents:detail", pk=pk)
-    try:
-        services.incident_edit(incident=incident, actor=request.user, **form.cleaned_data)
-        messages.success(request, "Incident details saved.")
-    except PortalError as exc:
-        messages.error(request, exc.message)
+    _submit(request, IncidentEditForm(request.POST),
+            lambda data: services.incident_edit(incident=incident, actor=request.user, **data),
+            success="Incident details saved.")
     return redirect("incidents:detail", pk=pk)
 
 
@@ -220,29 +230,19 @@ def incident_edit(request, pk: int):
 def incident_link(request, pk: int):
     incident = _incident_for(request, pk)
     _require_update(request, incident)
-    form = LinkOverrideForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose the link and give a reason.")
-        return redirect("incidents:detail", pk=pk)
-    target = form.cleaned_data["target"].strip()
-    deployment = None
-    suppress = False
-    if target == "none":
-        suppress = True
-    elif target != "inferred":
-        if not target.isdigit():
-            messages.error(request, "Unknown deployment.")
-            return redirect("incidents:detail", pk=pk)
-        deployment = Deployment.objects.filter(pk=int(target)).first()
-        if deployment is None:
-            messages.error(request, "Unknown deployment.")
-            return redirect("incidents:detail", pk=pk)
-    try:
-        services.incident_link_override(incident=incident, actor=request.user, reason=form.cleaned_data["reason"],
-                                        deployment=deployment, suppress=suppress)
-        messages.success(request, "Deployment link overridden.")
-    except PortalError as exc:
-        messages.error(request, exc.message)
+
+    def override(data):
+        target = data["target"].strip()
+        deployment = None
+        if target not in ("none", "inferred"):
+            deployment = Deployment.objects.filter(pk=int(target)).first() if target.isdigit() else None
+            if deployment is None:
+                raise PortalError("Unknown deployment.")
+        return services.incident_link_override(incident=incident, actor=request.user, reason=data["reason"],
+                                               deployment=deployment, suppress=target == "none")
+
+    _submit(request, LinkOverrideForm(request.POST), override, invalid="Choose the link and give a reason.",
+            success="Deployment link overridden.")
     return redirect("incidents:detail", pk=pk)
 
 
@@ -251,17 +251,11 @@ def incident_link(request, pk: int):
 def incident_attach(request, pk: int):
     incident = _incident_for(request, pk)
     _require_update(request, incident)
-    form = AttachmentForm(request.POST, request.FILES)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect("incidents:detail", pk=pk)
-    data = form.cleaned_data
-    try:
-        attachment = services.attachment_add(incident=incident, actor=request.user, kind=data["kind"],
-                                             upload=data["file"], text=data["text"], description=data["description"])
-        messages.success(request, f"Attached {attachment.filename} (sha256 {attachment.sha256[:12]}…).")
-    except PortalError as exc:
-        messages.error(request, exc.message)
+    _submit(request, AttachmentForm(request.POST, request.FILES),
+            lambda data: services.attachment_add(incident=incident, actor=request.user, kind=data["kind"],
+                                                 upload=data["file"], text=data["text"],
+                                                 description=data["description"]),
+            success=lambda attachment: f"Attached {attachment.filename} (sha256 {attachment.sha256[:12]}…).")
     return HttpResponseRedirect(reverse("incidents:detail", args=[pk]) + "#evidence")
 
 
@@ -285,20 +279,15 @@ def attachment_download(request, pk: int, attachment_id: int):
 def incident_rollback(request, pk: int):
     incident = _incident_for(request, pk)
     _require_update(request, incident)
-    form = RollbackForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose the rollback deployment.")
-        return redirect("incidents:detail", pk=pk)
-    deployment = Deployment.objects.filter(pk=form.cleaned_data["deployment"]).select_related("rollback_of").first()
-    if deployment is None:
-        messages.error(request, "Unknown deployment.")
-        return redirect("incidents:detail", pk=pk)
-    try:
-        services.rollback_record(incident=incident, deployment=deployment, actor=request.user,
-                                 note=form.cleaned_data["note"])
-        messages.success(request, "Rollback recorded; stakeholders are being notified.")
-    except PortalError as exc:
-        messages.error(request, exc.message)
+
+    def record(data):
+        deployment = Deployment.objects.filter(pk=data["deployment"]).select_related("rollback_of").first()
+        if deployment is None:
+            raise PortalError("Unknown deployment.")
+        return services.rollback_record(incident=incident, deployment=deployment, actor=request.user, note=data["note"])
+
+    _submit(request, RollbackForm(request.POST), record, invalid="Choose the rollback deployment.",
+            success="Rollback recorded; stakeholders are being notified.")
     return redirect("incidents:detail", pk=pk)
 
 
@@ -352,15 +341,9 @@ def action_item_add(request, pk: int):
     incident = _incident_for(request, pk)
     _require_update(request, incident)
     review = get_object_or_404(Review, incident=incident)
-    form = ActionItemForm(request.POST)
-    if form.is_valid():
-        try:
-            review_services.action_item_add(review=review, actor=request.user, **form.cleaned_data)
-            messages.success(request, "Action item added.")
-        except PortalError as exc:
-            messages.error(request, exc.message)
-    else:
-        messages.error(request, _form_errors(form))
+    _submit(request, ActionItemForm(request.POST),
+            lambda data: review_services.action_item_add(review=review, actor=request.user, **data),
+            success="Action item added.")
     return HttpResponseRedirect(reverse("incidents:review", args=[pk]) + "#action-items")
 
 
@@ -469,14 +452,8 @@ def _runbook_for_manage(request, slug: str) -> Runbook:
 @require_POST
 def runbook_step_add(request, slug: str):
     runbook = _runbook_for_manage(request, slug)
-    form = RunbookStepForm(request.POST)
-    if form.is_valid():
-        try:
-            runbook_services.runbook_step_add(runbook=runbook, actor=request.user, **form.cleaned_data)
-        except PortalError as exc:
-            messages.error(request, exc.message)
-    else:
-        messages.error(request, _form_errors(form))
+    _submit(request, RunbookStepForm(request.POST),
+            lambda data: runbook_services.runbook_step_add(runbook=runbook, actor=request.user, **data))
     return redirect("incidents:runbook", slug=slug)
 
 
@@ -484,15 +461,9 @@ def runbook_step_add(request, slug: str):
 @require_POST
 def runbook_test_add(request, slug: str):
     runbook = _runbook_for_manage(request, slug)
-    form = RunbookTestForm(request.POST)
-    if form.is_valid():
-        try:
-            runbook_services.runbook_test_record(runbook=runbook, actor=request.user, **form.cleaned_data)
-            messages.success(request, "Test recorded.")
-        except PortalError as exc:
-            messages.error(request, exc.message)
-    else:
-        messages.error(request, _form_errors(form))
+    _submit(request, RunbookTestForm(request.POST),
+            lambda data: runbook_services.runbook_test_record(runbook=runbook, actor=request.user, **data),
+            success="Test recorded.")
     return redirect("incidents:runbook", slug=slug)
 
 

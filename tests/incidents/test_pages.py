@@ -190,3 +190,32 @@ def test_editing_severity_and_commander_in_the_browser(client, requester, approv
                                                     "classification": "", "commander": approver.username})
     incident.refresh_from_db()
     assert incident.severity == "sev1" and incident.commander == approver
+
+
+@pytest.mark.parametrize("target", ["abc", "999999", ""])
+def test_a_bad_link_target_is_refused_with_a_message_and_changes_nothing(client, requester, incident, target):
+    client.force_login(requester)
+    response = client.post(f"/incidents/{incident.pk}/link/", {"target": target, "reason": "Because"}, follow=True)
+    text = response.content.decode()
+    assert ("Unknown deployment." if target else "Choose the link and give a reason.") in text
+    incident.refresh_from_db()
+    assert incident.caused_by_deployment is None and not incident.link_suppressed
+    assert incident.link_override_reason == ""
+
+
+def test_a_rollback_naming_an_unknown_deployment_is_refused(client, requester, incident):
+    client.force_login(requester)
+    response = client.post(f"/incidents/{incident.pk}/rollbacks/", {"deployment": 999999}, follow=True)
+    assert "Unknown deployment." in response.content.decode()
+    response = client.post(f"/incidents/{incident.pk}/rollbacks/", {"deployment": "x"}, follow=True)
+    assert "Choose the rollback deployment." in response.content.decode()
+    assert not IncidentRollback.objects.filter(incident=incident).exists()
+
+
+def test_an_edit_with_bad_input_names_the_field_and_saves_nothing(client, requester, incident):
+    client.force_login(requester)
+    response = client.post(f"/incidents/{incident.pk}/edit/", {"title": "", "severity": "sev9"}, follow=True)
+    text = response.content.decode()
+    assert "title:" in text and "severity:" in text
+    incident.refresh_from_db()
+    assert incident.title == "Card payments failing" and incident.severity == "sev2"
