@@ -130,7 +130,15 @@ class Approval(models.Model):
             models.UniqueConstraint(fields=["change", "approver"], condition=models.Q(voided_at__isnull=True),
                                     name="approval_one_live_decision_per_person"),
         ]
-        indexes = [models.Index(fields=["approver", "decided_at"], name="approval_approver_idx")]
+        indexes = [
+            models.Index(fields=["approver", "decided_at"], name="approval_approver_idx"),
+            # "Has this person already decided?" for the queue: answered from the index alone.
+            models.Index(fields=["approver", "change"], condition=models.Q(voided_at__isnull=True),
+                         name="approval_live_approver_idx"),
+            models.Index(fields=["on_behalf_of", "change"],
+                         condition=models.Q(voided_at__isnull=True, on_behalf_of__isnull=False),
+                         name="approval_live_on_behalf_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.approver} {self.decision} {self.change_id} ({self.stage_name})"
@@ -144,6 +152,13 @@ class OpenStage(models.Model):
     stage = models.ForeignKey("change_types.ApprovalStage", on_delete=models.CASCADE, related_name="+")
     group_name = models.CharField(max_length=150, blank=True, db_index=True)
     team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # Copies of the change's requester and implementer (segregation of duties: neither may decide),
+    # kept in step by the approval engine and change_update, so the queue and its counts leave a
+    # person's own changes out from these rows alone instead of joining every change ever filed.
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                                  db_index=False)
+    implementer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+", db_index=False)
     opened_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(db_index=True)
     reminded_at = models.DateTimeField(null=True, blank=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import BooleanField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, OpenStage
@@ -70,15 +70,19 @@ def active_delegator_ids(user, at: datetime | None = None) -> list[int]:
                 .values_list("delegator_id", flat=True))
 
 
-def _who_filters(user_id: int, delegator_ids: list[int]) -> tuple[Q, Q | None]:
-    """Which open stages name the user (own right) and which name their delegators: two queries."""
+def _who_filters(user, delegator_ids: list[int]) -> tuple[Q, Q | None]:
+    """Which open stages name the user (own right) and which name their delegators. The user's
+    roles are the ones already read for the request; teams (and delegators' roles) cost a query each."""
     from apps.accounts.models import TeamMembership, User
 
-    principals = [user_id, *delegator_ids]
+    principals = [user.pk, *delegator_ids]
     groups: dict[int, set[str]] = {pk: set() for pk in principals}
     teams: dict[int, set[int]] = {pk: set() for pk in principals}
-    for pk, name in User.groups.through.objects.filter(user_id__in=principals).values_list("user_id", "group__name"):
-        groups[pk].add(name)
+    groups[user.pk] = set(user.role_names())
+    if delegator_ids:
+        for pk, name in User.groups.through.objects.filter(user_id__in=delegator_ids).values_list("user_id",
+                                                                                                  "group__name"):
+            groups[pk].add(name)
     for pk, team_id in TeamMembership.objects.filter(user_id__in=principals).values_list("user_id", "team_id"):
         teams[pk].add(team_id)
 
@@ -87,37 +91,85 @@ def _who_filters(user_id: int, delegator_ids: list[int]) -> tuple[Q, Q | None]:
         team_ids = set().union(*(teams[i] for i in ids))
         return Q(group_name__in=sorted(names), team__isnull=True) | Q(team_id__in=sorted(team_ids))
 
-    return q_for([user_id]), (q_for(delegator_ids) if delegator_ids else None)
+    return q_for([user.pk]), (q_for(delegator_ids) if delegator_ids else None)
+
+
+QUEUE_ORDER = ("planned_start", "pk")
+
+
+class WaitingQueue:
+    """The changes waiting for one person's decision, in planned-start order: what the queue page
+    pages through and the dashboard panel shows.
+
+    A slice first picks its ids with a lean query (the change table, the person's open stages and
+    their live approvals, nothing else), then loads only those rows with their service,
+    environment, type, requester and open stages. One query over all of those tables cost
+    PostgreSQL more to plan than to run (14 ms against 1 ms at 100,000 changes). `count()` is the
+    total from the queue's counts, so the paginator asks nothing more."""
+
+    def __init__(self, *, waiting: QuerySet[ChangeRequest], total: int, own_q: Q, who: Q, now: datetime):
+        self.waiting = waiting
+        self.total = total
+        self._own_q, self._who, self._now = own_q, who, now
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return self[key:key + 1][0]
+        ids = self.waiting.values("pk")[key]
+        stages = OpenStage.objects.select_related("stage").only(
+            "change_id", "due_at", "stage__name", "stage__rule", "stage__quorum").annotate(
+            own=ExpressionWrapper(self._own_q, output_field=BooleanField()),
+            overdue=ExpressionWrapper(self._who & Q(due_at__lt=self._now), output_field=BooleanField()),
+        ).order_by("stage__order")
+        rows = list(ChangeRequest.objects.filter(pk__in=ids).select_related(
+            "service", "environment", "change_type", "requester").only(
+            "number", "title", "planned_start", "risk_level", "service__name", "environment__slug",
+            "change_type__name", "requester__username", "requester__first_name", "requester__last_name",
+        ).prefetch_related(Prefetch("open_stages", queryset=stages)).order_by(*QUEUE_ORDER))
+        for change in rows:
+            waiting_in = change.open_stages.all()
+            change.for_me = any(s.own for s in waiting_in)
+            change.is_overdue = any(s.overdue for s in waiting_in)
+        return rows
 
 
 def cab_queue_for(user, *, service: str | None = None, team: str | None = None, change_type: str | None = None,
-                  risk: str | None = None, delegated_only: bool = False) -> tuple[QuerySet[ChangeRequest], dict]:
+                  risk: str | None = None, delegated_only: bool = False) -> tuple[WaitingQueue, dict]:
     """Changes waiting for `user`'s decision, directly or as a delegate, and counts by kind.
 
-    A fixed number of queries whatever the size of the queue."""
-    if not user.is_authenticated or getattr(user, "kind", "human") != "human":
-        return ChangeRequest.objects.none(), {"total": 0, "own": 0, "delegated": 0, "overdue": 0}
-    delegators = active_delegator_ids(user)
+    A fixed number of queries whatever the size of the queue. Both the list and the counts start
+    from the open stages (a few thousand rows, never every change ever filed); the counts read the
+    requester and implementer copied onto those rows, so they need no join at all."""
     now = timezone.now()
-    own_q, delegated_q = _who_filters(user.pk, delegators)
-    stages_own = OpenStage.objects.filter(own_q, change=OuterRef("pk"))
-    stages_delegated = OpenStage.objects.filter(delegated_q, change=OuterRef("pk")) if delegators else None
-    decided = Approval.objects.filter(change=OuterRef("pk"), voided_at__isnull=True).filter(
-        Q(approver=user) | Q(on_behalf_of=user))
-    # Drive the query from the (small) set of open stages, not from every change ever filed.
+    if not user.is_authenticated or getattr(user, "kind", "human") != "human":
+        return (WaitingQueue(waiting=ChangeRequest.objects.none(), total=0, own_q=Q(pk__in=[]), who=Q(pk__in=[]),
+                             now=now), {"total": 0, "own": 0, "delegated": 0, "overdue": 0})
+    delegators = active_delegator_ids(user, now)
+    own_q, delegated_q = _who_filters(user, delegators)
     who = own_q | delegated_q if delegated_q is not None else own_q
-    overdue = OpenStage.objects.filter(who, change=OuterRef("pk"), due_at__lt=now)
-    waiting_ids = OpenStage.objects.filter(who).values("change_id")
-    qs = ChangeRequest.objects.filter(pk__in=waiting_ids).annotate(
-        for_me=Exists(stages_own),
-        for_delegator=Exists(stages_delegated) if stages_delegated is not None else Value(False, output_field=BooleanField()),
-        is_overdue=Exists(overdue),
-    ).exclude(requester=user).exclude(implementer=user).exclude(Exists(decided))
-    # Counts come from the open stages joined to their changes: a few thousand index probes,
-    # never a scan of every change.
-    rows = OpenStage.objects.filter(who).exclude(change__requester=user).exclude(change__implementer=user).exclude(
-        Exists(Approval.objects.filter(change=OuterRef("change_id"), voided_at__isnull=True).filter(
-            Q(approver=user) | Q(on_behalf_of=user))))
+
+    # Segregation of duties and "already decided": never the person's own changes, never twice.
+    def decided(change_ref: str) -> tuple[Exists, Exists]:
+        live = Approval.objects.filter(change=OuterRef(change_ref), voided_at__isnull=True)
+        return Exists(live.filter(approver=user)), Exists(live.filter(on_behalf_of=user))
+
+    by_approver, on_behalf = decided("change_id")
+    rows = OpenStage.objects.filter(who).exclude(requester=user).exclude(implementer=user).exclude(
+        by_approver).exclude(on_behalf)
+    # The list filters the same facts on the change's own columns: walked in planned-start order,
+    # the page stops after a screenful instead of sorting every waiting change.
+    by_approver, on_behalf = decided("pk")
+    waiting = ChangeRequest.objects.filter(pk__in=OpenStage.objects.filter(who).values("change_id")).exclude(
+        requester=user).exclude(implementer=user).exclude(by_approver).exclude(on_behalf)
     filters = {}
     if service:
         filters["service__slug"] = service
@@ -127,19 +179,18 @@ def cab_queue_for(user, *, service: str | None = None, team: str | None = None, 
         filters["change_type__slug"] = change_type
     if risk:
         filters["risk_level"] = risk
-    qs = qs.filter(**filters)
+    waiting = waiting.filter(**filters)
     rows = rows.filter(**{f"change__{k}": v for k, v in filters.items()})
     if delegated_only:
-        qs = qs.filter(for_me=False)
-        rows = rows.exclude(change_id__in=OpenStage.objects.filter(own_q).values("change_id"))
+        own_ids = OpenStage.objects.filter(own_q).values("change_id")
+        waiting = waiting.exclude(pk__in=own_ids)
+        rows = rows.exclude(change_id__in=own_ids)
     counts = rows.aggregate(total=Count("change_id", distinct=True),
                             own=Count("change_id", distinct=True, filter=own_q),
                             overdue=Count("change_id", distinct=True, filter=Q(due_at__lt=now)))
     counts["delegated"] = counts["total"] - counts["own"]
-    qs = qs.select_related("service", "service__owner_team", "environment", "change_type", "requester").prefetch_related(
-        Prefetch("open_stages", queryset=OpenStage.objects.select_related("stage").order_by("stage__order"))
-    ).order_by("planned_start", "pk")
-    return qs, counts
+    queue = WaitingQueue(waiting=waiting.order_by(*QUEUE_ORDER), total=counts["total"], own_q=own_q, who=who, now=now)
+    return queue, counts
 
 
 def change_detail_queryset() -> QuerySet[ChangeRequest]:

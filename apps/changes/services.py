@@ -22,6 +22,7 @@ from .models import (
     EmergencyOverride,
     Freeze,
     MaintenanceWindow,
+    OpenStage,
 )
 from .schedule import blocking_freeze, change_conflicts
 from .state_machine import is_allowed
@@ -189,6 +190,9 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
                 locked.review_reason = reason[:300]
         locked._change_reason = "edited"
         locked.save()
+        if "implementer" in fields:
+            # The queue reads the implementer from the open stages: a new implementer leaves it.
+            OpenStage.objects.filter(change=locked).update(implementer_id=locked.implementer_id)
         audit_event_record(action="change.edited", target=locked, actor=resolved,
                            details={"fields": sorted(fields), "content_changed": changed, "approvals_voided": voided,
                                     "conflicts": [c["code"] for c in change_conflicts(locked)] if rescheduled else []})
@@ -203,8 +207,6 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
 
 def _reopen_stages(change: ChangeRequest) -> None:
     """After voiding, stages reopen from the first one; SLA clocks restart."""
-    from .models import OpenStage
-
     OpenStage.objects.filter(change=change).delete()
     workflow.sync_open_stages(change)
 

@@ -114,7 +114,7 @@ def calendar_feed(request, secret: str):
     now = timezone.now()
     horizon_start, horizon_end = now - timedelta(days=30), now + timedelta(days=180)
     queue, _ = cab_queue_for(user)
-    queue_ids = list(queue.values_list("pk", flat=True)[:500])
+    queue_ids = list(queue.waiting.values_list("pk", flat=True)[:500])
     changes = ChangeRequest.objects.filter(Q(requester=user) | Q(implementer=user) | Q(pk__in=queue_ids)).filter(
         planned_start__gte=horizon_start, planned_start__lt=horizon_end).select_related("service", "environment")[:500]
     cal = Calendar()

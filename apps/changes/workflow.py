@@ -205,6 +205,7 @@ def sync_open_stages(change: ChangeRequest, result: ApprovalResult | None = None
         is_team = r.stage.approver_kind == ApprovalStage.ApproverKind.OWNING_TEAM
         created.append(OpenStage(change=change, stage=r.stage, opened_at=now,
                                  due_at=now + timedelta(hours=r.stage.sla_hours),
+                                 requester_id=change.requester_id, implementer_id=change.implementer_id,
                                  group_name="" if is_team else r.stage.approver_group,
                                  team_id=change.service.owner_team_id if is_team else None))
     OpenStage.objects.bulk_create(created)

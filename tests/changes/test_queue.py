@@ -1,0 +1,150 @@
+"""The CAB queue ("waiting for me"): never my own changes, never one I already decided, counts that
+agree with the list, pages, delegated-only, and a fixed number of queries at any size."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.changes.models import OpenStage
+from apps.changes.selectors import cab_queue_for
+from apps.changes.services import approval_record, change_update, delegation_create
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user
+
+
+@pytest.fixture
+def quorum_type(make_type):
+    return make_type("quorum2", [{"name": "Approvers", "group": "approver", "rule": "quorum", "quorum": 2}])
+
+
+def numbers(queue) -> list[str]:
+    return [c.number for c in queue]
+
+
+def test_the_requester_never_sees_their_own_change(simple_type, make_change, approver, person):
+    paula = person("paula", roles=("approver",))
+    mine = make_change(simple_type, submit=True, actor=paula)
+    queue, counts = cab_queue_for(paula)
+    assert numbers(queue) == [] and counts["total"] == 0
+    queue, counts = cab_queue_for(approver)
+    assert numbers(queue) == [mine.number] and counts["total"] == 1
+
+
+def test_a_new_implementer_leaves_the_queue_and_the_old_one_enters_it(simple_type, make_change, approver, person,
+                                                                       requester):
+    vera = person("vera", roles=("approver",))
+    change = make_change(simple_type, submit=True, implementer=approver)
+    assert numbers(cab_queue_for(approver)[0]) == [] and cab_queue_for(approver)[1]["total"] == 0
+    assert numbers(cab_queue_for(vera)[0]) == [change.number]
+
+    change_update(change=change, actor=requester, implementer=vera)
+
+    assert OpenStage.objects.get(change=change).implementer_id == vera.pk
+    queue, counts = cab_queue_for(vera)
+    assert numbers(queue) == [] and counts["total"] == 0
+    queue, counts = cab_queue_for(approver)
+    assert numbers(queue) == [change.number] and counts["total"] == 1
+
+
+def test_open_stages_carry_the_changes_requester_and_implementer(simple_type, make_change, requester, implementer):
+    change = make_change(simple_type, submit=True, implementer=implementer)
+    stage = OpenStage.objects.get(change=change)
+    assert (stage.requester_id, stage.implementer_id) == (requester.pk, implementer.pk)
+
+
+def test_my_decision_takes_the_change_out_of_my_queue_while_the_stage_stays_open(quorum_type, make_change,
+                                                                                  approver, person):
+    vera = person("vera", roles=("approver",))
+    change = make_change(quorum_type, submit=True)
+    approval_record(change=change, approver=approver, decision="approve")
+    assert OpenStage.objects.filter(change=change).exists()
+    queue, counts = cab_queue_for(approver)
+    assert numbers(queue) == [] and counts["total"] == 0
+    assert numbers(cab_queue_for(vera)[0]) == [change.number]
+
+
+def test_a_decision_made_by_my_delegate_takes_the_change_out_of_my_queue(make_type, make_change, person):
+    change_type = make_type("dba2", [{"name": "DBA", "group": "dba", "rule": "quorum", "quorum": 2}])
+    dora = person("dora", roles=("dba",))
+    person("dan", roles=("dba",))
+    sam = person("sam", roles=("requester",))
+    delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
+    change = make_change(change_type, submit=True)
+    assert numbers(cab_queue_for(dora)[0]) == [change.number]
+    approval_record(change=change, approver=sam, decision="approve")
+    assert OpenStage.objects.filter(change=change).exists()
+    for who in (dora, sam):
+        queue, counts = cab_queue_for(who)
+        assert numbers(queue) == [] and counts["total"] == 0
+
+
+def test_counts_agree_with_the_list_across_pages(login, simple_type, make_change, approver):
+    start = timezone.now() + timedelta(days=2)
+    changes = [make_change(simple_type, submit=True, title=f"Change {i}", planned_start=start + timedelta(hours=i))
+               for i in range(53)]
+    late = changes[:3]
+    OpenStage.objects.filter(change__in=late).update(due_at=timezone.now() - timedelta(minutes=5))
+    client = login(approver)
+    first = client.get(reverse("changes:queue"))
+    second = client.get(reverse("changes:queue") + "?page=2")
+    shown = [c.number for c in first.context["page_obj"]] + [c.number for c in second.context["page_obj"]]
+    assert shown == [c.number for c in changes]  # planned-start order, nothing twice, nothing missing
+    assert first.context["counts"] == {"total": 53, "own": 53, "delegated": 0, "overdue": 3}
+    assert first.context["page_obj"].paginator.num_pages == 2
+    overdue_rows = [c.number for c in first.context["page_obj"] if c.is_overdue]
+    assert overdue_rows == [c.number for c in late]
+    assert first.content.decode().count('<span class="badge badge-bad">overdue</span>') == 3
+
+
+def test_delegated_only_shows_what_i_decide_for_someone_else(login, make_type, simple_type, make_change, person):
+    dba_type = make_type("dbaonly", [{"name": "DBA", "group": "dba"}])
+    dora = person("dora", roles=("dba",))
+    sam = person("sam", roles=("approver",))
+    delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
+    own = make_change(simple_type, submit=True, title="Mine to decide")
+    for_dora = make_change(dba_type, submit=True, title="Dora's to decide")
+    client = login(sam)
+
+    response = client.get(reverse("changes:queue"))
+    assert response.context["counts"] == {"total": 2, "own": 1, "delegated": 1, "overdue": 0}
+    rows = {c.number: c.for_me for c in response.context["page_obj"]}
+    assert rows == {own.number: True, for_dora.number: False}
+
+    response = client.get(reverse("changes:queue") + "?delegated=1")
+    assert [c.number for c in response.context["page_obj"]] == [for_dora.number]
+    assert response.context["counts"]["total"] == 1
+    body = response.content.decode()
+    assert "Dora&#x27;s to decide" in body and "Mine to decide" not in body and "delegated</span>" in body
+
+
+def test_the_queue_costs_the_same_queries_for_one_change_or_a_page_of_them(login, make_type, simple_type,
+                                                                            make_change, person,
+                                                                            django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    dba_type = make_type("dbaonly", [{"name": "DBA", "group": "dba"}])
+    dora = person("dora", roles=("dba",))
+    sam = person("sam", roles=("approver",))
+    delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
+    make_change(simple_type, submit=True)
+    client = login(sam)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse("changes:queue")).status_code == 200
+    for i in range(30):
+        make_change(simple_type if i % 2 else dba_type, submit=True)
+    with django_assert_max_num_queries(15), CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("changes:queue"))
+    assert response.context["counts"]["total"] == 31
+    assert len(many.captured_queries) == len(one.captured_queries)
