@@ -1,6 +1,11 @@
 """Archives: closed records older than the active horizon, written once per record class and
-month as gzip-compressed JSON Lines (with their history) into the archive storage, with the
-file's SHA-256; an index (ArchivedRecord) keeps them searchable and exportable.
+month as gzip-compressed JSON Lines into the archive storage, with the file's SHA-256; an index
+(ArchivedRecord) keeps them searchable and exportable. Every record class with a retention
+policy is archived (apps/audit/record_classes.py). One line per record:
+
+    {"record_class", "id", "reference", "record": {...}, "history": [...],
+     "related": {"approvals": [{"record": {...}, "history": [...]}, ...], ...},
+     "scope": {"hold_service_id", "hold_team_id", "hold_scopes", "hold_service_slug"}}
 
 Archiving copies: the live rows stay where other apps' foreign keys expect them until the
 retention purge removes them (records, history, archive file and index together, leaving a
@@ -27,11 +32,11 @@ from django.utils import timezone
 from releaseportal.errors import Conflict
 
 from .actor import resolve_actor
-from .models import Archive, ArchivedRecord, RecordClass
+from .models import Archive, ArchivedRecord
 from .packs.sources import row
-from .retention import SPECS, Candidate, HeldRecord, _refused, refusal_reasons
+from .record_classes import SPECS, history_rows, related_rows
+from .retention import _candidate, _refused, purge_candidates, refusal_reasons
 from .services import audit_event_record
-from .triggers import unlocked
 
 INDEX_BATCH = 1000
 
@@ -61,11 +66,10 @@ def _bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def months_due(record_class: str, *, now: dt.datetime | None = None) -> list[dt.date]:
     """Whole months before the horizon holding closed records not yet archived."""
     spec = SPECS[record_class]
-    model = spec.model_class()
-    if model is None:
+    if spec.model_class() is None:
         return []
     limit = _month_start(horizon(now))  # only months that ended before the horizon's month
-    closed = model._default_manager.filter(**spec.closed).filter(**{f"{spec.closure_field}__lt": _bounds(limit)[0]})
+    closed = spec.queryset().filter(**{f"{spec.closure_field}__lt": _bounds(limit)[0]})
     months = {value.date() if isinstance(value, dt.datetime) else value for value in
               closed.annotate(m=TruncMonth(spec.closure_field, tzinfo=dt.UTC)).order_by().values_list("m", flat=True)
               .distinct()}
@@ -73,26 +77,35 @@ def months_due(record_class: str, *, now: dt.datetime | None = None) -> list[dt.
     return sorted(months - done)
 
 
-def _records(record_class: str, month: dt.date) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def _records(record_class: str, month: dt.date) -> Iterator[dict[str, Any]]:
+    """Archive lines for one class and month: each record with its history and the rows that
+    belong to it (with theirs), read 500 records at a time."""
     spec = SPECS[record_class]
     model = spec.model_class()
     start, end = _bounds(month)
-    qs = (model._default_manager.filter(**spec.closed)
-          .filter(**{f"{spec.closure_field}__gte": start, f"{spec.closure_field}__lt": end}).order_by("pk"))
-    extra = [f"{spec.service_path}__slug", f"{spec.service_path}__compliance_scopes",
-             f"{spec.service_path}__owner_team_id"] if spec.service_path else []
-    history = getattr(model, "history", None)
+    qs = (spec.queryset().filter(**{f"{spec.closure_field}__gte": start, f"{spec.closure_field}__lt": end})
+          .order_by("pk").values(*spec.record_fields(), **spec.hold_fields()))
     chunk: list[dict[str, Any]] = []
 
-    def flush():
-        by_id: dict[Any, list[dict[str, Any]]] = {}
-        if history is not None:
-            for h in history.filter(id__in=[c["id"] for c in chunk]).order_by("history_date", "history_id").values():
-                by_id.setdefault(h["id"], []).append(row(h))
+    def flush() -> Iterator[dict[str, Any]]:
+        ids = [item["id"] for item in chunk]
+        history = history_rows(model, ids)
+        related = related_rows(spec, ids)
+        related_history = {rel.name: history_rows(rel.model_class(), [r["id"] for rows in related[rel.name].values()
+                                                                       for r in rows])
+                           for rel in spec.related}
         for item in chunk:
-            yield item, by_id.get(item["id"], [])
+            belongs = {}
+            for rel in spec.related:
+                rows = related[rel.name].get(item["id"], [])
+                belongs[rel.name] = [{"record": row(r), "history": [row(h) for h in
+                                                                    related_history[rel.name].get(r["id"], [])]}
+                                     for r in rows]
+            hold = {key: item.pop(key) for key in list(item) if key.startswith("hold_")}
+            yield {"values": item, "hold": hold, "history": [row(h) for h in history.get(item["id"], [])],
+                   "related": belongs}
 
-    for values in qs.values(*[f.attname for f in model._meta.concrete_fields], *extra).iterator(chunk_size=500):
+    for values in qs.iterator(chunk_size=500):
         chunk.append(values)
         if len(chunk) >= 500:
             yield from flush()
@@ -108,23 +121,23 @@ def archive_month(*, record_class: str, month: dt.date, actor) -> Archive | None
     if Archive.objects.filter(record_class=record_class, month=month).exists():
         return None
     spec = SPECS[record_class]
-    service = spec.service_path
     index: list[ArchivedRecord] = []
     count = 0
     with tempfile.TemporaryFile() as tmp:
         # mtime=0: the same records always compress to the same bytes.
         with gzip.GzipFile(fileobj=tmp, mode="wb", mtime=0) as gz:
-            for values, history in _records(record_class, month):
-                data = row(values)
-                line = {"record_class": record_class, "id": data["id"], "reference": str(data[spec.reference]),
-                        "record": data, "history": history}
+            for item in _records(record_class, month):
+                data = row(item["values"])
+                hold = row(item["hold"])
+                reference = str(data[spec.reference])
+                line = {"record_class": record_class, "id": data["id"], "reference": reference, "record": data,
+                        "history": item["history"], "related": item["related"], "scope": hold}
                 gz.write((json.dumps(line, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
                          .encode("utf-8"))
                 index.append(ArchivedRecord(
-                    record_class=record_class, object_id=str(data["id"]), reference=str(data[spec.reference]),
-                    title=str(data.get(spec.title) or "")[:300],
-                    service_slug=(data.get(f"{service}__slug") or "") if service else "",
-                    occurred_at=values[spec.closure_field], data=data))
+                    record_class=record_class, object_id=str(data["id"]), reference=reference,
+                    title=str(data.get(spec.title) or "")[:300], service_slug=hold.get("hold_service_slug") or "",
+                    occurred_at=item["values"][spec.closure_field], data={**data, **hold}))
                 count += 1
         if not count:
             return None
@@ -185,45 +198,20 @@ def archived_record_export(record: ArchivedRecord) -> dict[str, Any]:
 
 def archive_purge(*, archive: Archive, actor, reason: str, now: dt.datetime | None = None) -> int:
     """Purge a whole archive once every record in it is past retention and free of holds: the
-    live rows and their history, the index and the file go; a tombstone names them."""
+    live rows with what belongs to them and their history, the index and the file go; a
+    tombstone names them. Refused (and audited) otherwise, or for a class never purged."""
     resolved = resolve_actor(actor)
     now = now or timezone.now()
     spec = SPECS[archive.record_class]
-    service = spec.service_path
-    candidates = []
-    for item in archive.records.order_by("pk").iterator(chunk_size=2000):
-        data = item.data
-        candidates.append(Candidate(
-            pk=data["id"], reference=item.reference, anchor=item.occurred_at,
-            created=_parse(data.get(spec.creation_field)),
-            held=HeldRecord(archive.record_class, item.object_id, data.get(f"{service}_id") if service else None,
-                            data.get(f"{service}__owner_team_id") if service else None, item.occurred_at),
-            scopes=list(data.get(f"{service}__compliance_scopes") or []) if service else []))
+    ids = list(archive.records.order_by("pk").values_list("object_id", flat=True)[:1000])
+    if archive.purged_at is not None:
+        raise Conflict("This archive was purged already.", code="archive_purged")
+    if spec.never_purged:
+        _refused(archive.record_class, ids, [spec.never_purged], resolved, reason)
+    candidates = [_candidate(archive.record_class, spec, item.data)
+                  for item in archive.records.order_by("pk").iterator(chunk_size=2000)]
     reasons = refusal_reasons(archive.record_class, candidates, now=now)
     if reasons:
         _refused(archive.record_class, [c.pk for c in candidates], reasons, resolved, reason)
-    model = spec.model_class()
-    pks = [c.pk for c in candidates]
-    with unlocked():
-        model._default_manager.filter(pk__in=pks).delete()
-        history = getattr(model, "history", None)
-        if history is not None:
-            history.model.objects.filter(id__in=pks).delete()
-        archive.records.all().delete()
-        Archive.objects.filter(pk=archive.pk).update(purged_at=now)
-        audit_event_record(action="retention.purged", target=archive, actor=resolved,
-                           details={"record_class": archive.record_class, "month": archive.month.isoformat(),
-                                    "count": len(pks), "references": [c.reference for c in candidates][:1000],
-                                    "archive": archive.path, "archive_sha256": archive.sha256, "reason": reason})
-        path = archive.path
-        transaction.on_commit(lambda: storage().delete(path))
-    return len(pks)
-
-
-def _parse(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-RECORD_CLASSES_ARCHIVED = [c for c in RecordClass.values if c in SPECS]
+    return purge_candidates(record_class=archive.record_class, candidates=candidates, actor=resolved, reason=reason,
+                            now=now, requested_ids=[c.pk for c in candidates], archive=archive)

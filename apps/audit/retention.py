@@ -6,18 +6,23 @@ raises with the reason and leaves a `retention.purge_refused` audit event; a pur
 live rows and their history (inside `triggers.unlocked()`, the one sanctioned way past the
 append-only triggers) and leaves a `retention.purged` tombstone naming what went and why.
 
-Audit events themselves are purged only as a prefix of the chain: a ChainCheckpoint records the
-sequence and hash the purged prefix ended at, and verification starts from there.
+Every record class with a policy is purged here the same way (apps/audit/record_classes.py):
+the record, the rows that belong to it, all their history and the stored files they point at.
+A record another one still needs (a change a deployment ran under) is refused, naming it.
+
+Audit events themselves are never purged record by record; they go only as a prefix of the
+chain: a ChainCheckpoint records the sequence and hash the purged prefix ended at, and
+verification starts from there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.apps import apps as django_apps
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -27,43 +32,12 @@ from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 from .actor import resolve_actor
 from .models import AuditEvent, ChainCheckpoint, LegalHold, RecordClass, RetentionPolicy
 from .permissions import can_manage_retention
+from .record_classes import SPECS, purge_rows
 from .services import audit_event_record
 from .triggers import unlocked
 
 DEFAULT_YEARS = 7
 BUILTIN_SCOPED_YEARS = {"sox": 7, "hipaa": 6}
-
-
-@dataclass(frozen=True)
-class ClassSpec:
-    """How to read one record class from the live tables."""
-
-    model: str
-    closed: dict[str, Any]
-    closure_field: str
-    creation_field: str
-    service_path: str | None
-    reference: str
-    title: str
-
-    def model_class(self):
-        try:
-            return django_apps.get_model(self.model)
-        except LookupError:
-            return None
-
-
-SPECS: dict[str, ClassSpec] = {
-    RecordClass.CHANGE_REQUEST: ClassSpec(
-        "changes.ChangeRequest", {"state__in": ["closed", "completed", "failed", "rolled_back", "rejected", "cancelled"]},
-        "closed_at", "created_at", "service", "number", "title"),
-    RecordClass.DEPLOYMENT: ClassSpec(
-        "delivery.Deployment", {"status__in": ["succeeded", "failed", "rolled_back"]},
-        "finished_at", "started_at", "service", "id", "version"),
-    RecordClass.INCIDENT: ClassSpec(
-        "incidents.Incident", {"status__in": ["resolved", "closed"]}, "resolved_at", "started_at", "service", "id",
-        "title"),
-}
 
 
 # --- policies ---------------------------------------------------------------------------
@@ -201,25 +175,33 @@ class Candidate:
     scopes: list[str]
 
 
-def _candidates(record_class: str, ids: list[Any]) -> tuple[Any, list[Candidate]]:
+def _candidate(record_class: str, spec, values: dict[str, Any]) -> Candidate:
+    """What retention and holds are judged on, from a record's values (live, or as archived)."""
+    anchor = _as_time(values.get(spec.closure_field))
+    created = _as_time(values.get(spec.creation_field))
+    pk = values.get("id", values.get("pk"))
+    return Candidate(
+        pk=pk, reference=str(values.get(spec.reference)), anchor=anchor, created=created,
+        held=HeldRecord(record_class, str(pk), values.get("hold_service_id"), values.get("hold_team_id"),
+                        anchor or created),
+        scopes=list(values.get("hold_scopes") or []))
+
+
+def _as_time(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _candidates(record_class: str, ids: list[Any]) -> list[Candidate]:
     spec = SPECS.get(record_class)
-    model = spec.model_class() if spec else None
-    if model is None:
+    if spec is None or spec.model_class() is None:
         raise InvalidInput(f"Records of class '{record_class}' cannot be purged here.", code="unknown_record_class",
                            fields={"record_class": [f"One of: {', '.join(SPECS)}."]})
-    fields = ["pk", spec.reference, spec.closure_field, spec.creation_field]
-    service = spec.service_path
-    if service:
-        fields += [f"{service}_id", f"{service}__owner_team_id", f"{service}__compliance_scopes"]
-    found = []
-    for row in model._default_manager.filter(pk__in=ids).values(*fields):
-        anchor = row[spec.closure_field]
-        found.append(Candidate(
-            pk=row["pk"], reference=str(row[spec.reference]), anchor=anchor, created=row[spec.creation_field],
-            held=HeldRecord(record_class, str(row["pk"]), row.get(f"{service}_id"),
-                            row.get(f"{service}__owner_team_id"), anchor or row[spec.creation_field]),
-            scopes=list(row.get(f"{service}__compliance_scopes") or [])))
-    return model, found
+    qs = spec.queryset(closed_only=False).filter(pk__in=ids)
+    fields = ["id", spec.reference, spec.closure_field, spec.creation_field]
+    return [_candidate(record_class, spec, values)
+            for values in qs.values(*dict.fromkeys(fields), **spec.hold_fields())]
 
 
 def refusal_reasons(record_class: str, candidates: list[Candidate], *, now: dt.datetime) -> list[str]:
@@ -242,38 +224,75 @@ def refusal_reasons(record_class: str, candidates: list[Candidate], *, now: dt.d
     return reasons
 
 
-def records_purge(*, record_class: str, ids: list[Any], actor, reason: str, now: dt.datetime | None = None,
-                  archive=None) -> int:
-    """Delete the records and their history, or refuse (raising Conflict) naming why. Either way
-    the attempt is in the audit log."""
+def records_purge(*, record_class: str, ids: list[Any], actor, reason: str, now: dt.datetime | None = None) -> int:
+    """Delete the records, what belongs to them (a change's approvals, an incident's updates...)
+    and all their history, or refuse (raising Conflict) naming why. Either way the attempt is in
+    the audit log. Stored files they point at are deleted once the purge commits."""
     resolved = resolve_actor(actor)
     now = now or timezone.now()
-    model, candidates = _candidates(record_class, ids)
+    spec = SPECS.get(record_class)
+    if spec is not None and spec.never_purged:
+        _refused(record_class, ids, [spec.never_purged], resolved, reason)
+    candidates = _candidates(record_class, ids)
     missing = sorted({str(i) for i in ids} - {str(c.pk) for c in candidates})
     reasons = refusal_reasons(record_class, candidates, now=now)
-    if missing and archive is None:
+    if missing:
         reasons.append(f"no such {record_class}: {', '.join(missing[:20])}")
     if reasons:
         _refused(record_class, ids, reasons, resolved, reason)
+    return purge_candidates(record_class=record_class, candidates=candidates, actor=resolved, reason=reason,
+                            now=now, requested_ids=ids)
+
+
+def purge_candidates(*, record_class: str, candidates: list[Candidate], actor, reason: str, now: dt.datetime,
+                     requested_ids: list[Any], archive=None) -> int:
+    """The purge itself, once retention and holds allow it (callers have checked): records, what
+    belongs to them, their history (and the archive's index, for an archive), one tombstone."""
+    from .models import Archive
+
+    spec = SPECS[record_class]
     references = [c.reference for c in candidates]
     try:
         with unlocked():
-            pks = [c.pk for c in candidates]
-            model._default_manager.filter(pk__in=pks).delete()
-            history = getattr(model, "history", None)
-            if history is not None:
-                history.model.objects.filter(**{f"{model._meta.pk.attname}__in": pks}).delete()
+            files = purge_rows(spec, [c.pk for c in candidates])
             details = {"record_class": record_class, "count": len(candidates), "references": references[:1000],
-                       "reason": reason, "purged_at": now}
+                       "reason": reason, "purged_at": now, "files_deleted": len(files)}
+            target = None
             if archive is not None:
                 details.update({"archive": archive.path, "archive_sha256": archive.sha256,
                                 "month": archive.month.isoformat()})
-            audit_event_record(action="retention.purged", actor=resolved, object_type=f"retention.{record_class}",
-                               object_id=references[0] if len(references) == 1 else "",
-                               object_repr=f"{len(candidates)} {record_class} record(s) purged", details=details)
+                archive.records.all().delete()
+                Archive.objects.filter(pk=archive.pk).update(purged_at=now)
+                target = archive
+                files.append((_archive_storage(), archive.path))
+            audit_event_record(action="retention.purged", actor=actor, target=target,
+                               object_type="" if target else f"retention.{record_class}",
+                               object_id="" if target else (references[0] if len(references) == 1 else ""),
+                               object_repr="" if target else f"{len(candidates)} {record_class} record(s) purged",
+                               details=details)
+            transaction.on_commit(lambda: _delete_files(files))
     except (ProtectedError, IntegrityError) as exc:
-        _refused(record_class, ids, [f"still referenced by other records: {exc}"[:300]], resolved, reason)
+        _refused(record_class, requested_ids, [_still_referenced(exc)], actor, reason)
     return len(candidates)
+
+
+def _archive_storage():
+    from django.core.files.storage import storages
+
+    return storages["archive"]
+
+
+def _still_referenced(exc: Exception) -> str:
+    if isinstance(exc, ProtectedError):
+        kinds = sorted({f"{obj._meta.verbose_name} #{obj.pk}" for obj in list(exc.protected_objects)[:5]})
+        return "still referenced by other records that must go first: " + ", ".join(kinds)
+    return f"still referenced by other records: {exc}"[:300]
+
+
+def _delete_files(files: list[tuple[Any, str]]) -> None:
+    for storage, name in files:
+        with contextlib.suppress(OSError):  # already gone: the purge is what mattered
+            storage.delete(name)
 
 
 def _refused(record_class: str, ids: list[Any], reasons: list[str], actor, reason: str) -> None:
