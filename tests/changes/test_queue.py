@@ -148,3 +148,27 @@ def test_the_queue_costs_the_same_queries_for_one_change_or_a_page_of_them(login
         response = client.get(reverse("changes:queue"))
     assert response.context["counts"]["total"] == 31
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_queue_rows_link_to_the_change_and_its_decision(login, simple_type, make_change, approver):
+    change = make_change(simple_type, submit=True)
+    body = login(approver).get(reverse("changes:queue")).content.decode()
+    assert f'href="{reverse("changes:detail", args=[change.number])}"' in body
+    assert f'hx-post="{reverse("changes:decide", args=[change.number])}"' in body
+
+
+@pytest.mark.parametrize("number", ["CHG-000007", "odd number+é"])
+def test_change_url_gives_what_reverse_gives_under_any_script_prefix(number):
+    from django.urls import get_script_prefix, set_script_prefix
+
+    from apps.changes.templatetags.change_tags import change_url
+
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/portal/"):
+            set_script_prefix(prefix)
+            for action in ("detail", "decide"):
+                assert change_url(number, action) == reverse(f"changes:{action}", args=[number])
+        assert change_url(number).startswith("/portal/changes/")
+    finally:
+        set_script_prefix(before)
