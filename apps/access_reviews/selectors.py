@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, DateTimeField, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -76,19 +76,53 @@ def with_activity(qs: QuerySet[ReviewItem]) -> QuerySet[ReviewItem]:
     )
 
 
+def token_activity(user_ids) -> dict[int, datetime]:
+    """The latest API token use of each of these service accounts (one query; none for none)."""
+    if not user_ids:
+        return {}
+    rows = (ApiToken.objects.filter(user_id__in=user_ids, user__kind=User.Kind.SERVICE_ACCOUNT,
+                                    last_used_at__isnull=False)
+            .values("user_id").annotate(last=Max("last_used_at")).values_list("user_id", "last"))
+    return dict(rows)
+
+
+# What a review row shows (partials/item_row.html), and nothing more. Two queries per page: the
+# items (with their campaign, and on the campaign page the people named), then their grants with
+# holder, service, team and environment. One query joining all eight tables cost PostgreSQL
+# 15-45 ms to plan for a 1 ms execution; the two plan in about 1 ms together.
+_ITEM_FIELDS = ("campaign_id", "grant_id", "reviewer_id", "reassigned_from_id", "assignment_note", "context",
+                "decision", "keep_until", "justification", "decided_by_id", "decided_at", "outcome",
+                "campaign__status")
+_PEOPLE_RELATED = ("reviewer", "decided_by", "reassigned_from")
+_PEOPLE_FIELDS = ("reviewer__username", "decided_by__username", "reassigned_from__username")
+_GRANT_RELATED = ("user", "service", "service__owner_team", "environment", "granted_by")
+_GRANT_FIELDS = ("user_id", "privilege", "service_id", "environment_id", "granted_by_id", "granted_at", "last_used_at",
+                 "flag_reason", "user__username", "user__first_name", "user__last_name", "user__kind",
+                 "user__is_active", "service__slug", "service__name", "service__owner_team_id",
+                 "service__owner_team__name", "environment__name", "granted_by__username")
+
+
+def review_rows(qs: QuerySet[ReviewItem], *, people: bool = False) -> QuerySet[ReviewItem]:
+    grants = AccessGrant.objects.select_related(*_GRANT_RELATED).only(*_GRANT_FIELDS)
+    if people:
+        qs = qs.select_related("campaign", *_PEOPLE_RELATED).only(*_ITEM_FIELDS, *_PEOPLE_FIELDS)
+    else:
+        qs = qs.select_related("campaign").only(*_ITEM_FIELDS)
+    return qs.prefetch_related(Prefetch("grant", queryset=grants))
+
+
 def reviewer_open_items(user, *, campaign: str = "", service: str = "", privilege: str = "", holder: str = "",
                         inactive: bool = False, flagged: bool = False) -> QuerySet[ReviewItem]:
-    """The reviewer page: my undecided items in open campaigns."""
+    """The reviewer page: my undecided items in open campaigns, filtered (rows: `review_rows`)."""
     qs = ReviewItem.objects.filter(reviewer=user, decision="", campaign__status=ReviewCampaign.Status.OPEN)
-    return _item_filters(qs, campaign=campaign, service=service, privilege=privilege, holder=holder,
-                         inactive=inactive, flagged=flagged)
+    return item_filters(qs, campaign=campaign, service=service, privilege=privilege, holder=holder,
+                        inactive=inactive, flagged=flagged)
 
 
-def _item_filters(qs, *, campaign="", service="", privilege="", holder="", inactive=False, flagged=False,
-                  decision: str | None = None, reviewer: str = "", team: str = ""):
-    qs = with_activity(qs.select_related(
-        "campaign", "grant", "grant__user", "grant__service", "grant__service__owner_team", "grant__environment",
-        "grant__granted_by", "reviewer", "decided_by", "reassigned_from"))
+def item_filters(qs, *, campaign="", service="", privilege="", holder="", inactive=False, flagged=False,
+                 decision: str | None = None, reviewer: str = "", team: str = "") -> QuerySet[ReviewItem]:
+    """Filters only: joins come with the filters that need them, so counting an unfiltered page
+    reads the item index alone."""
     if campaign and str(campaign).isdigit():
         qs = qs.filter(campaign_id=int(campaign))
     if service:
@@ -98,7 +132,7 @@ def _item_filters(qs, *, campaign="", service="", privilege="", holder="", inact
     if holder:
         qs = qs.filter(grant__user__username__icontains=holder)
     if inactive:
-        qs = qs.filter(last_activity__lt=timezone.now() - timedelta(days=inactive_days_limit()))
+        qs = with_activity(qs).filter(last_activity__lt=timezone.now() - timedelta(days=inactive_days_limit()))
     if flagged:
         qs = qs.filter(grant__flagged_at__isnull=False)
     if decision is not None:
@@ -113,7 +147,10 @@ def _item_filters(qs, *, campaign="", service="", privilege="", holder="", inact
 
 
 def campaign_items(qs: QuerySet[ReviewItem], **filters) -> QuerySet[ReviewItem]:
-    return _item_filters(qs, **filters)
+    """The API's item list: every relation it serialises, and the last activity."""
+    qs = item_filters(qs, **filters).select_related("campaign", *_PEOPLE_RELATED,
+                                                    *(f"grant__{name}" for name in _GRANT_RELATED))
+    return qs if filters.get("inactive") else with_activity(qs)
 
 
 def campaign_completion(campaign: ReviewCampaign) -> dict:

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -53,13 +54,20 @@ def _can_decide(user, item: ReviewItem) -> bool:
 
 
 def _annotate_rows(items, user, now=None) -> list[ReviewItem]:
+    """Activity and permission facts per row, computed here for the rows of one page: the latest
+    token use of the service accounts among them costs one small query (none without any)."""
     now = now or timezone.now()
     limit = selectors.inactive_days_limit()
     rows = list(items)
+    tokens = selectors.token_activity({i.grant.user_id for i in rows if i.grant.user.kind == User.Kind.SERVICE_ACCOUNT})
     for item in rows:
-        item.days_inactive = max(0, (now - item.last_activity).days) if item.last_activity else None
-        item.needs_justification = item.days_inactive is not None and item.days_inactive > limit
-        item.grant_age_days = (now - item.grant.granted_at).days
+        grant = item.grant
+        item.token_last_used = tokens.get(grant.user_id)
+        # As selectors.with_activity: the later of the grant's last use and its holder's token use.
+        item.last_activity = max(grant.last_used_at or grant.granted_at, item.token_last_used or grant.granted_at)
+        item.days_inactive = max(0, (now - item.last_activity).days)
+        item.needs_justification = item.days_inactive > limit
+        item.grant_age_days = (now - grant.granted_at).days
         item.can_decide = _can_decide(user, item)
     return rows
 
@@ -78,12 +86,13 @@ def _my_items(user, params):
 def reviews(request):
     g = request.GET
     qs = _my_items(request.user, g)
-    page = Paginator(qs, REVIEW_PAGE_SIZE).get_page(g.get("page"))
+    page = Paginator(selectors.review_rows(qs), REVIEW_PAGE_SIZE).get_page(g.get("page"))
     rows = _annotate_rows(page.object_list, request.user)
     querystring = g.copy()
     querystring.pop("page", None)
-    campaigns = list(ReviewCampaign.objects.filter(status=ReviewCampaign.Status.OPEN, items__reviewer=request.user)
-                     .distinct().order_by("due_date").values("pk", "name", "due_date"))
+    campaigns = list(ReviewCampaign.objects.filter(status=ReviewCampaign.Status.OPEN)
+                     .filter(Exists(ReviewItem.objects.filter(campaign=OuterRef("pk"), reviewer=request.user)))
+                     .order_by("due_date").values("pk", "name", "due_date"))
     return render(request, "access_reviews/reviews.html", {
         "page_obj": page, "rows": rows, "filters": g, "campaigns": campaigns,
         "services": Service.objects.order_by("name").only("slug", "name"), "privileges": Privilege.choices,
@@ -95,9 +104,7 @@ def reviews(request):
 
 
 def _load_row(request, pk: int) -> ReviewItem:
-    item = selectors.with_activity(ReviewItem.objects.select_related(
-        "campaign", "grant", "grant__user", "grant__service", "grant__service__owner_team", "grant__environment",
-        "grant__granted_by", "reviewer", "decided_by", "reassigned_from")).get(pk=pk)
+    item = selectors.review_rows(ReviewItem.objects.filter(pk=pk), people=True).get()
     return _annotate_rows([item], request.user)[0]
 
 
@@ -199,11 +206,11 @@ def campaign_open(request):
 def campaign_detail(request, pk: int):
     campaign = permissions.get_campaign_for_user(request.user, pk)
     g = request.GET
-    qs = selectors.campaign_items(permissions.items_visible_to(request.user, campaign),
-                                  decision=g.get("decision") or None, reviewer=g.get("reviewer", ""),
-                                  team=g.get("team", ""), service=g.get("service", ""),
-                                  holder=(g.get("holder") or "").strip(), inactive=_flag(request, "inactive"))
-    page = Paginator(qs, PAGE_SIZE).get_page(g.get("page"))
+    qs = selectors.item_filters(permissions.items_visible_to(request.user, campaign),
+                                decision=g.get("decision") or None, reviewer=g.get("reviewer", ""),
+                                team=g.get("team", ""), service=g.get("service", ""),
+                                holder=(g.get("holder") or "").strip(), inactive=_flag(request, "inactive"))
+    page = Paginator(selectors.review_rows(qs, people=True), PAGE_SIZE).get_page(g.get("page"))
     querystring = g.copy()
     querystring.pop("page", None)
     read_all = permissions.can_read_all_access(request.user)

@@ -58,6 +58,38 @@ def test_the_reviewer_page_costs_a_fixed_number_of_queries(client, team_lead, ca
     assert response.content.decode().count('class="review-item') == 8  # one page of 25
 
 
+def test_a_service_accounts_token_use_is_its_activity_on_the_page(client, team_lead, service_account, service,
+                                                                  make_grant, open_campaign, token_for,
+                                                                  django_assert_max_num_queries):
+    from apps.accounts.models import ApiToken
+
+    make_grant(service_account, service, "deployer", days_old=300)
+    token_for(service_account)
+    used = timezone.now() - timedelta(days=2)
+    ApiToken.objects.filter(user=service_account).update(last_used_at=used)
+    open_campaign()
+    client.force_login(team_lead)
+    client.get(reverse("access_reviews:reviews"))
+    # The token look-up is one query for the page, on top of the page's own.
+    with django_assert_max_num_queries(12):
+        body = client.get(reverse("access_reviews:reviews")).content.decode()
+    assert f"token {used:%Y-%m-%d}" in body and "inactive 2 days" in body
+    assert "required to keep" not in body
+
+
+def test_the_reviewer_page_reads_one_page_of_rows_not_every_item(client, team_lead, campaign_with_items):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(team_lead)
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("access_reviews:reviews"))
+    item_reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "access_reviews_reviewitem"')]
+    assert len(item_reads) == 1 and item_reads[0].endswith('ORDER BY "access_reviews_reviewitem"."id" ASC LIMIT 3')
+    grant_reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "access_reviews_accessgrant"')]
+    assert len(grant_reads) == 1 and '"accounts_team"' in grant_reads[0]  # holder, service, team in one read
+
+
 def test_an_htmx_decision_returns_the_updated_row(client, team_lead, campaign_with_items, approver):
     item = campaign_with_items.items.get(grant__user=approver)
     client.force_login(team_lead)
