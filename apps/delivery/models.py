@@ -163,6 +163,10 @@ class Deployment(models.Model):
             models.Index(fields=["environment", "finished_at"], name="deploy_env_finished_idx"),
             models.Index(fields=["service", "environment", "finished_at"], name="deploy_svc_env_finished_idx"),
             models.Index(fields=["change"], name="deploy_change_idx"),
+            # Only the running ones: the gate's "is the slot busy?" reads a handful of rows, not the
+            # slot's whole history.
+            models.Index(fields=["service", "environment", "started_at"], name="deploy_running_idx",
+                         condition=models.Q(status__in=["started", "in_progress"])),
         ]
 
     def __str__(self) -> str:

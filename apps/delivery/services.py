@@ -203,8 +203,7 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
     artifact = artifact_by_digest(artifact_ref, service=service) if artifact_ref else None
     change = change_by_ref(change_ref) if change_ref else None
     verdict = gate.evaluate(user=user, service=service, environment=environment, artifact=artifact,
-                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now,
-                            previous=environment.previous())
+                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now)
     policy = gate.policy_for(environment)
     with transaction.atomic():
         decision = GateDecision.objects.create(

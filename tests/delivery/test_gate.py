@@ -316,6 +316,10 @@ def test_a_gate_check_costs_a_fixed_number_of_queries(check, good_artifact, make
     change = make_change()
     with CaptureQueriesContext(connection) as ctx:
         assert check(good_artifact, change)["decision"] == "allow"
-    assert len(ctx.captured_queries) <= 32
-    with django_assert_max_num_queries(32):  # the denied repeat costs no more
-        check(good_artifact, change)
+    # Authentication, service, environment, artifact, change, one read of the slot, promotion and
+    # evidence, the privilege, the schedule; the decision, the lock and the audit event.
+    assert len(ctx.captured_queries) <= 22
+    facts = [q for q in ctx.captured_queries if "delivery_evidence" in q["sql"] or "delivery_deployment " in q["sql"]]
+    assert len(facts) == 1, "the slot, promotion and evidence are read in one statement"
+    with django_assert_max_num_queries(17):  # the denied repeat: no lock, no token refresh
+        assert check(good_artifact, change)["decision"] == "deny"

@@ -118,7 +118,8 @@ def test_merging_records_the_merge_commit(client, hooked, make_change):
     pr = PullRequest.objects.get()
     assert pr.state == "merged" and pr.merge_commit_sha == MERGE and pr.merged_at is not None
     assert pr.history.count() == 2
-    assert AuditEvent.objects.filter(action="delivery.pull_request_updated", details__state="merged").count() == 1
+    updated = AuditEvent.objects.get(action="delivery.pull_request_updated")
+    assert updated.details["state"] == "merged" and updated.details["merge_commit_sha"] == MERGE
 
 
 def test_closing_without_merging_is_closed_not_merged(client, hooked):
