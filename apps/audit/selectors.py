@@ -83,3 +83,13 @@ def workspace_search(q: str) -> dict[str, Any]:
             Q(reference__iexact=q) | Q(title__icontains=q) | Q(service_slug__iexact=q))
             .select_related("archive").order_by("-occurred_at")[:SEARCH_LIMIT]),
     }
+
+
+ARCHIVES_SHOWN = 24
+
+
+def recent_archives() -> list[Any]:
+    """The newest archives (class, month, records, SHA-256, purged or not): one query."""
+    from .models import Archive
+
+    return list(Archive.objects.order_by("-month", "record_class")[:ARCHIVES_SHOWN])

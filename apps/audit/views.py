@@ -116,7 +116,7 @@ from .permissions import (  # noqa: E402
     get_pack_for_user,
 )
 from .retention import legal_hold_place, legal_hold_release, retention_policy_update  # noqa: E402
-from .selectors import workspace_search  # noqa: E402
+from .selectors import recent_archives, workspace_search  # noqa: E402
 
 PACKS_SHOWN = 20
 
@@ -138,6 +138,7 @@ def workspace(request):
     form = PackRequestForm()
     return render(request, "audit/workspace.html", {
         "results": workspace_search(request.GET.get("q", "")), "form": form, **_packs_context(request),
+        "archives": recent_archives(),
     })
 
 
@@ -159,7 +160,7 @@ def pack_request(request):
             messages.info(request, f"Evidence pack #{pack.pk} requested: {pack.title}.")
             return redirect("audit:workspace")
     return render(request, "audit/workspace.html", {
-        "results": workspace_search(""), "form": form, **_packs_context(request),
+        "results": workspace_search(""), "form": form, **_packs_context(request), "archives": recent_archives(),
     }, status=400)
 
 

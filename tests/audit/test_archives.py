@@ -115,3 +115,26 @@ def test_an_archive_is_purged_only_after_retention_and_leaves_a_tombstone(closed
     tombstone = AuditEvent.objects.get(action="retention.purged")
     assert tombstone.details["references"] == [closed_changes[0].number, closed_changes[1].number]
     assert tombstone.details["archive_sha256"] == january.sha256 and tombstone.details["reason"] == "retention ended"
+
+
+def test_the_workspace_lists_the_archives_in_a_fixed_number_of_queries(client, auditor, closed_changes,
+                                                                       make_change, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.audit.actor import Actor
+
+    client.force_login(auditor)
+    with CaptureQueriesContext(connection) as empty:
+        assert "Nothing archived yet." in client.get("/audit/").content.decode()
+    archive_closed_records(actor=Actor.for_task("test"), now=NOW)
+    for month in (4, 5, 6, 7):
+        make_change(title=f"Month {month}", state="closed", closed_at=closed(dt.date(2026, month, 3)))
+    archive_closed_records(actor=Actor.for_task("test"), now=NOW)
+    archives = list(Archive.objects.all())
+    assert len(archives) >= 6
+    with django_assert_max_num_queries(len(empty.captured_queries)):
+        html = client.get("/audit/").content.decode()
+    section = html.split('id="archives-h"')[1]
+    for archive in archives:
+        assert f'id="archive-{archive.pk}"' in section and archive.path in section
