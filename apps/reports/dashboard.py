@@ -12,14 +12,14 @@ def panels(request) -> list[dict]:
     if not user.has_role("executive"):
         return []
     from . import presentation
-    from .metrics import compute_report
     from .periods import Month, report_timezone
+    from .snapshots import cached_report
 
     month = Month.containing(timezone.now(), report_timezone()).previous()
     key = f"reports:panel:{month.label}"
     data = cache.get(key)
     if data is None:
-        report = compute_report(month, trend_months=2, breakdown=False)
+        report = cached_report(month, trend_months=2, breakdown=False)
         data = {"month": month.display(), "cards": presentation.key_cards(report)}
         cache.set(key, data, 600)
     return [{"title": f"DORA — {data['month']}", "template": "reports/panel.html", "data": data, "order": 20}]

@@ -268,9 +268,25 @@ def aggregate(prep: Prepared, level: str = "organisation", *, bench: tiers.Bench
     out["recovery_count"], out["recovery_median"], out["recovery_p90"] = kf.stats(deps["recovery_seconds"], restored)
     out["unrestored"] = kf.count(deps["unrestored"].to_numpy(dtype=bool))
 
-    for col in ("deployments", "deployment_days", "lead_count", "lead_negative", "total", "failed", "rework",
-                "unauthorized", "recovery_count", "unrestored"):
+    out["negative_recovery"] = kf.count(failed & (np.nan_to_num(rec, nan=0) < 0))
+    _quality_counts(prep, level, ids, out)
+
+    for col in INT_COLUMNS:
         out[col] = out[col].astype("int64")
+    return add_tiers(out, bench)
+
+
+# The figures of one (group, month), as dora.aggregate returns them and snapshots store them.
+INT_COLUMNS = ("deployments", "deployment_days", "lead_count", "lead_negative", "total", "failed", "rework",
+               "unauthorized", "recovery_count", "unrestored", "negative_recovery", "unfinished", "no_finish_time",
+               "incidents_unlinked", "incidents_suppressed")
+FLOAT_COLUMNS = ("per_day", "median_deploy_days_per_week", "lead_median", "lead_p90", "change_failure_rate",
+                 "rework_rate", "recovery_median", "recovery_p90")
+TIER_COLUMNS = ("deployment_frequency_tier", "lead_time_tier", "change_failure_tier", "recovery_tier")
+
+
+def add_tiers(out: pd.DataFrame, bench: tiers.Benchmark) -> pd.DataFrame:
+    """The tier columns, from the figures and a benchmark (snapshots store figures, not tiers)."""
     out["deployment_frequency_tier"] = [
         tiers.deployment_frequency_tier(m, d, bench)
         for m, d in zip(out["median_deploy_days_per_week"], out["deployment_days"], strict=True)]
@@ -278,6 +294,20 @@ def aggregate(prep: Prepared, level: str = "organisation", *, bench: tiers.Bench
     out["change_failure_tier"] = [tiers.change_failure_tier(v, bench) for v in out["change_failure_rate"]]
     out["recovery_tier"] = [tiers.recovery_tier(v, bench) for v in out["recovery_median"]]
     return out
+
+
+def _quality_counts(prep: Prepared, level: str, ids: list[int], out: pd.DataFrame) -> None:
+    """The data-quality counts of quality.py per group and month: unfinished deployments by the
+    month they started, incidents without a link by the month they started."""
+    unfinished = prep.unfinished.assign(started_month=month_labels(prep.unfinished["started_at"], prep.months, prep.tz))
+    ku = _Keys(prep, unfinished, level, ids, "started_month")
+    final = unfinished["status"].isin(FINISHED).to_numpy(dtype=bool)
+    out["unfinished"] = ku.count(~final)
+    out["no_finish_time"] = ku.count(final)
+    links = prep.links.assign(started_month=month_labels(prep.links["started_at"], prep.months, prep.tz))
+    ki = _Keys(prep, links, level, ids, "started_month")
+    out["incidents_unlinked"] = ki.count((links["link"] == "none").to_numpy(dtype=bool))
+    out["incidents_suppressed"] = ki.count((links["link"] == "suppressed").to_numpy(dtype=bool))
 
 
 def _deployment_days(prep: Prepared, level: str, ids: list[int], out: pd.DataFrame) -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from . import dora, tiers
 from .loading import load_dataset
 from .periods import Month, report_timezone, trailing_months
-from .quality import quality_summary
+from .quality import quality_from_row
 from .scopes import ORGANISATION, Scope
 
 KEYS = ("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")
@@ -37,10 +37,12 @@ class Report:
     tz_name: str
     bench: tiers.Benchmark
     as_of: datetime
-    prep: dora.Prepared
+    prep: dora.Prepared | None  # the row-level frames; None when the figures came from snapshots
     trend: pd.DataFrame  # index: month label
     teams: pd.DataFrame | None = None  # index: team id (the month)
     services: pd.DataFrame | None = None  # index: service id (the month)
+    team_names: pd.DataFrame | None = None  # id, slug, name
+    service_names: pd.DataFrame | None = None  # id, slug, name
     extra: dict = field(default_factory=dict)
 
     def row(self, month: Month | None = None) -> pd.Series:
@@ -56,7 +58,7 @@ class Report:
         return self.summary(prev) if prev.label in self.trend.index else None
 
     def quality(self) -> dict[str, int]:
-        return quality_summary(self.prep, self.month)
+        return quality_from_row(self.row())
 
 
 def summary_dict(row: pd.Series, *, month: Month, scope: Scope, tz_name: str, bench: tiers.Benchmark,
@@ -119,13 +121,17 @@ def compute_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: i
     prep = dora.prepare(ds, months, tz)
     trend = dora.aggregate(prep, "organisation", bench=bench).xs(0, level="group")
     report = Report(month=month, months=months, scope=scope, tz_name=tz_name, bench=bench, as_of=as_of, prep=prep,
-                    trend=trend)
+                    trend=trend, team_names=prep.teams, service_names=prep.services)
     if breakdown and scope.level != "service":
-        services = dora.aggregate(prep, "service", bench=bench).xs(month.label, level="month")
-        report.services = services
+        report.services = _in_month(dora.aggregate(prep, "service", bench=bench), month)
         if scope.level == "organisation":
-            report.teams = dora.aggregate(prep, "team", bench=bench).xs(month.label, level="month")
+            report.teams = _in_month(dora.aggregate(prep, "team", bench=bench), month)
     return report
+
+
+def _in_month(table: pd.DataFrame, month: Month) -> pd.DataFrame:
+    """The month's rows, indexed by group (empty, not an error, for a team without services)."""
+    return table[table.index.get_level_values("month") == month.label].droplevel("month")
 
 
 def team_trend(report: Report, team_id: int) -> pd.DataFrame:

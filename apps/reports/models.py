@@ -70,3 +70,43 @@ class ReportDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} → {len(self.recipients)} recipients"
+
+
+class MetricSnapshot(models.Model):
+    """The figures of one closed month for the organisation, a team or a service: a cache of
+    what dora.aggregate computes from the other apps' rows, so a page or API call reads twelve
+    months instead of recomputing the whole history.
+
+    Derived data, not a record of anyone's decision: rows are written by the engine and dropped
+    when late data lands in their month (snapshots.sweep), never edited by people, so they carry
+    no history or audit trail of their own. Tiers are not stored: they depend on the benchmark
+    year and are derived from the figures when read."""
+
+    level = models.CharField(max_length=12)  # organisation | team | service
+    group_id = models.BigIntegerField()  # team or service id; 0 for the organisation
+    period = models.CharField(max_length=7, help_text="YYYY-MM in the report timezone")
+    tz_name = models.CharField(max_length=64)  # the report timezone the month is taken in
+    period_end = models.DateTimeField(help_text="First instant after the month; late data before it drops the row")
+    figures = models.JSONField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tz_name", "level", "group_id", "period"], name="metric_snapshot_unique"),
+        ]
+        indexes = [models.Index(fields=["level", "group_id", "period_end"], name="metric_snapshot_group_end_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.level}:{self.group_id} {self.period} ({self.tz_name})"
+
+
+class SnapshotWatermark(models.Model):
+    """How far the history tables of deployments, incidents, changes and the catalog have been
+    examined for data that changes a closed month (one row, name "history")."""
+
+    name = models.CharField(max_length=30, primary_key=True)
+    marks = models.JSONField(default=dict)  # history table -> last history_id examined
+    swept_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.marks}"

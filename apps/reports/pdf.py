@@ -86,9 +86,9 @@ def report_context(report: Report, governance: Governance, *, generated_by: str,
     quality = report.quality()
     charts = all_charts(report.trend)
     if report.teams is not None:
-        breakdown, breakdown_label = presentation.breakdown_rows(report.teams, report.prep.teams), "Team"
+        breakdown, breakdown_label = presentation.breakdown_rows(report.teams, report.team_names), "Team"
     else:
-        breakdown = presentation.breakdown_rows(report.services, report.prep.services)
+        breakdown = presentation.breakdown_rows(report.services, report.service_names)
         breakdown_label = "Service"
     value_of = {"deployment_frequency": ("days", "Days / week"), "lead_time": ("lead", "Lead time"),
                 "change_failure_rate": ("cfr", "Failure rate"), "recovery_time": ("recovery", "Recovery")}

@@ -158,13 +158,13 @@ def notable_facts(report: Report, quality: dict[str, int], governance: dict | No
         facts.append(f"{int(row['deployments'])} production deployments succeeded in {report.month.display()}; "
                      "there is no earlier month to compare with.")
     if report.teams is not None and len(report.teams) and report.teams["deployments"].sum() > 0:
-        teams = report.teams.join(report.prep.teams.set_index("id")[["name"]])
+        teams = report.teams.join(report.team_names.set_index("id")[["name"]])
         top = teams.sort_values(["deployments", "name"], ascending=[False, True]).iloc[0]
         elite = sum(1 for col in TIER_COLUMN.values() if top[col] == "elite")
         facts.append(f"{top['name']} shipped the most: {int(top['deployments'])} production deployments"
                      + (f", elite on {elite} of the four keys." if elite else "."))
     elif report.services is not None and len(report.services) and report.services["deployments"].sum() > 0:
-        services = report.services.join(report.prep.services.set_index("id")[["name"]])
+        services = report.services.join(report.service_names.set_index("id")[["name"]])
         top = services.sort_values(["deployments", "name"], ascending=[False, True]).iloc[0]
         facts.append(f"{top['name']} shipped the most: {int(top['deployments'])} production deployments.")
     care = []

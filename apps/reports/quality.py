@@ -1,32 +1,26 @@
-"""The data-quality section: what the figures had to leave out or could not decide."""
+"""The data-quality section: what the figures had to leave out or could not decide.
+
+The counts are computed with the figures (dora.aggregate, per group and month), so the
+dashboard, the API's snapshots and the PDF read them from the same row."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .dora import Prepared
-from .periods import Month
+# quality check -> the column of dora.aggregate that counts it
+QUALITY_COLUMNS = {
+    "unfinished_deployments": "unfinished",
+    "deployments_without_finish_time": "no_finish_time",
+    "negative_lead_times": "lead_negative",
+    "incidents_without_deployment": "incidents_unlinked",
+    "incidents_link_suppressed": "incidents_suppressed",
+    "unrestored_failures": "unrestored",
+    "negative_recovery_times": "negative_recovery",
+}
 
 
-def quality_summary(prep: Prepared, month: Month) -> dict[str, int]:
-    tz = prep.tz
-    start, end = pd.Timestamp(month.start(tz)), pd.Timestamp(month.end(tz))
-    unfinished = prep.unfinished
-    started_in = (unfinished["started_at"] >= start) & (unfinished["started_at"] < end)
-    no_finish = unfinished["status"].isin(("succeeded", "failed", "rolled_back"))
-    links = prep.links
-    incident_in = (links["started_at"] >= start) & (links["started_at"] < end)
-    deps = prep.deployments
-    leads = prep.leads
-    return {
-        "unfinished_deployments": int((started_in & ~no_finish).sum()),
-        "deployments_without_finish_time": int((started_in & no_finish).sum()),
-        "negative_lead_times": int((leads["negative"] & (leads["month"] == month.label)).sum()),
-        "incidents_without_deployment": int((incident_in & (links["link"] == "none")).sum()),
-        "incidents_link_suppressed": int((incident_in & (links["link"] == "suppressed")).sum()),
-        "unrestored_failures": int((deps["unrestored"] & (deps["failure_month"] == month.label)).sum()),
-        "negative_recovery_times": int(((deps["recovery_seconds"] < 0) & (deps["failure_month"] == month.label)).sum()),
-    }
+def quality_from_row(row: pd.Series) -> dict[str, int]:
+    return {check: int(row[column]) for check, column in QUALITY_COLUMNS.items()}
 
 
 QUALITY_LABELS = {

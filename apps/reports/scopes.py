@@ -16,6 +16,7 @@ class Scope:
     name: str = "Organisation"
     id: int | None = None
     team_slug: str = ""
+    team_id: int | None = None  # a service's owner team
 
     @property
     def key(self) -> str:
@@ -47,7 +48,8 @@ def resolve_scope(*, team: str | None = None, service: str | None = None) -> Sco
         if team_obj is None:
             errors["team"] = [f"No team with the slug '{team}'."]
     if service:
-        svc = Service.objects.filter(slug=service).values("pk", "slug", "name", "owner_team__slug").first()
+        svc = Service.objects.filter(slug=service).values("pk", "slug", "name", "owner_team__slug",
+                                                      "owner_team_id").first()
         if svc is None:
             errors["service"] = [f"No service with the slug '{service}'."]
     if not errors and team_obj and svc and svc["owner_team__slug"] != team_obj["slug"]:
@@ -55,7 +57,7 @@ def resolve_scope(*, team: str | None = None, service: str | None = None) -> Sco
     if errors:
         raise InvalidInput("Unknown scope: " + ", ".join(errors) + ".", code="invalid_scope", fields=errors)
     if svc:
-        return Scope("service", svc["slug"], svc["name"], svc["pk"], svc["owner_team__slug"])
+        return Scope("service", svc["slug"], svc["name"], svc["pk"], svc["owner_team__slug"], svc["owner_team_id"])
     if team_obj:
         return Scope("team", team_obj["slug"], team_obj["name"], team_obj["pk"])
     return ORGANISATION

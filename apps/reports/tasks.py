@@ -36,3 +36,13 @@ def generate_monthly_reports(month: str | None = None) -> list[int]:
                                                  idempotency_key=f"schedule:{target.label}:{scope.key}"))
         report_run_email(run=org, team_runs=team_runs, actor=actor)
     return [org.pk] + [r.pk for r in team_runs]
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=60, max_retries=3)
+def fill_metric_snapshots(months: int = 13) -> int:
+    """Every hour: drop the snapshots late data has changed and compute the closed months that
+    have none, so pages and the API read them instead of recomputing. Idempotent: a month that
+    has its snapshot is not computed again. Returns how many months it computed."""
+    from .snapshots import fill
+
+    return fill(months=months)

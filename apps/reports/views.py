@@ -11,11 +11,20 @@ from releaseportal.errors import PortalError
 
 from . import presentation
 from .charts import CHARTS, all_charts
-from .metrics import compute_report
 from .models import ReportRun
 from .periods import Month, report_timezone, trailing_months
-from .permissions import can_generate_reports, reports_viewer_required
+from .permissions import (
+    can_generate_reports,
+    report_access,
+    reports_viewer_required,
+    require_scope,
+    visible_runs,
+)
 from .scopes import ORGANISATION, resolve_scope
+from .snapshots import cached_report
+
+COLUMNS = [("deployments", "Deployments"), ("days", "Days / week"), ("lead", "Lead time"),
+           ("cfr", "Change failure rate"), ("recovery", "Recovery time"), ("rework", "Rework rate")]
 
 
 def _month(request) -> tuple[Month, str | None]:
@@ -29,40 +38,68 @@ def _month(request) -> tuple[Month, str | None]:
         return default, exc.message
 
 
-def _page(request, scope, template: str, **extra):
+def _scope_choices(user) -> list[dict]:
+    """The scopes the page's selector offers: the organisation and every team, or a lead's teams."""
+    from apps.accounts.models import Team
+
+    access = report_access(user)
+    teams = Team.objects.order_by("name")
+    if not access.organisation:
+        teams = teams.filter(pk__in=access.team_ids)
+    return list(teams.values("slug", "name"))
+
+
+def _page(request, scope, *, scope_param: str = ""):
+    require_scope(request.user, scope)
     month, error = _month(request)
     if error:
         messages.error(request, error)
     sort = request.GET.get("sort", "name")
     sort = sort if sort in presentation.SORTABLE else "name"
     descending = request.GET.get("dir") == "desc"
-    report = compute_report(month, scope)
+    # Closed months come from their snapshots, the open month is computed live (snapshots.py).
+    report = cached_report(month, scope)
     if report.teams is not None:
-        rows, names_label = presentation.breakdown_rows(report.teams, report.prep.teams, sort=sort,
+        rows, names_label = presentation.breakdown_rows(report.teams, report.team_names, sort=sort,
                                                         descending=descending), "Team"
     else:
-        rows, names_label = presentation.breakdown_rows(report.services, report.prep.services, sort=sort,
+        rows, names_label = presentation.breakdown_rows(report.services, report.service_names, sort=sort,
                                                         descending=descending), "Service"
     charts = all_charts(report.trend)
-    columns = [("name", names_label), ("deployments", "Deployments"), ("days", "Days / week"), ("lead", "Lead time"),
-               ("cfr", "Change failure rate"), ("recovery", "Recovery time"), ("rework", "Rework rate")]
+    latest_run = visible_runs(request.user, ReportRun.objects.filter(period=month.label, scope_key=scope.key)).order_by(
+        "-version").first() if scope.level != "service" else None
     context = {
         "report": report, "month": month, "summary": report.summary(), "scope": scope,
         "cards": presentation.key_cards(report),
         "rework": presentation.key_cards(report, keys=("rework_rate",))[0],
         "charts": [{"key": k, "title": CHARTS[k], "svg": charts[k]} for k in CHARTS],
-        "rows": rows, "row_kind": names_label.lower(), "columns": columns, "sort": sort, "descending": descending,
+        "rows": rows, "row_kind": names_label.lower(), "columns": [("name", names_label), *COLUMNS], "sort": sort,
+        "descending": descending, "scope_param": scope_param,
         "months": list(reversed(trailing_months(Month.containing(timezone.now(), report_timezone()), 24))),
+        "scope_choices": _scope_choices(request.user),
+        "organisation_reader": report_access(request.user).organisation,
         "quality": report.quality(),
         "can_generate": can_generate_reports(request.user),
-        **extra,
+        "latest_run": latest_run,
     }
-    return render(request, template, context)
+    if request.headers.get("HX-Request"):
+        return render(request, "reports/_figures.html", {**context, "partial": True})
+    return render(request, "reports/dashboard.html", context)
 
 
 @reports_viewer_required
 def dashboard(request):
-    return _page(request, ORGANISATION, "reports/dashboard.html")
+    """The organisation, or with ?team=<slug> one team (the selector's target). A team lead
+    who names no team sees the first team they lead."""
+    access = report_access(request.user)
+    slug = request.GET.get("team") or ("" if access.organisation else access.team_slugs[0])
+    if not slug:
+        return _page(request, ORGANISATION)
+    try:
+        scope = resolve_scope(team=slug)
+    except PortalError as exc:
+        raise Http404("No such team") from exc
+    return _page(request, scope, scope_param=slug)
 
 
 @reports_viewer_required
@@ -71,7 +108,7 @@ def team_detail(request, slug: str):
         scope = resolve_scope(team=slug)
     except PortalError as exc:
         raise Http404("No such team") from exc
-    return _page(request, scope, "reports/dashboard.html")
+    return _page(request, scope)
 
 
 @reports_viewer_required
@@ -80,14 +117,15 @@ def service_detail(request, slug: str):
         scope = resolve_scope(service=slug)
     except PortalError as exc:
         raise Http404("No such service") from exc
-    return _page(request, scope, "reports/dashboard.html")
+    return _page(request, scope)
 
 
 @reports_viewer_required
 def run_list(request):
-    runs = ReportRun.objects.select_related("generated_by").order_by("-period", "scope_key", "-version")[:200]
     from apps.accounts.models import Team
 
+    runs = visible_runs(request.user, ReportRun.objects.select_related("generated_by")).order_by(
+        "-period", "scope_key", "-version")[:200]
     return render(request, "reports/run_list.html", {
         "runs": runs, "can_generate": can_generate_reports(request.user),
         "teams": Team.objects.order_by("name").values("slug", "name"),
@@ -123,9 +161,9 @@ def _download(run: ReportRun, which: str) -> FileResponse:
 
 @reports_viewer_required
 def run_pdf(request, pk: int):
-    return _download(get_object_or_404(ReportRun, pk=pk), "pdf")
+    return _download(get_object_or_404(visible_runs(request.user, ReportRun.objects.all()), pk=pk), "pdf")
 
 
 @reports_viewer_required
 def run_data(request, pk: int):
-    return _download(get_object_or_404(ReportRun, pk=pk), "csv")
+    return _download(get_object_or_404(visible_runs(request.user, ReportRun.objects.all()), pk=pk), "csv")

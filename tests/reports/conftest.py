@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,9 +13,14 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def _report_settings(settings):
+def _report_settings(settings, monkeypatch):
     settings.REPORT_TIMEZONE = "UTC"
     settings.REPORT_BENCHMARK_YEAR = 2023
+    # Tests write and read within milliseconds, in committed order: a snapshot computed after a
+    # row was written has seen it (production allows a minute for transactions to commit).
+    from apps.reports import snapshots
+
+    monkeypatch.setattr(snapshots, "MARGIN", timedelta(0))
 
 
 @pytest.fixture

@@ -1,0 +1,370 @@
+"""Per-month metric snapshots: a closed month is computed once and then read, the open month is
+computed live, and data that lands late in a closed month drops the snapshots it changes.
+
+`cached_report()` is what the dashboard and the API call. It returns the same figures as
+`metrics.compute_report()` (tests/reports/test_snapshots.py compares them field by field):
+  1. `sweep()` drops the snapshots that rows written since the last sweep may change;
+  2. the snapshots of the requested months and groups are read with one query;
+  3. months without a snapshot (closed months not computed yet, or dropped) and the open month
+     are computed by the engine in one pass; closed months are stored for the next request.
+
+What changes a closed month (METRICS.md): a production deployment's month, status or kind;
+the restoration of earlier failures by the next success (back to the service's previous
+success); the inferred incident link (back to the last success before the incident); the ISO
+week that straddles a month boundary; an incident's start, resolution or explicit link. The
+sweep reads the history rows (django-simple-history: every change through the services writes
+one) of deployments, incidents and change requests written since the last sweep and, per
+service, drops the snapshots of every month from the earliest instant such a row can reach.
+Catalog and change-type edits (ownership, production flag, emergency flag) drop more broadly.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from django.apps import apps as django_apps
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from . import dora, tiers
+from .loading import load_dataset, load_services, load_teams
+from .metrics import Report
+from .models import MetricSnapshot, SnapshotWatermark
+from .periods import Month, report_timezone, trailing_months
+from .scopes import ORGANISATION, Scope
+
+# Rows are examined by their history date. A row is committed at most MARGIN after its
+# history date (no service transaction runs that long), so each sweep re-reads the last MARGIN
+# and a snapshot computed from data loaded at T has seen every row dated before T - MARGIN.
+MARGIN = timedelta(seconds=60)
+# A day's deployment counts in the ISO week of its Thursday, which is at most 3 days earlier.
+WEEK_REACH = timedelta(days=4)
+# How far back the sweep looks for a service's previous success; beyond it, every month.
+LOOKBACK = timedelta(days=62)
+# More changed rows than this in one sweep (a bulk import): drop every snapshot.
+SWEEP_LIMIT = 20_000
+LEVEL_BELOW = {"organisation": ("team", "service"), "team": ("service",), "service": ()}
+FIGURE_COLUMNS = dora.INT_COLUMNS + dora.FLOAT_COLUMNS
+
+
+def _history(label: str):
+    return django_apps.get_model(label).history.model
+
+
+# --- invalidation --------------------------------------------------------------------------
+
+def sweep(*, now: datetime | None = None) -> int:
+    """Drop the snapshots that history rows written since the last sweep may change. Returns
+    how many were dropped. Costs two queries when nothing was written."""
+    now = now or timezone.now()
+    mark = SnapshotWatermark.objects.filter(name="history").first()
+    if mark is None:
+        with transaction.atomic():
+            # Snapshots of unknown provenance (none in normal operation): start clean.
+            dropped = MetricSnapshot.objects.all().delete()[0]
+            SnapshotWatermark.objects.get_or_create(name="history", defaults={"swept_at": now})
+        return dropped
+    since = mark.swept_at - MARGIN
+    if not _written_since(since):
+        return 0
+    with transaction.atomic():
+        mark = SnapshotWatermark.objects.select_for_update().get(name="history")
+        since = min(since, mark.swept_at - MARGIN)
+        dropped = drop_affected(since)
+        if now > mark.swept_at:
+            mark.swept_at = now
+            mark.save(update_fields=["swept_at"])
+    return dropped
+
+
+def _written_since(since: datetime) -> bool:
+    from django.db import connection
+
+    labels = ("delivery.Deployment", "incidents.Incident", "changes.ChangeRequest", "catalog.Service",
+              "catalog.Environment", "change_types.ChangeType")
+    # Table names come from the models; the instant is a bound parameter.
+    parts = [f"SELECT 1 FROM {connection.ops.quote_name(_history(label)._meta.db_table)} "  # noqa: S608
+             "WHERE history_date >= %s" for label in labels]
+    sql = "SELECT EXISTS(" + " UNION ALL ".join(parts) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since] * len(labels))
+        return bool(cursor.fetchone()[0])
+
+
+def drop_affected(since: datetime) -> int:
+    """Drop the snapshots that rows with a history date at or after `since` may change: for each
+    service touched, its own, its team's and the organisation's, from the earliest instant the
+    rows reach. A snapshot computed from data loaded after a row's date + MARGIN has seen it."""
+    reach, broad = affected_services(since)
+    if broad == "all":
+        return MetricSnapshot.objects.all().delete()[0]
+    dropped = 0
+    if broad == "teams":
+        dropped += MetricSnapshot.objects.filter(level="team").delete()[0]
+    if not reach:
+        return dropped
+    team_of = dict(django_apps.get_model("catalog.Service").objects.filter(pk__in=list(reach))
+                   .values_list("pk", "owner_team_id"))
+    by_level: dict[str, dict[int, tuple[datetime, datetime]]] = {"organisation": {}, "team": {}, "service": {}}
+
+    def widen(level, group, start, written):
+        old = by_level[level].get(group)
+        by_level[level][group] = (min(old[0], start), max(old[1], written)) if old else (start, written)
+
+    for service_id, (start, written) in reach.items():
+        widen("service", service_id, start, written)
+        widen("organisation", 0, start, written)
+        if team_of.get(service_id) is not None:
+            widen("team", team_of[service_id], start, written)
+    condition = Q()
+    for level, groups in by_level.items():
+        for group, (start, written) in groups.items():
+            condition |= Q(level=level, group_id=group, period_end__gt=start, computed_at__lt=written + MARGIN)
+    return dropped + MetricSnapshot.objects.filter(condition).delete()[0]
+
+
+def affected_services(since: datetime) -> tuple[dict[int, tuple[datetime, datetime]], str]:
+    """{service id: (earliest instant reached, latest history date)} of the rows written since
+    `since`, and "all" / "teams" / "" for the changes that reach beyond single services."""
+    environment, change_type, service = (_history("catalog.Environment"), _history("change_types.ChangeType"),
+                                         _history("catalog.Service"))
+    if environment.objects.filter(history_date__gte=since).exists() or \
+            change_type.objects.filter(history_date__gte=since).exists():
+        return {}, "all"
+    broad = ""
+    moved = list(service.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT])
+    if moved and service.objects.filter(id__in=moved).order_by().values("id").annotate(
+            owners=Count("owner_team_id", distinct=True)).filter(owners__gt=1).exists():
+        broad = "teams"  # a service changed hands: team figures follow the owner at report time
+
+    Deployment = django_apps.get_model("delivery.Deployment")  # noqa: N806
+    dep_hist, inc_hist, chg_hist = (_history("delivery.Deployment"), _history("incidents.Incident"),
+                                    _history("changes.ChangeRequest"))
+    # (service, instant, history date) of every version of every row written since `since`:
+    # the old version of an edited row says where it used to count.
+    touched: list[tuple[int, datetime | None, datetime]] = []
+    dep_ids = list(dep_hist.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT + 1])
+    inc_ids = list(inc_hist.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT + 1])
+    chg_ids = list(chg_hist.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT + 1])
+    if max(len(dep_ids), len(inc_ids), len(chg_ids)) > SWEEP_LIMIT:
+        return {}, "all"
+    if dep_ids:
+        for svc, started, finished, written in dep_hist.objects.filter(id__in=set(dep_ids)).order_by().values_list(
+                "service_id", "started_at", "finished_at", "history_date"):
+            touched.append((svc, _earliest(started, finished), written))
+    linked: set[int] = set()
+    if inc_ids:
+        rows = list(inc_hist.objects.filter(id__in=set(inc_ids)).order_by().values_list(
+            "service_id", "started_at", "caused_by_deployment_id", "history_date"))
+        linked = {dep for _, _, dep, _ in rows if dep}
+        touched += [(svc, started, written) for svc, started, _, written in rows]
+    if chg_ids:
+        # A change's type decides whether its deployments are rework (emergency changes).
+        written_at = dict(chg_hist.objects.filter(id__in=set(chg_ids)).order_by().values("id").annotate(
+            last=Max("history_date")).values_list("id", "last"))
+        for svc, finished, change_id in Deployment.objects.filter(change_id__in=set(chg_ids)).values_list(
+                "service_id", "finished_at", "change_id"):
+            touched.append((svc, finished, written_at[change_id]))
+    if linked:
+        newest = max(w for _, _, w in touched)
+        for svc, started, finished in Deployment.objects.filter(pk__in=linked).values_list(
+                "service_id", "started_at", "finished_at"):
+            touched.append((svc, _earliest(started, finished), newest))
+
+    earliest: dict[int, datetime | None] = {}
+    written: dict[int, datetime] = {}
+    unbounded: set[int] = set()
+    for svc, instant, when in touched:
+        written[svc] = max(written.get(svc, when), when)
+        if instant is None:
+            continue
+        earliest[svc] = min(earliest.get(svc, instant), instant)
+    for svc in written:
+        if svc not in earliest:
+            unbounded.add(svc)
+    previous = _previous_success(earliest)
+    reach: dict[int, tuple[datetime, datetime]] = {}
+    for svc, when in written.items():
+        if svc in unbounded or previous.get(svc, "none") is None:
+            start = _DAWN
+        else:
+            start = min(earliest[svc] - WEEK_REACH, previous[svc])
+        reach[svc] = (start, when)
+    return reach, broad
+
+
+_DAWN = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _earliest(*instants):
+    known = [i for i in instants if i is not None]
+    return min(known) if known else None
+
+
+def _previous_success(earliest: dict[int, datetime]) -> dict[int, datetime | None]:
+    """Per service, the finish of its last succeeded production deployment before the given
+    instant (searched within LOOKBACK; None when there is none that recent: every month)."""
+    if not earliest:
+        return {}
+    Deployment = django_apps.get_model("delivery.Deployment")  # noqa: N806
+    window = Q()
+    for svc, instant in earliest.items():
+        window |= Q(service_id=svc, finished_at__lt=instant, finished_at__gte=instant - LOOKBACK)
+    found = dict(Deployment.objects.filter(window, environment__is_production=True, status="succeeded")
+                 .values("service_id").annotate(last=Max("finished_at")).values_list("service_id", "last"))
+    return {svc: found.get(svc) for svc in earliest}
+
+
+# --- reading and filling -------------------------------------------------------------------
+
+def _figures(row: pd.Series) -> dict:
+    out = {}
+    for column in FIGURE_COLUMNS:
+        value = row[column]
+        if column in dora.INT_COLUMNS:
+            out[column] = int(value)
+        else:
+            value = float(value)
+            out[column] = None if math.isnan(value) else value
+    return out
+
+
+def _frame(records: list[dict], index) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, index=index, columns=list(FIGURE_COLUMNS))
+    for column in dora.INT_COLUMNS:
+        frame[column] = frame[column].astype("int64")
+    for column in dora.FLOAT_COLUMNS:
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def _scope_group(scope: Scope) -> int:
+    return 0 if scope.level == "organisation" else int(scope.id)
+
+
+def store(prep: dora.Prepared, scope: Scope, months: list[Month], *, tz_name: str, computed_at: datetime,
+          aggregated: dict[str, pd.DataFrame]) -> int:
+    """Store the closed `months` of the scope and of every team / service below it."""
+    tz = report_timezone(tz_name)
+    labels = {m.label: m for m in months}
+    rows = []
+    for level, table in aggregated.items():
+        for (group, label), row in table.iterrows():
+            if label in labels:
+                rows.append(MetricSnapshot(level=level, group_id=int(group), period=label, tz_name=tz_name,
+                                           period_end=labels[label].end(tz), figures=_figures(row),
+                                           computed_at=computed_at))
+    with transaction.atomic():
+        MetricSnapshot.objects.bulk_create(
+            rows, batch_size=1000, update_conflicts=True, unique_fields=["tz_name", "level", "group_id", "period"],
+            update_fields=["figures", "computed_at", "period_end"])
+        # Rows written while the engine ran were maybe not in its data: check them now.
+        if _written_since(computed_at - MARGIN):
+            drop_affected(computed_at - MARGIN)
+    return len(rows)
+
+
+def compute_and_store(scope: Scope, months: list[Month], *, tz_name: str, now: datetime | None = None
+                      ) -> dict[str, pd.DataFrame]:
+    """Run the engine for the scope over `months` (contiguous, oldest first) and store the closed
+    ones; returns the aggregate per level (index: group, month label)."""
+    now = now or timezone.now()
+    tz = report_timezone(tz_name)
+    bench = tiers.benchmark()
+    ds = load_dataset(service_ids=scope.service_ids(), as_of=now)
+    prep = dora.prepare(ds, months, tz)
+    aggregated = {scope.level: dora.aggregate(prep, scope.level, bench=bench)}
+    for level in LEVEL_BELOW[scope.level]:
+        aggregated[level] = dora.aggregate(prep, level, bench=bench)
+    if scope.level == "team":  # the engine lists every team; only this one has its data loaded
+        aggregated["team"] = aggregated["team"].loc[[scope.id]]
+    closed = [m for m in months if m.end(tz) <= now]
+    if closed:
+        store(prep, scope, closed, tz_name=tz_name, computed_at=now, aggregated=aggregated)
+    return aggregated
+
+
+def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: int = 12, breakdown: bool = True,
+                  benchmark_year: int | None = None, tz_name: str | None = None) -> Report:
+    """The figures of `metrics.compute_report` (without the row-level frames), from snapshots
+    where they exist; a fixed number of queries when every closed month has one."""
+    from django.conf import settings
+
+    tz_name = tz_name or settings.REPORT_TIMEZONE
+    bench = tiers.benchmark(benchmark_year)
+    now = timezone.now()
+    sweep(now=now)
+    months = trailing_months(month, trend_months)
+    group = _scope_group(scope)
+    below = LEVEL_BELOW[scope.level][:1] if breakdown else ()
+    names = _names(scope, below)
+    wanted = Q(level=scope.level, group_id=group, period__in=[m.label for m in months])
+    for level in below:
+        wanted |= Q(level=level, group_id__in=list(names[level]["id"]), period=month.label)
+    found: dict[tuple[str, int, str], dict] = {
+        (lvl, gid, period): figures for lvl, gid, period, figures in
+        MetricSnapshot.objects.filter(wanted, tz_name=tz_name).values_list("level", "group_id", "period", "figures")}
+
+    missing = [m for m in months if (scope.level, group, m.label) not in found]
+    if below and any((below[0], int(i), month.label) not in found for i in names[below[0]]["id"]):
+        missing.append(month)
+    computed: dict[str, pd.DataFrame] = {}
+    if missing:
+        span = trailing_months(max(missing), (max(missing).year - min(missing).year) * 12
+                               + max(missing).month - min(missing).month + 1)
+        computed = compute_and_store(scope, span, tz_name=tz_name, now=now)
+
+    def figures_of(level: str, gid: int, label: str) -> dict:
+        if (level, gid, label) in found:
+            return found[(level, gid, label)]
+        table = computed[level]
+        return _figures(table.loc[(gid, label)])
+
+    trend = dora.add_tiers(_frame([figures_of(scope.level, group, m.label) for m in months],
+                                  pd.Index([m.label for m in months])), bench)
+    report = Report(month=month, months=months, scope=scope, tz_name=tz_name, bench=bench, as_of=now, prep=None,
+                    trend=trend, team_names=names["team"], service_names=names["service"])
+    for level in below:
+        ids = [int(i) for i in names[level]["id"]]
+        table = dora.add_tiers(_frame([figures_of(level, i, month.label) for i in ids], pd.Index(ids)), bench)
+        if level == "team":
+            report.teams = table
+        else:
+            report.services = table
+    return report
+
+
+def _names(scope: Scope, below: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The teams and services a page names (the table rows), one query each when needed."""
+    empty = pd.DataFrame({"id": pd.Series([], dtype="int64"), "slug": [], "name": []})
+    names = {"team": empty, "service": empty.assign(team_id=pd.Series([], dtype="int64"))}
+    if "team" in below:
+        names["team"] = load_teams()
+    if "service" in below:
+        names["service"] = load_services(scope.service_ids())
+    return names
+
+
+def fill(*, months: int = 13, tz_name: str | None = None) -> int:
+    """For the beat task: make sure the organisation (and so every team and service) has a
+    snapshot of each of the last `months` closed months. Returns how many months it computed."""
+    from django.conf import settings
+
+    tz_name = tz_name or settings.REPORT_TIMEZONE
+    tz = report_timezone(tz_name)
+    now = timezone.now()
+    sweep(now=now)
+    last_closed = Month.containing(now, tz).previous()
+    window = trailing_months(last_closed, months)
+    have = set(MetricSnapshot.objects.filter(level="organisation", group_id=0, tz_name=tz_name,
+                                             period__in=[m.label for m in window]).values_list("period", flat=True))
+    todo = [m for m in window if m.label not in have]
+    if not todo:
+        return 0
+    span = trailing_months(last_closed, (last_closed.year - todo[0].year) * 12 + last_closed.month - todo[0].month + 1)
+    compute_and_store(ORGANISATION, span, tz_name=tz_name, now=now)
+    return len(todo)
+

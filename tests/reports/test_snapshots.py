@@ -1,0 +1,193 @@
+"""Per-month snapshots: the cached figures are the recomputed figures, closed months are read
+instead of recomputed, and data landing late in a closed month drops what it changes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from apps.reports import dora, snapshots
+from apps.reports.metrics import compute_report
+from apps.reports.models import MetricSnapshot
+from apps.reports.periods import Month
+from apps.reports.scopes import ORGANISATION, resolve_scope
+
+from .conftest import at
+
+pytestmark = pytest.mark.django_db
+
+OCT = Month(2026, 10)
+COLUMNS = list(snapshots.FIGURE_COLUMNS) + list(dora.TIER_COLUMNS)
+
+
+def _frame(table: pd.DataFrame) -> pd.DataFrame:
+    return table[COLUMNS].sort_index().reset_index(drop=True)
+
+
+def assert_same_figures(month: Month, scope=ORGANISATION) -> None:
+    """The cached report equals a recomputation from the rows, field by field."""
+    cached = snapshots.cached_report(month, scope)
+    computed = compute_report(month, scope)
+    pd.testing.assert_frame_equal(_frame(cached.trend), _frame(computed.trend), check_dtype=False)
+    table = {"organisation": "teams", "team": "services"}.get(scope.level)
+    if table:  # the table the page shows: teams of the organisation, services of a team
+        pd.testing.assert_frame_equal(_frame(getattr(cached, table)), _frame(getattr(computed, table)),
+                                      check_dtype=False)
+    strip = {"data_as_of": None}
+    assert {**cached.summary(), **strip} == {**computed.summary(), **strip}
+    assert cached.quality() == computed.quality()
+
+
+@pytest.fixture
+def year(october, deploy, incident):
+    """October plus a few earlier months, so the trend holds more than one month."""
+    svc = october["payments"]
+    deploy(svc, "2026-08-03 10:00", commits=[("y1", "2026-08-01 10:00")])
+    deploy(svc, "2026-08-04 10:00", status="failed")
+    deploy(svc, "2026-08-10 10:00", commits=[("y2", "2026-08-10 09:00")])
+    incident(svc, "2026-09-02 10:00", "2026-09-02 12:00")  # inferred to the 20 Sept success
+    return october
+
+
+def test_cached_figures_equal_recomputation_for_every_scope(year):
+    assert_same_figures(OCT)
+    assert_same_figures(OCT)  # now from the stored snapshots
+    assert_same_figures(OCT, resolve_scope(team="payments"))
+    assert_same_figures(OCT, resolve_scope(team="identity"))
+    assert_same_figures(OCT, resolve_scope(service="auth"))
+    assert_same_figures(Month(2026, 9))
+
+
+def test_closed_months_are_read_not_recomputed(year, monkeypatch):
+    snapshots.cached_report(OCT)
+    assert MetricSnapshot.objects.filter(level="organisation", period="2026-10").exists()
+    assert MetricSnapshot.objects.filter(level="team").exists() and MetricSnapshot.objects.filter(level="service")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the engine ran for months that have snapshots")
+
+    monkeypatch.setattr(snapshots, "load_dataset", refuse)
+    report = snapshots.cached_report(OCT)
+    assert report.summary()["deployment_frequency"]["count"] == 5
+    # every team and service of the organisation was stored by the same pass
+    snapshots.cached_report(OCT, resolve_scope(team="identity"))
+    snapshots.cached_report(OCT, resolve_scope(service="payments-api"), breakdown=False)
+
+
+def test_the_open_month_is_computed_live_and_never_stored(service, deploy):
+    from django.utils import timezone
+
+    now = timezone.now()
+    current = Month(now.year, now.month)
+    deploy(service, now.strftime("%Y-%m-%d %H:%M"))
+    report = snapshots.cached_report(current, trend_months=2)
+    assert report.summary()["deployment_frequency"]["count"] == 1
+    assert not MetricSnapshot.objects.filter(period=current.label).exists()
+    assert MetricSnapshot.objects.filter(period=current.previous().label, level="organisation").exists()
+    deploy(service, now.strftime("%Y-%m-%d %H:%M"))
+    assert snapshots.cached_report(current, trend_months=2).summary()["deployment_frequency"]["count"] == 2
+
+
+def _stored(level="organisation", period="2026-10"):
+    return MetricSnapshot.objects.filter(level=level, period=period).first()
+
+
+def test_a_late_deployment_in_a_closed_month_is_counted(year, deploy):
+    snapshots.cached_report(OCT)
+    deploy(year["payments"], "2026-10-20 10:00", commits=[("late", "2026-10-19 10:00")])
+    assert _stored() is None or _stored().figures["deployments"] == 5  # not yet swept
+    assert snapshots.cached_report(OCT).summary()["deployment_frequency"]["count"] == 6
+    assert _stored().figures["deployments"] == 6
+    assert_same_figures(OCT)
+
+
+def test_a_late_deployment_leaves_earlier_months_alone(year, deploy):
+    snapshots.cached_report(OCT)
+    august = _stored(period="2026-08")
+    deploy(year["payments"], "2026-10-20 10:00")
+    snapshots.cached_report(OCT)
+    assert _stored(period="2026-08").pk == august.pk  # kept, not recomputed
+    assert _stored(period="2026-10").computed_at > august.computed_at
+
+
+def test_the_next_success_restores_a_failure_of_a_closed_month(service, deploy):
+    deploy(service, "2026-10-30 10:00")
+    deploy(service, "2026-10-31 10:00", status="failed")
+    before = snapshots.cached_report(OCT).summary()["recovery_time"]
+    assert (before["count"], before["unrestored"]) == (0, 1)
+    deploy(service, "2026-11-02 10:00")  # restores it, in the following month
+    after = snapshots.cached_report(OCT).summary()["recovery_time"]
+    assert (after["count"], after["unrestored"], after["median_seconds"]) == (1, 0, 2 * 24 * 3600.0)
+    assert_same_figures(OCT)
+
+
+def test_an_incident_of_next_month_inferred_to_a_closed_month_counts_as_its_failure(service, deploy, incident):
+    deploy(service, "2026-10-31 22:00")
+    assert snapshots.cached_report(OCT).summary()["change_failure_rate"]["failed"] == 0
+    incident(service, "2026-11-01 01:00", "2026-11-01 03:00")  # inferred to the 31 Oct success
+    assert snapshots.cached_report(OCT).summary()["change_failure_rate"]["failed"] == 1
+    assert_same_figures(OCT)
+
+
+def test_resolving_an_incident_later_restores_the_failure_in_its_month(service, deploy, incident):
+    d = deploy(service, "2026-10-10 10:00")
+    open_incident = incident(service, "2026-10-10 11:00", None, caused_by=d)
+    assert snapshots.cached_report(OCT).summary()["recovery_time"]["unrestored"] == 1
+    open_incident.resolved_at = at("2026-10-10 15:00")
+    open_incident.save()
+    recovery = snapshots.cached_report(OCT).summary()["recovery_time"]
+    assert (recovery["unrestored"], recovery["median_seconds"]) == (0, 4 * 3600.0)
+    assert_same_figures(OCT)
+
+
+def test_a_deployment_on_the_first_sunday_counts_in_the_week_of_the_previous_month(service, deploy):
+    # Sun 1 Nov 2026 lies in ISO week Mon 26 Oct - Sun 1 Nov, whose Thursday is in October.
+    for day in ("2026-10-26 10:00", "2026-10-27 10:00", "2026-10-28 10:00", "2026-10-29 10:00"):
+        deploy(service, day)
+    assert snapshots.cached_report(OCT).summary()["deployment_frequency"]["median_deploy_days_per_week"] == 0.0
+    deploy(service, "2026-11-01 10:00")
+    snapshots.cached_report(OCT)
+    assert _stored().figures["deployment_days"] == 4  # the month's own days are unchanged ...
+    assert_same_figures(OCT)  # ... and the week's median follows the new day
+
+
+def test_a_service_changing_teams_moves_its_figures(year, team, other_team):
+    snapshots.cached_report(OCT)
+    auth = year["auth"]
+    auth.owner_team = team
+    auth.save()
+    assert_same_figures(OCT, resolve_scope(team="identity"))
+    assert_same_figures(OCT, resolve_scope(team="payments"))
+    assert snapshots.cached_report(OCT).teams.loc[other_team.pk, "deployments"] == 0
+
+
+def test_snapshots_are_per_timezone(settings, year):
+    snapshots.cached_report(OCT)
+    settings.REPORT_TIMEZONE = "Europe/Berlin"
+    assert_same_figures(OCT)
+    assert set(MetricSnapshot.objects.values_list("tz_name", flat=True)) == {"UTC", "Europe/Berlin"}
+
+
+def test_a_snapshot_computed_before_a_row_could_commit_is_dropped(year, deploy, monkeypatch):
+    """In production a row may commit up to MARGIN after its history date; a snapshot computed
+    within that window is not trusted to have seen it."""
+    from datetime import timedelta
+
+    snapshots.cached_report(OCT)
+    monkeypatch.setattr(snapshots, "MARGIN", timedelta(minutes=1))
+    deploy(year["payments"], "2026-10-20 10:00")
+    assert snapshots.cached_report(OCT).summary()["deployment_frequency"]["count"] == 6
+    assert _stored() is None  # stored, then dropped again: a row of the last minute reaches October
+
+
+def test_the_beat_task_fills_the_closed_months_once(year):
+    from apps.reports.schedules import BEAT
+    from apps.reports.tasks import fill_metric_snapshots
+
+    entry = next(e for e in BEAT.values() if e["task"] == "apps.reports.tasks.fill_metric_snapshots")
+    assert entry["schedule"] is not None
+    assert fill_metric_snapshots() == 13
+    months = set(MetricSnapshot.objects.filter(level="organisation").values_list("period", flat=True))
+    assert "2026-10" in months and len(months) == 13
+    assert fill_metric_snapshots() == 0  # idempotent: nothing left to compute
+    assert_same_figures(OCT)
