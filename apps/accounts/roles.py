@@ -46,11 +46,15 @@ ROLE_SCOPES: dict[str, set[str]] = {
     EXECUTIVE: {"reports:read"},
     ACCESS_ADMIN: {"access:read", "access:write"},
 }
+# A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics;
+# which team is decided by apps/reports/permissions.py.
+TEAM_LEAD_SCOPES = {"reports:read"}
 SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write", "catalog:write"}
 
 
-def allowed_scopes(user) -> set[str]:
-    """Every scope a token of this user may carry."""
+def allowed_scopes(user, wanted: str | None = None) -> set[str]:
+    """Every scope a token of this user may carry. A caller that checks one scope passes it as
+    `wanted`: the team-lead lookup (a query) then runs only when that scope is a lead's."""
     if user.is_superuser:
         return set(SCOPES)
     if user.is_service_account:
@@ -58,7 +62,20 @@ def allowed_scopes(user) -> set[str]:
     scopes = set(_BASE)
     for role in user.role_names():
         scopes |= ROLE_SCOPES.get(role, set())
+    if (wanted is None or wanted in TEAM_LEAD_SCOPES) and not scopes >= TEAM_LEAD_SCOPES and _leads_a_team(user):
+        scopes |= TEAM_LEAD_SCOPES
     return scopes
+
+
+def _leads_a_team(user) -> bool:
+    if not hasattr(user, "_leads_a_team"):
+        from django.db.models import Q
+
+        from .models import Team
+
+        user._leads_a_team = Team.objects.filter(Q(lead=user) | Q(memberships__user=user,
+                                                                  memberships__role="lead")).exists()
+    return user._leads_a_team
 
 
 def ensure_roles() -> None:
