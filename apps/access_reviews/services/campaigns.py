@@ -17,12 +17,12 @@ from simple_history.utils import bulk_update_with_history
 from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import ACCESS_ADMIN
 from apps.audit.actor import resolve_actor
-from apps.audit.services import audit_event_record
-from releaseportal.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
+from apps.audit.services import PendingEvent, audit_event_record, audit_events_record_many
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from ..models import AccessGrant, Decision, ReviewCampaign, ReviewItem
 from .grants import grant_set_expiry, grants_revoke_many
-from .history import history_attrs
+from .history import history_attrs, history_copy_rows
 from .opening import access_admins
 
 
@@ -47,8 +47,8 @@ def _may_decide(user: User, item: ReviewItem) -> None:
         raise NotAllowed("This item is assigned to another reviewer.", code="not_the_reviewer")
 
 
-def _check_decision(item: ReviewItem, decision: str, justification: str, keep_until: date | None, *,
-                    now: datetime, token_last_used: datetime | None) -> None:
+def _check_input(decision: str, keep_until: date | None, *, now: datetime) -> None:
+    """What is wrong with the decision whatever the item."""
     if decision not in Decision.values:
         raise InvalidInput(f"Decision must be one of: {', '.join(Decision.values)}.",
                            fields={"decision": [f"One of: {', '.join(Decision.values)}."]})
@@ -57,12 +57,53 @@ def _check_decision(item: ReviewItem, decision: str, justification: str, keep_un
             raise InvalidInput("Keep until which date?", fields={"keep_until": ["This field is required."]})
         if keep_until <= now.date():
             raise InvalidInput("The date must be in the future.", fields={"keep_until": ["Must be after today."]})
+
+
+def _check_item(item: ReviewItem, user: User, decision: str, justification: str, *, now: datetime,
+                token_last_used: datetime | None) -> None:
+    """What stops this item taking the decision; the item is locked."""
+    if item.campaign.status != ReviewCampaign.Status.OPEN:
+        raise Conflict("This campaign is closed.", code="campaign_closed")
+    if item.decision:
+        who = item.decided_by.username if item.decided_by else "someone"
+        raise Conflict(f"Already decided ({item.get_decision_display().lower()}) by {who} at "
+                       f"{item.decided_at:%Y-%m-%d %H:%M} UTC.", code="already_decided")
+    _may_decide(user, item)
     limit = inactive_days_limit()
     inactive = item.grant.days_inactive(now, token_last_used)
     if decision != Decision.REVOKE and inactive > limit and not (justification or "").strip():
         raise Unprocessable(
             f"This grant has not been used for {inactive} days (more than {limit}): keeping it needs a justification.",
             code="justification_required", fields={"justification": [f"Required: unused for {inactive} days."]})
+
+
+def _locked_items(ids) -> list[ReviewItem]:
+    return list(ReviewItem.objects.select_for_update(of=("self",))
+                .select_related("grant", "grant__user", "grant__service", "campaign", "decided_by")
+                .filter(pk__in=ids).order_by("pk"))
+
+
+def _service_account_tokens(items: list[ReviewItem]) -> dict[int, datetime]:
+    """Token use of the service accounts holding these grants: no query when there are none."""
+    accounts = {i.grant.user_id for i in items if i.grant.user.kind == User.Kind.SERVICE_ACCOUNT}
+    return _token_last_used(accounts) if accounts else {}
+
+
+def _record(item: ReviewItem, *, user: User, decision: str, justification: str, keep_until: date | None,
+            now: datetime) -> None:
+    item.decision = decision
+    item.keep_until = keep_until if decision == Decision.KEEP_UNTIL else None
+    item.justification = (justification or "").strip()
+    item.decided_by = user
+    item.decided_at = now
+
+
+def _decided_event(item: ReviewItem) -> PendingEvent:
+    return PendingEvent(action="access_review.item_decided", target=item, details={
+        "campaign": item.campaign_id, "grant": item.grant_id, "holder": item.grant.user.username,
+        "privilege": item.grant.privilege, "service": item.grant.service.slug, "decision": item.decision,
+        "keep_until": item.keep_until.isoformat() if item.keep_until else None, "justification": item.justification,
+    })
 
 
 def item_decide(*, item: ReviewItem, decision: str, actor: Any, justification: str = "",
@@ -72,33 +113,16 @@ def item_decide(*, item: ReviewItem, decision: str, actor: Any, justification: s
     resolved = resolve_actor(actor)
     user = resolved.user
     now = now or timezone.now()
+    _check_input(decision, keep_until, now=now)
     with transaction.atomic():
-        locked = (ReviewItem.objects.select_for_update(of=("self",))
-                  .select_related("grant", "grant__user", "grant__service", "campaign", "decided_by")
-                  .get(pk=item.pk))
-        if locked.campaign.status != ReviewCampaign.Status.OPEN:
-            raise Conflict("This campaign is closed.", code="campaign_closed")
-        if locked.decision:
-            who = locked.decided_by.username if locked.decided_by else "someone"
-            raise Conflict(f"Already decided ({locked.get_decision_display().lower()}) by {who} at "
-                           f"{locked.decided_at:%Y-%m-%d %H:%M} UTC.", code="already_decided")
-        _may_decide(user, locked)
-        token_last = _token_last_used([locked.grant.user_id]).get(locked.grant.user_id)
-        _check_decision(locked, decision, justification, keep_until, now=now, token_last_used=token_last)
-        locked.decision = decision
-        locked.keep_until = keep_until if decision == Decision.KEEP_UNTIL else None
-        locked.justification = (justification or "").strip()
-        locked.decided_by = user
-        locked.decided_at = now
+        locked = _locked_items([item.pk])[0]
+        tokens = _service_account_tokens([locked])
+        _check_item(locked, user, decision, justification, now=now, token_last_used=tokens.get(locked.grant.user_id))
+        _record(locked, user=user, decision=decision, justification=justification, keep_until=keep_until, now=now)
         locked._history_user = user
         locked._change_reason = f"decided: {decision}"
         locked.save()
-        audit_event_record(action="access_review.item_decided", target=locked, actor=resolved, details={
-            "campaign": locked.campaign_id, "grant": locked.grant_id, "holder": locked.grant.user.username,
-            "privilege": locked.grant.privilege, "service": locked.grant.service.slug, "decision": decision,
-            "keep_until": keep_until.isoformat() if locked.keep_until else None,
-            "justification": locked.justification,
-        })
+        audit_events_record_many(events=[_decided_event(locked)], actor=resolved)
     item.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
@@ -110,19 +134,42 @@ class BulkResult:
 
 
 def items_decide_bulk(*, item_ids: list[int], decision: str, actor: Any, justification: str = "",
-                      keep_until: date | None = None) -> BulkResult:
-    """Apply one decision to a filtered set. Each item is decided on its own (own lock, own
-    audit event); items that cannot take it (already decided, own grant, justification
-    missing) are skipped with the reason, the others go through."""
-    from releaseportal.errors import PortalError
-
+                      keep_until: date | None = None, now: datetime | None = None) -> BulkResult:
+    """Apply one decision to a filtered set, in one transaction with a fixed number of statements
+    per thousand items. Each item decided is a state change of its own: its history row and its
+    audit event, written in bulk. Items that cannot take the decision (already decided, own grant,
+    justification missing) are skipped with the reason; bad input refuses the whole request."""
+    resolved = resolve_actor(actor)
+    user = resolved.user
+    now = now or timezone.now()
+    _check_input(decision, keep_until, now=now)
     result = BulkResult()
-    for item in ReviewItem.objects.filter(pk__in=item_ids).order_by("pk"):
-        try:
-            item_decide(item=item, decision=decision, actor=actor, justification=justification, keep_until=keep_until)
-            result.decided.append(item.pk)
-        except PortalError as exc:
-            result.skipped[item.pk] = exc.message
+    ids = sorted(set(item_ids))
+    with transaction.atomic():
+        decided: list[ReviewItem] = []
+        for start in range(0, len(ids), 1000):
+            items = _locked_items(ids[start:start + 1000])
+            tokens = _service_account_tokens(items)
+            for item in items:
+                try:
+                    _check_item(item, user, decision, justification, now=now,
+                                token_last_used=tokens.get(item.grant.user_id))
+                except PortalError as exc:
+                    result.skipped[item.pk] = exc.message
+                    continue
+                _record(item, user=user, decision=decision, justification=justification, keep_until=keep_until,
+                        now=now)
+                decided.append(item)
+        # One decision for all: one UPDATE per thousand items, their history rows copied from them.
+        decided_ids = [i.pk for i in decided]
+        for start in range(0, len(decided_ids), 1000):
+            chunk = ReviewItem.objects.filter(pk__in=decided_ids[start:start + 1000])
+            chunk.update(decision=decision, keep_until=keep_until if decision == Decision.KEEP_UNTIL else None,
+                         justification=(justification or "").strip(), decided_by=user, decided_at=now)
+            history_copy_rows(chunk, actor=resolved, when=now, reason=f"decided: {decision}", history_type="~")
+        if decided:
+            audit_events_record_many(events=[_decided_event(i) for i in decided], actor=resolved)
+    result.decided = [i.pk for i in decided]
     return result
 
 

@@ -5,7 +5,7 @@ Opening is one state change, so it writes one audit event (for the campaign: ite
 reviewers, and a SHA-256 of the item set) and a history row per item (its creation, with the
 actor), all in one transaction. The writes are set-based: the grants are read as plain rows,
 the items inserted in large batches, and their history rows copied from them by one
-INSERT … SELECT, so the statement count does not grow with the number of grants.
+INSERT … SELECT (history.history_copy_rows), so the statement count does not grow with the number of grants.
 `selectors.campaign_items_digest` recomputes the digest from those history rows: the audit
 chain vouches for exactly the items the history shows were created."""
 
@@ -17,19 +17,20 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.models import Team, TeamMembership, User
 from apps.accounts.roles import ACCESS_ADMIN
-from apps.audit.actor import Actor, resolve_actor
+from apps.audit.actor import resolve_actor
 from apps.audit.services import audit_event_record
 from apps.catalog.models import COMPLIANCE_SCOPE_KEYS
 from releaseportal.errors import Conflict, InvalidInput, Unprocessable
 
 from ..models import AccessGrant, ReviewCampaign, ReviewItem
 from ..selectors import ITEMS_DIGEST_FORMAT, campaign_items_digest
+from .history import history_copy_rows
 
 # Rows per INSERT: few round trips, bounded statement size (Django caps it lower where the
 # backend needs, e.g. SQLite's variable limit).
@@ -156,30 +157,6 @@ def _assign(grants: list[GrantRow], admins: list[User]) -> list[Assignment]:
     return result
 
 
-def _history_of_created_items(*, campaign_id: int, actor: Actor, when: datetime, reason: str) -> int:
-    """One INSERT … SELECT: a '+' history row per item of the campaign, stamped with the actor,
-    copying every column the item has (so the row is what simple-history would have written)."""
-    history = ReviewItem.history.model
-    qn = connection.ops.quote_name
-    copied = [(qn(history._meta.get_field(f.name).column), qn(f.column)) for f in ReviewItem._meta.concrete_fields]
-    stamp = {
-        "history_date": history._meta.get_field("history_date").get_db_prep_value(when, connection),
-        "history_change_reason": reason,
-        "history_type": "+",
-        "history_user_id": actor.user.pk if actor.user is not None else None,
-        "history_actor_kind": actor.kind,
-        "history_actor_label": actor.label[:150],
-    }
-    columns = ", ".join([target for target, _ in copied] + [qn(name) for name in stamp])
-    values = ", ".join([source for _, source in copied] + ["%s"] * len(stamp))
-    # Table and column names come from the models, never from input.
-    sql = (f"INSERT INTO {qn(history._meta.db_table)} ({columns}) "  # noqa: S608
-           f"SELECT {values} FROM {qn(ReviewItem._meta.db_table)} WHERE {qn('campaign_id')} = %s ORDER BY {qn('id')}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*stamp.values(), campaign_id])
-        return cursor.rowcount
-
-
 def _validate(*, name: str, due_date: date | None, scope: str, scope_team: Team | None, scope_compliance: str,
               now: datetime) -> None:
     fields: dict[str, list[str]] = {}
@@ -226,7 +203,8 @@ def campaign_open(*, name: str, due_date: date, actor: Any, scope: str = ReviewC
                        reassigned_from_id=a.reassigned_from_id, assignment_note=a.note, context=context)
             for g, a, context in zip(grants, assignments, contexts, strict=True)
         ], batch_size=ITEM_BATCH)
-        _history_of_created_items(campaign_id=campaign.pk, actor=resolved, when=now, reason="assigned")
+        history_copy_rows(ReviewItem.objects.filter(campaign_id=campaign.pk), actor=resolved, when=now,
+                          reason="assigned", history_type="+")
         reviewer_ids = {a.reviewer_id for a in assignments}
         campaign.reviewers.set(reviewer_ids)
         count, digest = campaign_items_digest(campaign.pk)
