@@ -127,7 +127,9 @@ def setup_data():
                 if change.state == "in_review":
                     stage = stages[2]
                     open_stages.append(OpenStage(change=change, stage=stage, group_name="cab_member",
-                                                 requester=requester, opened_at=change.submitted_at,
+                                                 requester=requester, service=change.service,
+                                                 risk_level=change.risk_level, planned_start=change.planned_start,
+                                                 opened_at=change.submitted_at,
                                                  due_at=change.submitted_at + timedelta(hours=72)))
             Approval.objects.bulk_create(approvals, batch_size=BATCH)
             OpenStage.objects.bulk_create(open_stages, batch_size=BATCH)

@@ -152,13 +152,17 @@ class OpenStage(models.Model):
     stage = models.ForeignKey("change_types.ApprovalStage", on_delete=models.CASCADE, related_name="+")
     group_name = models.CharField(max_length=150, blank=True, db_index=True)
     team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    # Copies of the change's requester and implementer (segregation of duties: neither may decide),
-    # kept in step by the approval engine and change_update, so the queue and its counts leave a
-    # person's own changes out from these rows alone instead of joining every change ever filed.
+    # Copies of what the queue filters and sorts on: the requester and implementer (segregation of
+    # duties: neither may decide), service, risk and planned start. Written by the approval engine
+    # (workflow.open_stage_copies) and refreshed by change_update, so the queue's page, counts and
+    # filters read these rows alone instead of joining every change ever filed.
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
                                   db_index=False)
     implementer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
                                     related_name="+", db_index=False)
+    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+", db_index=False)
+    risk_level = models.CharField(max_length=10, blank=True, default="")
+    planned_start = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(db_index=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -166,7 +170,11 @@ class OpenStage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["change", "stage"], name="open_stage_unique")]
-        indexes = [models.Index(fields=["team", "group_name"], name="open_stage_who_idx")]
+        indexes = [
+            models.Index(fields=["team", "group_name"], name="open_stage_who_idx"),
+            # The queue walks open stages in planned-start order and stops after a page.
+            models.Index(fields=["planned_start", "change"], name="open_stage_planned_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.change_id} waits in {self.stage_id}"

@@ -190,9 +190,8 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
                 locked.review_reason = reason[:300]
         locked._change_reason = "edited"
         locked.save()
-        if "implementer" in fields:
-            # The queue reads the implementer from the open stages: a new implementer leaves it.
-            OpenStage.objects.filter(change=locked).update(implementer_id=locked.implementer_id)
+        # The queue reads implementer, service, risk and schedule from the open stages' copies.
+        OpenStage.objects.filter(change=locked).update(**workflow.open_stage_copies(locked))
         audit_event_record(action="change.edited", target=locked, actor=resolved,
                            details={"fields": sorted(fields), "content_changed": changed, "approvals_voided": voided,
                                     "conflicts": [c["code"] for c in change_conflicts(locked)] if rescheduled else []})

@@ -188,6 +188,12 @@ def accepts_decisions(change: ChangeRequest) -> bool:
     return False
 
 
+def open_stage_copies(change: ChangeRequest) -> dict:
+    """What an open stage copies from its change for the queue (see OpenStage)."""
+    return {"requester_id": change.requester_id, "implementer_id": change.implementer_id,
+            "service_id": change.service_id, "risk_level": change.risk_level, "planned_start": change.planned_start}
+
+
 def sync_open_stages(change: ChangeRequest, result: ApprovalResult | None = None) -> list[OpenStage]:
     """Make OpenStage rows match the stages now waiting for decisions (the queue reads them)."""
     if not accepts_decisions(change):
@@ -204,8 +210,7 @@ def sync_open_stages(change: ChangeRequest, result: ApprovalResult | None = None
             continue
         is_team = r.stage.approver_kind == ApprovalStage.ApproverKind.OWNING_TEAM
         created.append(OpenStage(change=change, stage=r.stage, opened_at=now,
-                                 due_at=now + timedelta(hours=r.stage.sla_hours),
-                                 requester_id=change.requester_id, implementer_id=change.implementer_id,
+                                 due_at=now + timedelta(hours=r.stage.sla_hours), **open_stage_copies(change),
                                  group_name="" if is_team else r.stage.approver_group,
                                  team_id=change.service.owner_team_id if is_team else None))
     OpenStage.objects.bulk_create(created)

@@ -57,10 +57,62 @@ def test_a_new_implementer_leaves_the_queue_and_the_old_one_enters_it(simple_typ
     assert numbers(queue) == [change.number] and counts["total"] == 1
 
 
-def test_open_stages_carry_the_changes_requester_and_implementer(simple_type, make_change, requester, implementer):
+def copies(change) -> tuple:
+    change.refresh_from_db()
+    return (change.requester_id, change.implementer_id, change.service_id, change.risk_level, change.planned_start)
+
+
+def stage_copies(change) -> list[tuple]:
+    return list(OpenStage.objects.filter(change=change).values_list(
+        "requester_id", "implementer_id", "service_id", "risk_level", "planned_start"))
+
+
+def test_open_stages_carry_what_the_queue_filters_on_and_edits_keep_it(simple_type, make_change, requester,
+                                                                       implementer):
+    from tests.factories import ServiceFactory
+
     change = make_change(simple_type, submit=True, implementer=implementer)
-    stage = OpenStage.objects.get(change=change)
-    assert (stage.requester_id, stage.implementer_id) == (requester.pk, implementer.pk)
+    assert stage_copies(change) == [copies(change)]
+    other = ServiceFactory(slug="ledger", tier=1)
+    change_update(change=change, actor=requester, service=other, risk_answers={"database_change": True},
+                  planned_start=change.planned_start + timedelta(days=1),
+                  planned_end=change.planned_end + timedelta(days=1))
+    assert stage_copies(change) == [copies(change)] and copies(change)[2] == other.pk
+    change_update(change=change, actor=requester, implementer=None, title="Renamed only")
+    assert stage_copies(change) == [copies(change)] and copies(change)[1] is None
+
+
+def test_rescheduling_moves_the_change_in_the_queue(simple_type, make_change, approver, requester):
+    start = timezone.now() + timedelta(days=2)
+    first = make_change(simple_type, submit=True, planned_start=start)
+    second = make_change(simple_type, submit=True, planned_start=start + timedelta(hours=1))
+    assert numbers(cab_queue_for(approver)[0]) == [first.number, second.number]
+    change_update(change=first, actor=requester, planned_start=start + timedelta(hours=2),
+                  planned_end=start + timedelta(hours=3))
+    assert numbers(cab_queue_for(approver)[0]) == [second.number, first.number]
+
+
+def test_filters_narrow_the_list_and_the_counts_alike(login, make_type, simple_type, make_change, approver,
+                                                      other_team):
+    from tests.factories import ServiceFactory
+
+    other_type = make_type("other", [{"name": "Approval", "group": "approver"}])
+    sso = ServiceFactory(slug="sso", owner_team=other_team)
+    low = make_change(simple_type, submit=True, title="Low on payments")
+    risky = make_change(simple_type, submit=True, title="Risky", risk_answers={
+        "database_change": True, "customer_downtime": True, "rollback_untested": True})
+    on_sso = make_change(simple_type, submit=True, service=sso)
+    of_other_type = make_change(other_type, submit=True)
+    for change in (low, risky):
+        change.refresh_from_db()
+    assert low.risk_level != risky.risk_level
+    cases = {f"?risk={risky.risk_level}": [risky], "?service=sso": [on_sso], "?team=identity": [on_sso],
+             "?change_type=other": [of_other_type], "": [low, risky, on_sso, of_other_type]}
+    client = login(approver)
+    for query, expected in cases.items():
+        response = client.get(reverse("changes:queue") + query)
+        assert sorted(c.number for c in response.context["page_obj"]) == sorted(c.number for c in expected), query
+        assert response.context["counts"]["total"] == len(expected), query
 
 
 def test_my_decision_takes_the_change_out_of_my_queue_while_the_stage_stays_open(quorum_type, make_change,
