@@ -137,3 +137,14 @@ def test_opening_costs_the_same_queries_for_3_or_30_grants(three_grants, team_le
         campaign = open_campaign(name="large")
     assert campaign.items.count() == 33
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_context_text_survives_the_bulk_load_verbatim(team_lead, approver, service, make_grant, open_campaign):
+    from apps.access_reviews.models import AccessGrant
+
+    grant = make_grant(approver, service)
+    awkward = 'Left "Payments \\ Core"\tteam\non 2026-11-02 — ünïcode, \\N and \\.'
+    AccessGrant.objects.filter(pk=grant.pk).update(flag_reason=awkward)
+    item = open_campaign().items.get(grant=grant)
+    assert item.context["flag"] == awkward
+    assert item.history.get().context["flag"] == awkward

