@@ -4,9 +4,7 @@ recompute each headline figure from them (tests/reports/test_appendix.py does ex
 
 from __future__ import annotations
 
-import io
-import zipfile
-
+import numpy as np
 import pandas as pd
 
 from . import dora
@@ -18,8 +16,17 @@ from .quality import QUALITY_LABELS
 ISO = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
-def _ts(series: pd.Series) -> pd.Series:
-    return series.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").fillna("")
+def _ts(series: pd.Series) -> np.ndarray:
+    """ISO 8601 UTC with microseconds ("2026-10-05T10:00:00.000000Z"), "" for none; numpy's
+    formatter is many times faster than strftime over a few hundred thousand rows."""
+    values = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    text = np.char.add(np.datetime_as_string(values, unit="us"), "Z")
+    return np.where(np.isnat(values), "", text)
+
+
+def _local_dates(series: pd.Series, tz) -> np.ndarray:
+    return np.datetime_as_string(series.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]"),
+                                 unit="D")
 
 
 def _flatten(summary: dict) -> pd.DataFrame:
@@ -50,7 +57,7 @@ def appendix_tables(report: Report, governance: dict[str, pd.DataFrame] | None =
         "status": rows["status"],
         "kind": rows["kind"],
         "finished_at": _ts(rows["finished_at"]),
-        "finished_local_date": rows["finished_at"].dt.tz_convert(prep.tz).dt.strftime("%Y-%m-%d"),
+        "finished_local_date": _local_dates(rows["finished_at"], prep.tz),
         "month": rows["month"].astype(str).replace("nan", ""),
         "failed": rows["is_failed"],
         "failure_reason": rows["failure_reason"],
@@ -78,7 +85,8 @@ def appendix_tables(report: Report, governance: dict[str, pd.DataFrame] | None =
     }).sort_values("local_date")
 
     leads = prep.leads.loc[prep.leads["month"] == month.label]
-    shas = commit_shas(leads["deployment_id"].unique().tolist()).drop_duplicates(["deployment_id", "sha"])
+    shas = commit_shas(start=month.start(prep.tz), end=month.end(prep.tz), service_ids=report.scope.service_ids(),
+                       as_of=report.as_of).drop_duplicates(["deployment_id", "sha"])
     leads = leads.merge(shas, on=["deployment_id", "sha"], how="left")
     tables["lead_times.csv"] = pd.DataFrame({
         "service": leads["service_id"].map(svc["slug"]),
@@ -132,14 +140,3 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def appendix_csvs(tables: dict[str, pd.DataFrame]) -> dict[str, bytes]:
     return {name: to_csv_bytes(frame) for name, frame in tables.items()}
-
-
-def appendix_zip(csvs: dict[str, bytes]) -> bytes:
-    """Deterministic ZIP (fixed timestamps, sorted names): same data, same bytes."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(csvs):
-            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, csvs[name])
-    return buf.getvalue()

@@ -205,9 +205,16 @@ def load_dataset(*, service_ids: Iterable[int] | None = None, as_of: datetime | 
     )
 
 
-def commit_shas(deployment_ids: Iterable[int]) -> pd.DataFrame:
-    """(deployment_id, sha key, sha text) of the given deployments' commits, for the appendix."""
+def commit_shas(*, start: datetime, end: datetime, service_ids: Iterable[int] | None, as_of: datetime) -> pd.DataFrame:
+    """(deployment_id, sha key, sha text) of the commits of the succeeded production deployments
+    that finished in [start, end): the ones a month's lead times list, for the appendix. Selected
+    by the deployments' finish time (an index range), not by a list of ids as parameters."""
     from django.db.models import F
 
-    qs = DeploymentCommit.objects.filter(deployment_id__in=list(deployment_ids)).annotate(sha_text=F("sha")).order_by()
+    qs = DeploymentCommit.objects.filter(
+        deployment__environment__is_production=True, deployment__status="succeeded",
+        deployment__finished_at__gte=start, deployment__finished_at__lt=end, deployment__created_at__lte=as_of,
+    ).annotate(sha_text=F("sha")).order_by()
+    if service_ids is not None:
+        qs = qs.filter(deployment__service_id__in=list(service_ids))
     return fetch_frame(qs, {"deployment_id": "int", "sha": "hash", "sha_text": "str"})

@@ -8,13 +8,15 @@ from __future__ import annotations
 import base64
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.template.loader import render_to_string
 
 from . import presentation
-from .appendix import appendix_csvs, appendix_tables, appendix_zip
+from .appendix import appendix_csvs, appendix_tables
+from .attachments import pack, use_packed_streams, zip_bytes
 from .charts import CHARTS, all_charts
 from .governance import Governance
 from .metrics import Report
@@ -162,11 +164,17 @@ def render_report(report: Report, governance: Governance, *, generated_by: str, 
 
     tables = appendix_tables(report, governance.tables)
     csvs = appendix_csvs(tables)
-    context = report_context(report, governance, generated_by=generated_by, generated_at=generated_at,
-                             version=version)
-    context["attachments"] = sorted(csvs)
-    html = render_to_string("reports/pdf/report.html", context)
-    attachments = [Attachment(file_obj=io.BytesIO(data), name=name, description=f"Data appendix: {name}")
-                   for name, data in sorted(csvs.items())]
-    pdf = HTML(string=html, base_url=".").write_pdf(attachments=attachments)
-    return RenderedReport(pdf=pdf, csvs=csvs, csv_zip=appendix_zip(csvs), html=html)
+    names = sorted(csvs)
+    # The appendix is deflated once (attachments.py), in worker threads while the pages are laid out.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        packing = [pool.submit(pack, name, csvs[name]) for name in names]
+        context = report_context(report, governance, generated_by=generated_by, generated_at=generated_at,
+                                 version=version)
+        context["attachments"] = names
+        html = render_to_string("reports/pdf/report.html", context)
+        document = HTML(string=html, base_url=".").render()
+        packed = [future.result() for future in packing]
+    attachments = [Attachment(file_obj=io.BytesIO(csvs[name]), name=name, description=f"Data appendix: {name}")
+                   for name in names]
+    pdf = document.write_pdf(attachments=attachments, finisher=use_packed_streams(packed))
+    return RenderedReport(pdf=pdf, csvs=csvs, csv_zip=zip_bytes(packed), html=html)
