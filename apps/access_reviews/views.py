@@ -115,19 +115,21 @@ def item_decide(request, pk: int):
     keep_until = parse_date(request.POST.get("keep_until") or "") if request.POST.get("keep_until") else None
     decision = request.POST.get("decision", "")
     error = error_field = ""
+    status = 200
     try:
         services.item_decide(item=item, decision=decision, actor=request.user,
                              justification=request.POST.get("justification", ""),
                              keep_until=keep_until if decision == "keep_until" else None)
     except PortalError as exc:
-        error, error_field = exc.message, next(iter(exc.fields), "")
+        error, error_field, status = exc.message, next(iter(exc.fields), ""), exc.status
     row = _load_row(request, pk)
     show_reviewer = request.POST.get("show_reviewer") == "1"
     if request.headers.get("HX-Request"):
-        response = render(request, "access_reviews/partials/item_row.html",
-                          _row_context(request, row, error=error, error_field=error_field,
-                                       show_reviewer=show_reviewer))
-        return response
+        # A refused decision answers with its 4xx and the row saying why (partials/decide_script.html
+        # lets htmx swap it in).
+        return render(request, "access_reviews/partials/item_row.html",
+                      _row_context(request, row, error=error, error_field=error_field, show_reviewer=show_reviewer),
+                      status=status)
     if error:
         messages.error(request, error)
     else:

@@ -106,6 +106,7 @@ def test_the_row_prompts_for_a_missing_justification(client, team_lead, campaign
     client.force_login(team_lead)
     response = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "keep"},
                            HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
     body = response.content.decode()
     assert 'role="alert"' in body and "needs a justification" in body and 'aria-invalid="true"' in body
     assert ReviewItem.objects.get(pk=item.pk).decision == ""
@@ -114,13 +115,26 @@ def test_the_row_prompts_for_a_missing_justification(client, team_lead, campaign
     assert ReviewItem.objects.get(pk=item.pk).justification == "year-end release duty"
 
 
+def test_an_htmx_decision_with_a_bad_value_is_a_400_naming_the_field(client, team_lead, campaign_with_items,
+                                                                       approver):
+    item = campaign_with_items.items.get(grant__user=approver)
+    client.force_login(team_lead)
+    response = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "keep_until"},
+                           HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Keep until which date?" in response.content.decode()
+    assert ReviewItem.objects.get(pk=item.pk).decision == ""
+
+
 def test_a_conflicting_decision_is_shown_not_applied(client, team_lead, access_admin, campaign_with_items, approver):
     item = campaign_with_items.items.get(grant__user=approver)
     item_decide(item=item, decision="keep", actor=access_admin)
     client.force_login(team_lead)
-    body = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "revoke"},
-                       HTTP_HX_REQUEST="true").content.decode()
-    assert "Already decided" in body
+    response = client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "revoke"},
+                           HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "Already decided" in body and body.strip().startswith(f'<tr id="item-{item.pk}"')
     assert ReviewItem.objects.get(pk=item.pk).decision == "keep"
 
 
