@@ -154,3 +154,15 @@ def test_executives_get_the_four_keys_on_the_home_dashboard(client, executive, r
     assert "DORA —" in body and "Open the DORA dashboard" in body
     client.force_login(requester)
     assert "Open the DORA dashboard" not in client.get("/").content.decode()
+
+
+def test_the_period_and_scope_selector_swaps_only_the_figures_for_htmx(client, executive, outsider, october):
+    client.force_login(executive)
+    partial = client.get("/reports/?month=2026-10&team=payments", HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<div id="figures"') and "<html" not in partial
+    assert "DORA metrics · Payments" in partial and "Payments API" in partial
+    full = client.get("/reports/?month=2026-10&team=payments").content.decode()
+    assert "<html" in full and 'hx-get="/reports/"' in full and 'id="figures"' in full
+    assert client.get("/reports/?team=nope").status_code == 404
+    client.force_login(outsider)
+    assert client.get("/reports/?month=2026-10&team=payments", HTTP_HX_REQUEST="true").status_code == 403
