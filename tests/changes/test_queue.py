@@ -224,3 +224,22 @@ def test_change_url_gives_what_reverse_gives_under_any_script_prefix(number):
         assert change_url(number).startswith("/portal/changes/")
     finally:
         set_script_prefix(before)
+
+
+@pytest.mark.parametrize("filters", [{}, {"service": "payments-api", "team": "payments", "change_type": "simple",
+                                          "risk": "low"}, {"delegated_only": True}])
+def test_only_the_pages_rows_are_read_from_the_change_table(simple_type, make_change, approver, filters):
+    """Counts, filters and the page's ids come from the open stages; the change table is read once,
+    for the rows of the page, by id."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    change = make_change(simple_type, submit=True)
+    with CaptureQueriesContext(connection) as ctx:
+        queue, _ = cab_queue_for(approver, **filters)
+        page = queue[0:50]
+    expected = [] if filters.get("delegated_only") else [change.number]
+    assert [c.number for c in page] == expected
+    reads = [q["sql"] for q in ctx.captured_queries if "changes_changerequest" in q["sql"]]
+    assert len(reads) == len(expected)
+    assert all('WHERE "changes_changerequest"."id" IN (' in sql for sql in reads)
