@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.catalog.models import Environment, Service
@@ -127,6 +133,64 @@ class CommitIn(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
+_COMMIT_SHA = re.compile(r"[0-9a-fA-F]{4,40}")
+MAX_COMMITS = 1000
+
+
+@extend_schema_field(CommitIn(many=True))
+class CommitsField(serializers.Field):
+    """A deployment's commits, checked by the rules of `CommitIn` without a nested serializer per
+    commit: for a pipeline's usual 20 commits that machinery cost more than the rest of the request.
+    Errors are reported per commit and field (`commits[3].sha`), as the nested form reported them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Expected a list of commits.")
+        if len(data) > MAX_COMMITS:
+            raise serializers.ValidationError(f"Ensure this field has no more than {MAX_COMMITS} elements.")
+        zone = timezone.get_current_timezone()
+        commits, errors = [], []
+        for item in data:
+            problems: dict[str, list[str]] = {}
+            if not isinstance(item, dict):
+                errors.append({"non_field_errors": ["Expected an object with sha, authored_at and message."]})
+                continue
+            sha = item.get("sha")
+            if not isinstance(sha, str) or not _COMMIT_SHA.fullmatch(sha):
+                problems["sha"] = ["Not a commit SHA (4 to 40 hexadecimal characters)." if sha is not None
+                                   else "This field is required."]
+            authored_at = _datetime(item.get("authored_at"), zone, problems)
+            message = item.get("message", "")
+            if not isinstance(message, str):
+                problems["message"] = ["Not a valid string."]
+            elif len(message) > 5000:
+                problems["message"] = ["Ensure this field has no more than 5000 characters."]
+            errors.append(problems)
+            commits.append({"sha": sha, "authored_at": authored_at, "message": message})
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return commits
+
+    def to_representation(self, value):
+        return CommitIn(value, many=True).data
+
+
+def _datetime(value, zone, problems: dict[str, list[str]]) -> datetime | None:
+    if value is None:
+        problems["authored_at"] = ["This field is required."]
+        return None
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        problems["authored_at"] = ["Datetime has wrong format. Use ISO 8601, e.g. 2026-11-26T09:30:00Z."]
+        return None
+    return timezone.make_aware(parsed, zone) if timezone.is_naive(parsed) else parsed
+
+
 class DeploymentIn(serializers.Serializer):
     service = _ServiceField()
     environment = _EnvironmentField()
@@ -140,7 +204,7 @@ class DeploymentIn(serializers.Serializer):
     pipeline_run_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     rollback_of = serializers.IntegerField(required=False, allow_null=True, default=None)
-    commits = CommitIn(many=True, required=False, default=list, max_length=1000)
+    commits = CommitsField(required=False, default=list)
 
     def validate(self, attrs):
         if not attrs["artifact"] and not attrs["version"]:
@@ -154,18 +218,25 @@ class DeploymentPatchIn(serializers.Serializer):
     pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
 
 
-class DeploymentOut(serializers.ModelSerializer):
+class DeploymentOut(serializers.Serializer):
+    # Declared field by field rather than a ModelSerializer: it is answered on every recorded
+    # deployment, and building a ModelSerializer's fields from the model cost more than rendering.
+    id = serializers.IntegerField(read_only=True)
     service = serializers.CharField(source="service.slug")
     environment = serializers.CharField(source="environment.slug")
     artifact = serializers.CharField(source="artifact.digest", default=None)
+    version = serializers.CharField()
     change = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Deployment.Status.choices)
+    kind = serializers.ChoiceField(choices=Deployment.Kind.choices)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    pipeline_run_id = serializers.CharField()
+    pipeline_url = serializers.CharField()
+    is_unauthorized = serializers.BooleanField()
     gate_decision_id = serializers.IntegerField(allow_null=True)
-
-    class Meta:
-        model = Deployment
-        fields = ["id", "service", "environment", "artifact", "version", "change", "status", "kind", "started_at",
-                  "finished_at", "pipeline_run_id", "pipeline_url", "is_unauthorized", "gate_decision_id",
-                  "rollback_of_id", "created_at"]
+    rollback_of_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
 
     def get_change(self, obj) -> dict | None:
         if not obj.change_id:
@@ -181,6 +252,3 @@ class CommitOut(serializers.Serializer):
 
 class DeploymentDetailOut(DeploymentOut):
     commits = CommitOut(many=True, read_only=True)
-
-    class Meta(DeploymentOut.Meta):
-        fields = [*DeploymentOut.Meta.fields, "commits"]

@@ -3,7 +3,7 @@ production deployments flagged, filters, and the audit trail of every pipeline c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -56,6 +56,53 @@ def test_it_records_a_deployment_with_its_commits(pipeline, allowed):
     assert DeploymentCommit.objects.filter(deployment_id=data["id"]).count() == 3
     detail = pipeline.get(f"/api/v1/deployments/{data['id']}/").json()
     assert len(detail["commits"]) == 3
+
+
+def test_commits_are_stored_as_sent(pipeline, make_artifact):
+    sent = [{"sha": "ABCDEF0123", "authored_at": "2026-11-20T10:15:30.123456+02:00", "message": "héllo"},
+            {"sha": "abcdef0123", "authored_at": "2026-11-20T09:00:00Z"},  # the same commit again: kept once
+            {"sha": "00ff" * 10, "authored_at": "2026-11-19T23:59:59Z", "message": ""}]
+    response = post(pipeline, artifact=make_artifact().digest, environment="dev", commits=sent)
+    assert response.status_code == 201, response.json()
+    stored = {c.sha: c for c in DeploymentCommit.objects.filter(deployment_id=response.json()["id"])}
+    assert set(stored) == {"abcdef0123", "00ff" * 10}
+    first = stored["abcdef0123"]
+    assert first.authored_at == datetime(2026, 11, 20, 8, 15, 30, 123456, tzinfo=UTC)
+    assert first.message == "héllo"
+    detail = pipeline.get(f"/api/v1/deployments/{response.json()['id']}/").json()
+    assert {c["authored_at"] for c in detail["commits"]} == {"2026-11-20T08:15:30.123456Z", "2026-11-19T23:59:59Z"}
+
+
+@pytest.mark.parametrize("count", [20, 150])
+def test_recording_costs_a_fixed_number_of_queries_whatever_the_commits(pipeline, make_artifact, count,
+                                                                         django_assert_max_num_queries):
+    from django.db import connection
+
+    artifact = make_artifact()
+    post(pipeline, version=artifact.version, environment="dev", commits=commits(2))  # token last_used refreshed
+    chain_lock = 1 if connection.vendor == "postgresql" else 0  # the audit chain's advisory lock
+    # Token, service, environment, one read of the slot's lock and the artifact by version; the
+    # deployment, its history row, its commits in one insert; the audit event.
+    with django_assert_max_num_queries(13 + chain_lock):
+        response = post(pipeline, version=artifact.version, environment="dev", commits=commits(count))
+    assert response.status_code == 201 and response.json()["artifact"] == artifact.digest
+    assert DeploymentCommit.objects.filter(deployment_id=response.json()["id"]).count() == count
+
+
+def test_bad_commits_are_named_by_position_and_field(pipeline, make_artifact):
+    sent = [{"sha": "abcdef0", "authored_at": "2026-11-20T10:00:00Z"},
+            {"sha": "xyz", "authored_at": "2026-11-20T10:00:00Z"},
+            {"sha": "abcdef1", "authored_at": "last tuesday"},
+            {"sha": "abcdef2"},
+            {"sha": "abcdef3", "authored_at": "2026-11-20T10:00:00Z", "message": "m" * 5001}]
+    response = post(pipeline, artifact=make_artifact().digest, environment="dev", commits=sent)
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {"commits[1].sha", "commits[2].authored_at", "commits[3].authored_at",
+                           "commits[4].message"}
+    assert not Deployment.objects.exists() and not DeploymentCommit.objects.exists()
+    response = post(pipeline, artifact=make_artifact().digest, environment="dev", commits={"sha": "abc"})
+    assert response.status_code == 400 and "commits" in response.json()["error"]["fields"]
 
 
 def test_a_deployment_can_name_its_version_instead_of_the_digest(pipeline, allowed):
