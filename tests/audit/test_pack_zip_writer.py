@@ -58,3 +58,28 @@ def test_the_same_entries_give_the_same_bytes():
     entries = [("a.json", b'{"x": 1}\n' * 50), ("b.json", b"[]\n")]
     streamed = [("c.csv", [b"1,2\n" * 100])]
     assert _write(entries, streamed) == _write(entries, streamed)
+
+
+def test_entries_of_every_size_inflate_back_whatever_window_they_were_deflated_with():
+    import random
+
+    rng = random.Random(8)
+    sizes = [64, 65, 300, 511, 512, 513, 4095, 4096, 20_000, 32_767, 32_768, 100_000]
+    entries = [(f"f{n}.json", bytes(rng.choice(b'{}"abc:,0123 ') for _ in range(n))) for n in sizes]
+    with zipfile.ZipFile(io.BytesIO(_write(entries))) as zf:
+        assert zf.testzip() is None
+        for name, data in entries:
+            assert zf.read(name) == data
+
+
+def test_times_are_written_exactly_as_the_audit_chain_formats_them():
+    import datetime as dt
+    import zoneinfo
+
+    from apps.audit.chain import format_time
+    from apps.audit.packs.writer import dumps_compact
+
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    for value in (dt.datetime(2026, 4, 1, 12, tzinfo=dt.UTC), dt.datetime(2026, 4, 1, 12, 3, 4, 5, tzinfo=dt.UTC),
+                  dt.datetime(2026, 7, 1, 2, 0, tzinfo=paris), dt.datetime(999, 1, 2, tzinfo=dt.UTC)):
+        assert dumps_compact({"at": value}) == b'{"at":"' + format_time(value).encode() + b'"}\n'

@@ -24,7 +24,7 @@ same hashes; only their manifests (and so their signatures and ZIP hashes) diffe
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +35,7 @@ from ..models import GENESIS_HASH, AuditEvent
 from ..signing import current_key
 from . import sources
 from .control import EXCEPTION_LABELS, classify
+from .prefetch import prefetched
 from .scope import CONTROLS, changes_in_scope, deployments_in_scope, title_for
 from .summary import render_summary_pdf
 from .writer import CsvSpool, PackWriter, dumps_manifest
@@ -273,25 +274,28 @@ class PackBuilder:
 
     # --- per change folders ----------------------------------------------------------------
     def _write_changes(self, writer: PackWriter, changes, listing: CsvSpool, progress: _Progress) -> int:
+        written = 0
+        for chunk in prefetched(lambda: self._change_chunks(changes), setup_sql=("SET cursor_tuple_fraction = 1.0",)):
+            written += self._write_change_chunk(writer, chunk, listing)
+            progress.add(len(chunk["changes"]))
+        return written
+
+    def _change_chunks(self, changes) -> Iterator[dict[str, Any]]:
+        """Everything the folders of CHUNK changes need, read in a fixed number of queries."""
+        chunk: list[int] = []
+        # Keyset by number: numbers are unique and what the folders are named after.
+        for pk in changes.order_by("number").values_list("pk", flat=True).iterator(chunk_size=2000):
+            chunk.append(pk)
+            if len(chunk) >= CHUNK:
+                yield self._read_change_chunk(chunk)
+                chunk = []
+        if chunk:
+            yield self._read_change_chunk(chunk)
+
+    def _read_change_chunk(self, ids: list[int]) -> dict[str, Any]:
         from apps.changes.models import ChangeRequest
         from apps.delivery.models import Deployment
 
-        written = 0
-        chunk: list[int] = []
-        # Keyset by number: numbers are unique and what the folders are named after.
-        ids = changes.order_by("number").values_list("pk", flat=True)
-        for pk in ids.iterator(chunk_size=2000):
-            chunk.append(pk)
-            if len(chunk) >= CHUNK:
-                written += self._write_change_chunk(writer, ChangeRequest, Deployment, chunk, listing)
-                progress.add(len(chunk))
-                chunk = []
-        if chunk:
-            written += self._write_change_chunk(writer, ChangeRequest, Deployment, chunk, listing)
-            progress.add(len(chunk))
-        return written
-
-    def _write_change_chunk(self, writer, ChangeRequest, Deployment, ids: list[int], listing: CsvSpool) -> int:
         changes = list(ChangeRequest.objects.filter(pk__in=ids).order_by("number").values(*CHANGE_FIELDS))
         deployments: dict[int, list[dict[str, Any]]] = {}
         for dep in Deployment.objects.filter(change_id__in=ids).order_by("started_at", "pk").values(*DEPLOYMENT_FIELDS):
@@ -310,7 +314,14 @@ class PackBuilder:
         for group in (approvals, overrides, gates):
             for cid, rows in group.items():
                 keys.update({(r["_model"], str(r["id"])): cid for r in rows})
-        events = self._events_for(keys)
+        return {"changes": changes, "deployments": deployments, "approvals": approvals, "overrides": overrides,
+                "gates": gates, "evidence_by_artifact": evidence_by_artifact, "history": history,
+                "events": self._events_for(keys)}
+
+    def _write_change_chunk(self, writer: PackWriter, chunk: dict[str, Any], listing: CsvSpool) -> int:
+        changes, deployments, approvals = chunk["changes"], chunk["deployments"], chunk["approvals"]
+        overrides, gates, history, events = chunk["overrides"], chunk["gates"], chunk["history"], chunk["events"]
+        evidence_by_artifact = chunk["evidence_by_artifact"]
         for change in changes:
             cid = change["id"]
             folder = f"changes/{change['number'] or f'change-{cid}'}"

@@ -4,6 +4,7 @@ SHA-256 and size recorded as it streams through, so nothing is held whole in mem
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -13,11 +14,16 @@ from typing import IO, Any
 
 from .zipstream import ZipStreamWriter
 
+_ZERO = dt.timedelta(0)
+
 
 def _default(value: Any) -> Any:
     """Types the C encoder does not know, written exactly as sources.json_value writes them."""
     from .sources import json_value
 
+    if type(value) is dt.datetime and value.utcoffset() == _ZERO and value.year >= 1000:
+        # The common case (times read back in UTC), formatted as chain.format_time does, faster.
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     converted = json_value(value)
     if converted is value:
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -29,16 +35,18 @@ def dumps(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, default=_default) + "\n").encode("utf-8")
 
 
+# One encoder for every compact file: json.dumps with options builds a new one per call, a
+# quarter of the cost of encoding a small per-change file.
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def dumps_compact(obj: Any) -> bytes:
     """Compact JSON for the bulk of a pack: the C encoder only runs without indent, which makes
     tens of thousands of per-change files several times cheaper."""
-    return (json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
-            + "\n").encode("utf-8")
+    return (_COMPACT.encode(obj) + "\n").encode("utf-8")
 
 
-def dumps_line(obj: Any) -> bytes:
-    return (json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
-            + "\n").encode("utf-8")
+dumps_line = dumps_compact
 
 
 def dumps_manifest(manifest: dict[str, Any]) -> bytes:
@@ -81,7 +89,9 @@ class _Entry:
 
 class PackWriter:
     def __init__(self, fileobj: IO[bytes]) -> None:
-        self.zip = ZipStreamWriter(fileobj, level=6)
+        # Level 1: most entries are a few hundred bytes of JSON, where level 6 costs a quarter
+        # more time for ~3% less size.
+        self.zip = ZipStreamWriter(fileobj, level=1)
         # path -> (sha256, size): tuples, not dicts, since a big pack lists ~100,000 files.
         self.files: dict[str, tuple[str, int]] = {}
 
