@@ -55,7 +55,7 @@ def test_a_prefetched_pack_lists_the_same_files_as_one_read_in_turn(quarter_data
     monkeypatch.setattr(prefetch.threading, "Thread", spy)
     assert can_prefetch()
     prefetched_manifest = _build(params)
-    assert threads == ["evidence-pack-prefetch"]
+    assert threads == ["evidence-pack-prefetch"] * 2  # the reconciliation, then the change folders
     monkeypatch.setattr(prefetch, "can_prefetch", lambda: False)
     serial_manifest = _build(params)
     assert prefetched_manifest["files"] == serial_manifest["files"]
