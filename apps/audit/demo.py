@@ -37,8 +37,9 @@ def seed(ctx) -> None:
     command = Actor.for_command("seed_demo")
     year, quarter = demo_quarter(ctx.now)
     written = archive_quarter(year=year, quarter=quarter, actor=command)
-    records = ArchivedRecord.objects.filter(archive__in=written).count()
-    ctx.say(f"audit: {year} Q{quarter} archived: {len(written)} archives, {records} records")
+    if written:
+        records = ArchivedRecord.objects.filter(archive__in=written).count()
+        ctx.say(f"audit: {year} Q{quarter} archived: {len(written)} archives, {records} records")
 
     admin = ctx.users.get("admin")
     payments = ctx.services.get("payments-api")
