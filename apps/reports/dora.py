@@ -111,7 +111,13 @@ def _link_incidents(incidents: pd.DataFrame, succ: pd.DataFrame) -> pd.DataFrame
     links["deployment_id"] = np.where(explicit, incidents["caused_by_deployment_id"].to_numpy(), np.nan)
     links["link"] = np.where(explicit, "explicit", np.where(suppressed, "suppressed", ""))
     to_infer = links.loc[~explicit & ~suppressed, ["incident_id", "service_id", "started_at"]].sort_values("started_at")
-    if len(to_infer) and len(succ):
+    if "inferred_deployment_id" in incidents:
+        # Found by the database (loading.load_window): the window does not hold every success.
+        found = incidents["inferred_deployment_id"].to_numpy()
+        hit = ~explicit & ~suppressed & ~np.isnan(found)
+        links.loc[hit, "deployment_id"] = found[hit]
+        links.loc[hit, "link"] = "inferred"
+    elif len(to_infer) and len(succ):
         right = succ.rename(columns={"id": "inferred_id", "finished_at": "inferred_finished"}).sort_values(
             "inferred_finished")
         matched = pd.merge_asof(to_infer, right, left_on="started_at", right_on="inferred_finished", by="service_id",

@@ -205,6 +205,90 @@ def load_dataset(*, service_ids: Iterable[int] | None = None, as_of: datetime | 
     )
 
 
+def load_window(*, start: datetime, service_ids: Iterable[int] | None = None,
+                as_of: datetime | None = None) -> Dataset:
+    """The rows that decide the figures of the months from `start` + 7 days on (the open month),
+    without the history before them: production deployments finished (or, unfinished, started)
+    since `start`; the commits of the succeeded ones, less those an earlier succeeded production
+    deployment of the service shipped before `start` (the database checks, by sha); every
+    incident with its inferred link found by the database; and the deployments older than
+    `start` that incidents since `start` link to (their failure and restoration need them).
+
+    `dora.prepare` over this dataset gives the figures of `load_dataset` for every month that
+    begins at least 7 days after `start` (tests/reports/test_snapshots.py compares them)."""
+    from django.db.models import Exists, OuterRef, Q, Subquery
+
+    as_of = as_of or timezone.now()
+    ids = sorted(set(service_ids)) if service_ids is not None else None
+
+    def scoped(qs, field_name="service_id"):
+        return qs.filter(**{f"{field_name}__in": ids}) if ids is not None else qs
+
+    production = Deployment.objects.filter(environment__is_production=True, created_at__lte=as_of)
+    recent = Q(finished_at__gte=start) | Q(finished_at__isnull=True, started_at__gte=start)
+    deployments = fetch_frame(scoped(production.filter(recent)).order_by(), DEPLOYMENT_KINDS)
+
+    # The inferred link (the service's last success before the incident) per production
+    # environment, so each lookup is one backward step on (service, environment, finished_at).
+    from apps.catalog.models import Environment
+
+    kinds = dict(incident_kinds())
+    incidents_qs = scoped(Incident.objects.filter(created_at__lte=as_of)).order_by()
+    envs = list(Environment.objects.filter(is_production=True).order_by("pk").values_list("pk", flat=True))
+    for env in envs:
+        last = Deployment.objects.filter(
+            environment_id=env, created_at__lte=as_of, service_id=OuterRef("service_id"), status="succeeded",
+            finished_at__lt=OuterRef("started_at")).order_by("-finished_at", "-id")
+        incidents_qs = incidents_qs.annotate(**{f"inferred_{env}": Subquery(last.values("id")[:1]),
+                                                f"inferred_{env}_at": Subquery(last.values("finished_at")[:1])})
+        kinds |= {f"inferred_{env}": "fk", f"inferred_{env}_at": "dt"}
+    incidents = fetch_frame(incidents_qs, kinds)
+    incidents["inferred_deployment_id"] = _latest_of(incidents, envs)
+    incidents = incidents.drop(columns=[c for c in incidents if c.startswith("inferred_") and c[9:10].isdigit()])
+    if "link_suppressed" not in incidents:
+        incidents["link_suppressed"] = False
+
+    since = incidents["started_at"] >= pd.Timestamp(start)
+    linked = set(incidents.loc[since, "caused_by_deployment_id"].dropna().astype("int64")) | set(
+        incidents.loc[since, "inferred_deployment_id"].dropna().astype("int64"))
+    older = sorted(linked - set(deployments["id"]))
+    if older:
+        extra = fetch_frame(production.filter(pk__in=older).order_by(), DEPLOYMENT_KINDS)
+        deployments = pd.concat([deployments, extra], ignore_index=True)
+    deployments = deployments.rename(columns={"change__change_type__is_emergency": "is_emergency"})
+
+    shipped_before = DeploymentCommit.objects.filter(
+        sha=OuterRef("sha"), deployment__service_id=OuterRef("deployment__service_id"),
+        deployment__environment__is_production=True, deployment__status="succeeded",
+        deployment__finished_at__lt=start, deployment__created_at__lte=as_of)
+    commits_qs = scoped(
+        DeploymentCommit.objects.filter(deployment__environment__is_production=True, deployment__status="succeeded",
+                                        deployment__created_at__lte=as_of, deployment__finished_at__gte=start)
+        .filter(~Exists(shipped_before)), "deployment__service_id").order_by()
+    return Dataset(
+        services=load_services(ids),
+        teams=load_teams(),
+        deployments=deployments,
+        commits=fetch_frame(commits_qs, COMMIT_KINDS),
+        incidents=incidents,
+        as_of=as_of,
+        service_ids=ids,
+    )
+
+
+def _latest_of(incidents: pd.DataFrame, envs: list[int]) -> pd.Series:
+    """Of the per-environment candidates, the one that finished last (then the higher id, as
+    the engine's own ordering by finish time and id)."""
+    best = pd.Series(float("nan"), index=incidents.index)
+    best_at = pd.Series(pd.NaT, index=incidents.index, dtype="datetime64[us, UTC]")
+    best_id = pd.Series(-1.0, index=incidents.index)
+    for env in envs:
+        cand, at = incidents[f"inferred_{env}"], incidents[f"inferred_{env}_at"]
+        better = cand.notna() & (best_at.isna() | (at > best_at) | ((at == best_at) & (cand > best_id)))
+        best, best_at, best_id = best.where(~better, cand), best_at.where(~better, at), best_id.where(~better, cand)
+    return best
+
+
 def commit_shas(*, start: datetime, end: datetime, service_ids: Iterable[int] | None, as_of: datetime) -> pd.DataFrame:
     """(deployment_id, sha key, sha text) of the commits of the succeeded production deployments
     that finished in [start, end): the ones a month's lead times list, for the appendix. Selected

@@ -30,7 +30,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from . import dora, tiers
-from .loading import load_dataset, load_services, load_teams
+from .loading import load_dataset, load_services, load_teams, load_window
 from .metrics import Report
 from .models import MetricSnapshot, SnapshotWatermark
 from .periods import Month, report_timezone, trailing_months
@@ -42,6 +42,9 @@ from .scopes import ORGANISATION, Scope
 MARGIN = timedelta(seconds=60)
 # A day's deployment counts in the ISO week of its Thursday, which is at most 3 days earlier.
 WEEK_REACH = timedelta(days=4)
+# The open month is computed from the rows since this long before it (load_window): its
+# first ISO week may start up to three days earlier.
+WINDOW_MARGIN = timedelta(days=7)
 # How far back the sweep looks for a service's previous success; beyond it, every month.
 LOOKBACK = timedelta(days=62)
 # More changed rows than this in one sweep (a bulk import): drop every snapshot.
@@ -267,24 +270,38 @@ def store(prep: dora.Prepared, scope: Scope, months: list[Month], *, tz_name: st
     return len(rows)
 
 
-def compute_and_store(scope: Scope, months: list[Month], *, tz_name: str, now: datetime | None = None
-                      ) -> dict[str, pd.DataFrame]:
-    """Run the engine for the scope over `months` (contiguous, oldest first) and store the closed
-    ones; returns the aggregate per level (index: group, month label)."""
-    now = now or timezone.now()
-    tz = report_timezone(tz_name)
-    bench = tiers.benchmark()
-    ds = load_dataset(service_ids=scope.service_ids(), as_of=now)
-    prep = dora.prepare(ds, months, tz)
+def _aggregate_levels(prep: dora.Prepared, scope: Scope, bench: tiers.Benchmark) -> dict[str, pd.DataFrame]:
     aggregated = {scope.level: dora.aggregate(prep, scope.level, bench=bench)}
     for level in LEVEL_BELOW[scope.level]:
         aggregated[level] = dora.aggregate(prep, level, bench=bench)
     if scope.level == "team":  # the engine lists every team; only this one has its data loaded
         aggregated["team"] = aggregated["team"].loc[[scope.id]]
+    return aggregated
+
+
+def compute_and_store(scope: Scope, months: list[Month], *, tz_name: str, now: datetime | None = None
+                      ) -> dict[str, pd.DataFrame]:
+    """Run the engine over the whole history for the scope and `months` (contiguous, oldest
+    first) and store the closed ones; returns the aggregate per level (index: group, month)."""
+    now = now or timezone.now()
+    tz = report_timezone(tz_name)
+    ds = load_dataset(service_ids=scope.service_ids(), as_of=now)
+    prep = dora.prepare(ds, months, tz)
+    aggregated = _aggregate_levels(prep, scope, tiers.benchmark())
     closed = [m for m in months if m.end(tz) <= now]
     if closed:
         store(prep, scope, closed, tz_name=tz_name, computed_at=now, aggregated=aggregated)
     return aggregated
+
+
+def compute_window(scope: Scope, months: list[Month], *, tz_name: str, now: datetime | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """The same figures for `months` from the rows since a week before the first of them
+    (loading.load_window): what the open month costs, whatever the length of the history."""
+    now = now or timezone.now()
+    tz = report_timezone(tz_name)
+    ds = load_window(start=months[0].start(tz) - WINDOW_MARGIN, service_ids=scope.service_ids(), as_of=now)
+    return _aggregate_levels(dora.prepare(ds, months, tz), scope, tiers.benchmark())
 
 
 def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: int = 12, breakdown: bool = True,
@@ -312,10 +329,13 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
     if below and any((below[0], int(i), month.label) not in found for i in names[below[0]]["id"]):
         missing.append(month)
     computed: dict[str, pd.DataFrame] = {}
-    if missing:
-        span = trailing_months(max(missing), (max(missing).year - min(missing).year) * 12
-                               + max(missing).month - min(missing).month + 1)
-        computed = compute_and_store(scope, span, tz_name=tz_name, now=now)
+    tz = report_timezone(tz_name)
+    if any(m.end(tz) <= now for m in missing):
+        # A closed month without its snapshot: the whole history, once; stored for next time.
+        computed = compute_and_store(scope, _span(missing), tz_name=tz_name, now=now)
+    elif missing:
+        # Only the open month (or later): computed live from the recent rows, never stored.
+        computed = compute_window(scope, _span(missing), tz_name=tz_name, now=now)
 
     def figures_of(level: str, gid: int, label: str) -> dict:
         if (level, gid, label) in found:
@@ -335,6 +355,11 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
         else:
             report.services = table
     return report
+
+
+def _span(months: list[Month]) -> list[Month]:
+    first, last = min(months), max(months)
+    return trailing_months(last, (last.year - first.year) * 12 + last.month - first.month + 1)
 
 
 def _names(scope: Scope, below: tuple[str, ...]) -> dict[str, pd.DataFrame]:

@@ -191,3 +191,47 @@ def test_the_beat_task_fills_the_closed_months_once(year):
     assert "2026-10" in months and len(months) == 13
     assert fill_metric_snapshots() == 0  # idempotent: nothing left to compute
     assert_same_figures(OCT)
+
+
+def test_the_open_month_window_gives_the_figures_of_the_whole_history(year, deploy, incident, other_team):
+    """compute_window (the open month's path) reads only the rows since a week before the month;
+    over the same month it must agree with the engine over the whole history."""
+    from django.utils import timezone
+
+    from apps.reports import tiers
+    from apps.reports.loading import load_dataset
+    from apps.reports.periods import report_timezone
+    from tests.factories import ServiceFactory
+
+    pay, auth = year["payments"], year["auth"]
+    # A commit first shipped in August (before the window) and again in October: counted once, in August.
+    deploy(pay, "2026-08-20 10:00", commits=[("old", "2026-08-19 10:00")])
+    deploy(pay, "2026-10-20 10:00", commits=[("old", "2026-08-19 10:00"), ("new", "2026-10-20 08:00")])
+    # An October incident inferred to a September success, before the window.
+    deploy(auth, "2026-09-10 10:00")
+    incident(auth, "2026-10-03 10:00", "2026-10-03 12:00")
+    # A success whose first incident was in September: its failure belongs to September even
+    # though a second incident in October links to it too.
+    ledger = ServiceFactory(slug="ledger", name="Ledger", owner_team=other_team)
+    deploy(ledger, "2026-09-05 10:00")
+    incident(ledger, "2026-09-06 10:00", "2026-09-06 11:00")
+    incident(ledger, "2026-10-04 10:00", "2026-10-04 11:00")
+    deploy(ledger, None, status="in_progress", started="2026-10-09 10:00")
+    deploy(ledger, "2026-09-28 10:00", status="failed")  # restored in October by the next success
+    deploy(ledger, "2026-10-02 10:00")
+
+    tz = report_timezone("UTC")
+    now = timezone.now()
+    for scope in (ORGANISATION, resolve_scope(team="payments"), resolve_scope(team="identity"),
+                  resolve_scope(service="ledger")):
+        for months in ([OCT], [Month(2026, 9), OCT]):
+            windowed = snapshots.compute_window(scope, months, tz_name="UTC", now=now)
+            prep = dora.prepare(load_dataset(service_ids=scope.service_ids(), as_of=now), months, tz)
+            full = snapshots._aggregate_levels(prep, scope, tiers.benchmark())
+            assert set(windowed) == set(full)
+            for level in full:
+                pd.testing.assert_frame_equal(windowed[level][COLUMNS], full[level][COLUMNS], check_dtype=False)
+    october = snapshots.compute_window(ORGANISATION, [OCT], tz_name="UTC")["organisation"].loc[(0, "2026-10")]
+    # p1, p2, p3 (by the hotfix), a1, new; not p4 (negative) and not "old" (shipped in August)
+    assert october["lead_count"] == 5 and october["lead_negative"] == 1
+    assert october["recovery_count"] >= 1 and october["unfinished"] == 1
