@@ -12,7 +12,6 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import ACCESS_ADMIN
@@ -22,7 +21,7 @@ from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
 from ..models import AccessGrant, Decision, ReviewCampaign, ReviewItem
 from .grants import grant_set_expiry, grants_revoke_many
-from .history import history_attrs, history_copy_rows
+from .history import history_copy_rows, update_in_groups
 from .opening import access_admins
 
 
@@ -219,7 +218,6 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
     now = now or timezone.now()
     limit = inactive_days_limit()
     result = CloseResult()
-    history_user, attrs = history_attrs(resolved)
     with transaction.atomic():
         locked = ReviewCampaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status != ReviewCampaign.Status.OPEN:
@@ -263,9 +261,11 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
         if keep_until:
             grant_set_expiry(grants=[grants[pk] for pk in keep_until], expires_at=keep_until, actor=resolved,
                              reason=f"kept until a date in '{locked.name}'")
-        bulk_update_with_history(items, ReviewItem, ["outcome", "applied_at"], batch_size=2000,
-                                 default_user=history_user, default_change_reason="campaign closed",
-                                 default_date=now, custom_historical_attrs=attrs)
+        # A handful of outcomes: an UPDATE per outcome and thousand items, then every item's history
+        # row copied from it in one statement.
+        update_in_groups(ReviewItem, {i.pk: {"outcome": i.outcome, "applied_at": now} for i in items})
+        history_copy_rows(ReviewItem.objects.filter(campaign=locked), actor=resolved, when=now,
+                          reason="campaign closed", history_type="~")
         for account in {g.user for g in revoked if g.user.is_service_account}:
             result.tokens_disabled += api_tokens_revoke_for_user(
                 user=account, actor=resolved, reason=f"Access review '{locked.name}' revoked a privilege")

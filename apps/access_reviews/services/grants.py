@@ -16,7 +16,7 @@ from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 from ..derivation import permissions_sync, permissions_sync_many
 from ..models import AccessGrant, Privilege
-from .history import history_attrs
+from .history import history_attrs, history_copy_many, update_in_groups
 
 
 def _grant_details(grant: AccessGrant) -> dict[str, Any]:
@@ -89,16 +89,18 @@ def grants_revoke_many(*, grants: list[AccessGrant], reasons: dict[int, str], ac
     permissions of every touched pair, with a fixed number of statements per batch.
     The caller holds the locks (it selected the grants FOR UPDATE)."""
     now = now or timezone.now()
-    user, attrs = history_attrs(actor)
+    user, _ = history_attrs(actor)
     live = [g for g in grants if g.revoked_at is None and g.expired_at is None]
     for grant in live:
         grant.revoked_at = now
         grant.revoked_by = user
         grant.revoked_reason = reasons[grant.pk][:300]
     with transaction.atomic():
-        bulk_update_with_history(live, AccessGrant, ["revoked_at", "revoked_by", "revoked_reason"], batch_size=1000,
-                                 default_user=user, default_change_reason="revoked", default_date=now,
-                                 custom_historical_attrs=attrs)
+        # Reasons repeat (one per decider, one for the policy): an UPDATE per reason and thousand
+        # grants, then their history rows copied from them.
+        update_in_groups(AccessGrant, {g.pk: {"revoked_at": now, "revoked_by": user,
+                                              "revoked_reason": g.revoked_reason} for g in live})
+        history_copy_many(AccessGrant, [g.pk for g in live], actor=actor, when=now, reason="revoked")
         permissions_sync_many(pairs=[(g.user_id, g.service_id) for g in live])
         audit_events_record_many(events=[
             PendingEvent(action="access_grant.revoked", target=g,
@@ -111,7 +113,6 @@ def grants_revoke_many(*, grants: list[AccessGrant], reasons: dict[int, str], ac
 def grant_set_expiry(*, grants: list[AccessGrant], expires_at: dict[int, datetime], actor: Any,
                      reason: str) -> list[AccessGrant]:
     """Shorten grants to a date (a reviewer's "keep until"); never lengthens one."""
-    user, attrs = history_attrs(actor)
     changed = []
     for grant in grants:
         new = expires_at[grant.pk]
@@ -119,8 +120,8 @@ def grant_set_expiry(*, grants: list[AccessGrant], expires_at: dict[int, datetim
             grant.expires_at = new
             changed.append(grant)
     with transaction.atomic():
-        bulk_update_with_history(changed, AccessGrant, ["expires_at"], batch_size=1000, default_user=user,
-                                 default_change_reason=reason[:100], custom_historical_attrs=attrs)
+        update_in_groups(AccessGrant, {g.pk: {"expires_at": g.expires_at} for g in changed})
+        history_copy_many(AccessGrant, [g.pk for g in changed], actor=actor, when=timezone.now(), reason=reason)
         audit_events_record_many(events=[
             PendingEvent(action="access_grant.expiry_set", target=g, details={**_grant_details(g), "reason": reason})
             for g in changed
