@@ -21,7 +21,6 @@ It deletes the bench services' deployments before filling: use your own database
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -214,6 +213,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc), 0 for any that is gone."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def request_bytes(port: int, token: str, body: bytes) -> bytes:
     return (f"POST /api/v1/deployments/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -258,15 +281,16 @@ def bench_deployments(services, envs, token, bot) -> None:
                     {"sha": f"{i:020x}{j:020x}", "authored_at": (now - timedelta(hours=j + 1)).isoformat(),
                      "message": f"commit {j}"} for j in range(COMMITS)]}).encode()
 
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        # Warm both workers.
-        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for i in range(6):
-            warm.request("POST", "/api/v1/deployments/", body(10_000_000 + i), headers)
-            response = warm.getresponse()
-            payload = response.read()
-            assert response.status == 201, payload
-        warm.close()
+        # Warm both workers (and open their database connections): concurrent requests reach both.
+        warm = [request_bytes(port, token, body(10_000_000 + i)) for i in range(16)]
+        warm_status: list[bytes] = []
+        warmers = [threading.Thread(target=lambda part: warm_status.extend(post_once(port, r) for r in part),
+                                    args=(warm[k::4],)) for k in range(4)]
+        for th in warmers:
+            th.start()
+        for th in warmers:
+            th.join()
+        assert warm_status == [b"201"] * len(warm), warm_status
         # The client shares the two cores with the server and the database, so it does as little
         # as it can while timed: every request is built beforehand, and sent and read on a bare
         # socket (gunicorn's sync workers close the connection after each response anyway).
@@ -289,6 +313,14 @@ def bench_deployments(services, envs, token, bot) -> None:
                     failures.append(status)
 
         threads = [threading.Thread(target=worker) for _ in range(CLIENT_THREADS)]
+        # Where the CPU goes (the machine is shared, so req/s alone says little): the gunicorn
+        # workers, their PostgreSQL backends, and this client.
+        workers = children_of(server.pid)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend'")
+            backends = [row[0] for row in cur.fetchall()]
+        server_cpu, db_cpu = cpu_seconds(workers), cpu_seconds(backends)
         cpu = time.process_time()
         t = time.perf_counter()
         for th in threads:
@@ -297,11 +329,16 @@ def bench_deployments(services, envs, token, bot) -> None:
             th.join()
         elapsed = time.perf_counter() - t
         client_cpu = (time.process_time() - cpu) / POSTS * 1000
+        server_cpu = (cpu_seconds(workers) - server_cpu) / POSTS * 1000
+        db_cpu = (cpu_seconds(backends) - db_cpu) / POSTS * 1000
         rps = POSTS / elapsed
         say(f"(b) POST /api/v1/deployments/ ({COMMITS} commits each) via gunicorn -w 2 on 127.0.0.1: {POSTS} requests "
             f"in {elapsed:.1f} s = {rps:.0f} deployments/s, latency p50 {percentile(latencies, 50):.1f} ms "
             f"p95 {percentile(latencies, 95):.1f} ms, non-201: {len(failures)} {sorted(set(failures))[:3]}; "
             f"client CPU {client_cpu:.2f} ms/request ({CLIENT_THREADS} threads)")
+        say(f"    CPU per deployment: gunicorn workers {server_cpu:.2f} ms, their PostgreSQL backends {db_cpu:.2f} ms, "
+            f"client {client_cpu:.2f} ms; {os.cpu_count()} cores could serve at most "
+            f"{(os.cpu_count() or 1) * 1000 / max(server_cpu + db_cpu + client_cpu, 1e-6):.0f}/s of this work")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -6,6 +6,7 @@ Every function runs in one transaction, writes its audit event there, and sends 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -280,6 +281,9 @@ def _move_change(*, deployment: Deployment, actor: Any) -> None:
     deployment.change = change
 
 
+_HEX_SHA = re.compile(r"[0-9a-f]{1,40}")
+
+
 def _parse_time(text: str) -> datetime | None:
     try:
         parsed = parse_datetime(text)
@@ -294,7 +298,7 @@ def _clean_commits(commits: Iterable[dict]) -> list[dict]:
     seen: dict[str, dict] = {}
     for index, commit in enumerate(commits):
         sha = str(commit.get("sha", "")).strip().lower()
-        if not sha or len(sha) > 40 or any(c not in "0123456789abcdef" for c in sha):
+        if not _HEX_SHA.fullmatch(sha):
             raise InvalidInput("Each commit needs a hexadecimal sha of at most 40 characters.",
                                fields={f"commits[{index}].sha": ["not a git SHA"]})
         authored_at = commit.get("authored_at")

@@ -272,3 +272,26 @@ def test_only_a_deployer_may_update_a_production_deployment(pipeline, api_client
     response = other.patch(f"/api/v1/deployments/{deployment_id}/", {"status": "succeeded"}, format="json")
     assert response.status_code == 403
     assert Deployment.objects.get(pk=deployment_id).status == "started"
+
+
+def test_the_written_out_answer_matches_the_declared_fields(pipeline, allowed):
+    """DeploymentOut writes its answer directly; the declared fields (the OpenAPI description) must
+    produce exactly the same thing."""
+    from rest_framework import serializers
+
+    from apps.delivery.selectors import deployment_detail
+    from apps.delivery.serializers import DeploymentDetailOut, DeploymentOut
+
+    artifact, change, _ = allowed()
+    response = post(pipeline, artifact=artifact.digest, change=change.number, status="succeeded",
+                    started_at="2026-11-20T10:00:00.5+01:00", finished_at="2026-11-20T10:30:00Z")
+    deployment = deployment_detail(response.json()["id"])
+    for out in (DeploymentOut(deployment), DeploymentDetailOut(deployment)):
+        declared = serializers.Serializer.to_representation(out, deployment)
+        assert out.data == declared
+        assert list(out.data) == list(declared)
+    assert response.json() == serializers.Serializer.to_representation(DeploymentOut(deployment), deployment)
+    bare = post(pipeline, version="9.9.9", environment="dev").json()  # no artifact, change or finish
+    deployment = deployment_detail(bare["id"])
+    assert bare == serializers.Serializer.to_representation(DeploymentOut(deployment), deployment)
+    assert bare["artifact"] is None and bare["change"] is None and bare["finished_at"] is None
