@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
@@ -167,8 +168,11 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
             raise Conflict(f"A change in state '{locked.state}' can no longer be edited.", code="not_editable")
         before = workflow.content_snapshot(locked)
         old_hash = locked.content_hash
+        old_implementer_id = locked.implementer_id
         for name, value in fields.items():
             setattr(locked, name, value)
+        if locked.implementer_id and locked.implementer_id != old_implementer_id:
+            _refuse_an_approver_as_implementer(locked)
         _validate_plan(change_type=locked.change_type, service=locked.service, environment=locked.environment,
                        planned_start=locked.planned_start, planned_end=locked.planned_end,
                        standard_template=locked.standard_template)
@@ -202,6 +206,16 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
             _reopen_stages(locked)
     change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
+
+
+def _refuse_an_approver_as_implementer(change: ChangeRequest) -> None:
+    """Segregation of duties holds in both directions: whoever approved the change (or had a
+    delegate approve for them) cannot become its implementer while that decision stands."""
+    live = change.approvals.filter(voided_at__isnull=True)
+    if live.filter(Q(approver_id=change.implementer_id) | Q(on_behalf_of_id=change.implementer_id)).exists():
+        message = (f"{change.implementer.username} has a decision on this change and cannot implement it "
+                   "(segregation of duties): choose someone else.")
+        raise Conflict(message, code="segregation_of_duties", fields={"implementer": [message]})
 
 
 def _reopen_stages(change: ChangeRequest) -> None:

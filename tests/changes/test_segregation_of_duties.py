@@ -74,3 +74,26 @@ def test_configuration_changes_need_a_peer_even_from_a_pipeline(seeded_types, ma
     approval_record(change=change, approver=peer, decision="approve")
     change.refresh_from_db()
     assert change.state == "approved"
+
+
+@pytest.mark.parametrize("as_delegate", [False, True])
+def test_someone_who_decided_cannot_become_the_implementer(make_type, make_change, approver, person, as_delegate):
+    """Segregation of duties in the other direction: the implementer field is not part of what
+    approvers approve, so changing it keeps approvals live, and must not hand the change to one of them."""
+    from apps.audit.models import AuditEvent
+    from apps.changes.services import change_update
+
+    change_type = make_type("q2", [{"name": "Peers", "group": "approver", "rule": "quorum", "quorum": 2}])
+    change = make_change(change_type, submit=True)
+    approval_record(change=change, approver=approver, decision="approve")
+    delegator = person("dora")
+    if as_delegate:
+        Approval.objects.filter(change=change).update(on_behalf_of=delegator)  # decided as dora's delegate
+    chosen = delegator if as_delegate else approver
+    events = AuditEvent.objects.count()
+    with pytest.raises(Conflict) as exc:
+        change_update(change=change, actor=change.requester, implementer=chosen)
+    assert exc.value.code == "segregation_of_duties" and "implementer" in exc.value.fields
+    change.refresh_from_db()
+    assert change.implementer_id != chosen.pk
+    assert AuditEvent.objects.count() == events
