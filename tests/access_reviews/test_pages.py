@@ -186,6 +186,28 @@ def test_the_admin_overview_shows_completion_per_reviewer_and_team(client, acces
     assert "33.3 %" in body and "1 / 3" in body
 
 
+def test_the_campaign_page_costs_the_same_queries_for_3_or_8_items(client, access_admin, team_lead,
+                                                                   campaign_with_items, approver, make_grant,
+                                                                   cab_member, release_manager, service,
+                                                                   django_assert_max_num_queries):
+    item_decide(item=campaign_with_items.items.get(grant__user=approver), decision="keep", actor=team_lead)
+    client.force_login(access_admin)
+    url = reverse("access_reviews:campaign", args=[campaign_with_items.pk])
+    client.get(url)
+    with django_assert_max_num_queries(16) as first:
+        client.get(url)
+    for person in (cab_member, release_manager):
+        for privilege in ("approver", "deployer"):
+            # Rows naming every person a row can show: reviewer, original reviewer, decider.
+            item = ReviewItem.objects.create(campaign=campaign_with_items, reviewer=access_admin,
+                                             reassigned_from=team_lead,
+                                             grant=make_grant(person, service, privilege, last_used_days=1))
+            item_decide(item=item, decision="revoke", actor=access_admin)
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        body = client.get(url).content.decode()
+    assert body.count('class="review-item') == 7 and "by gina" in body and "(for lena)" in body
+
+
 def test_opening_with_bad_input_says_why(client, access_admin):
     client.force_login(access_admin)
     response = client.post(reverse("access_reviews:campaign-open"), {"name": "", "scope": "team",
