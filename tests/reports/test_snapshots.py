@@ -235,3 +235,21 @@ def test_the_open_month_window_gives_the_figures_of_the_whole_history(year, depl
     # p1, p2, p3 (by the hotfix), a1, new; not p4 (negative) and not "old" (shipped in August)
     assert october["lead_count"] == 5 and october["lead_negative"] == 1
     assert october["recovery_count"] >= 1 and october["unfinished"] == 1
+
+
+def test_charts_are_drawn_once_per_set_of_values(year, monkeypatch):
+    from django.core.cache import cache
+
+    from apps.reports import charts
+
+    cache.clear()
+    drawn = []
+    real = charts.trend_chart
+    monkeypatch.setattr(charts, "trend_chart", lambda metric, trend: drawn.append(metric) or real(metric, trend))
+    trend = snapshots.cached_report(OCT).trend
+    first = charts.all_charts(trend)
+    assert charts.all_charts(trend.copy()) == first and len(drawn) == 5
+    changed = trend.copy()
+    changed.loc["2026-10", "deployments"] += 1
+    assert charts.all_charts(changed)["deployment_frequency"] != first["deployment_frequency"]
+    assert len(drawn) == 10
