@@ -208,8 +208,14 @@ def retention_policies(request):
             retention_policy_update(policy=policy, actor=request.user, **form.cleaned_data)
             messages.info(request, f"Retention policy updated: {policy.get_record_class_display()}.")
             return redirect("audit:retention")
+    from .record_classes import SPECS
+
+    policies = list(RetentionPolicy.objects.order_by("record_class", "compliance_scope"))
+    for policy in policies:
+        # From the code that refuses the purge, so the page cannot say otherwise.
+        policy.never_purged = SPECS[policy.record_class].never_purged if policy.record_class in SPECS else ""
     return render(request, "audit/retention.html", {
-        "policies": RetentionPolicy.objects.order_by("record_class", "compliance_scope"),
+        "policies": policies,
         "can_manage": can_manage, "form": form, "counted_from": RetentionPolicy.CountedFrom.choices,
     }, status=400 if form is not None else 200)
 

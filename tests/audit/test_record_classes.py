@@ -296,3 +296,19 @@ def test_a_hipaa_only_record_is_kept_six_years_judged_from_its_archived_scope(ma
         archive_purge(archive=archive, actor=records_admin, reason="x", now=dt.datetime(2031, 6, 1, tzinfo=dt.UTC))
     assert archive_purge(archive=archive, actor=records_admin, reason="retention ended",
                          now=dt.datetime(2032, 2, 1, tzinfo=dt.UTC)) == 1
+
+
+def test_the_retention_page_says_which_class_is_never_purged_and_why(client, auditor, django_assert_max_num_queries):
+    client.force_login(auditor)
+    with django_assert_max_num_queries(8):
+        html = client.get("/audit/retention/").content.decode()
+    audit_policy = RetentionPolicy.objects.get(record_class="audit_event", compliance_scope="")
+    change_policy = RetentionPolicy.objects.get(record_class="change_request", compliance_scope="")
+    assert f'id="never-purged-{audit_policy.pk}"' in html and "the hash chain needs every link" in html
+    assert f'id="never-purged-{change_policy.pk}"' not in html
+
+
+def test_outsiders_get_nothing_from_the_retention_page(client, outsider):
+    client.force_login(outsider)
+    response = client.get("/audit/retention/")
+    assert response.status_code in (403, 404) and b"hash chain" not in response.content
