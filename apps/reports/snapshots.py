@@ -101,12 +101,12 @@ def drop_affected(since: datetime) -> int:
     """Drop the snapshots that rows with a history date at or after `since` may change: for each
     service touched, its own, its team's and the organisation's, from the earliest instant the
     rows reach. A snapshot computed from data loaded after a row's date + MARGIN has seen it."""
-    reach, broad = affected_services(since)
+    reach, broad, broad_at = affected_services(since)
     if broad == "all":
-        return MetricSnapshot.objects.all().delete()[0]
+        return MetricSnapshot.objects.filter(computed_at__lt=broad_at + MARGIN).delete()[0]
     dropped = 0
     if broad == "teams":
-        dropped += MetricSnapshot.objects.filter(level="team").delete()[0]
+        dropped += MetricSnapshot.objects.filter(level="team", computed_at__lt=broad_at + MARGIN).delete()[0]
     if not reach:
         return dropped
     team_of = dict(django_apps.get_model("catalog.Service").objects.filter(pk__in=list(reach))
@@ -129,19 +129,24 @@ def drop_affected(since: datetime) -> int:
     return dropped + MetricSnapshot.objects.filter(condition).delete()[0]
 
 
-def affected_services(since: datetime) -> tuple[dict[int, tuple[datetime, datetime]], str]:
+def affected_services(since: datetime) -> tuple[dict[int, tuple[datetime, datetime]], str, datetime | None]:
     """{service id: (earliest instant reached, latest history date)} of the rows written since
-    `since`, and "all" / "teams" / "" for the changes that reach beyond single services."""
+    `since`; "all" / "teams" / "" for the changes that reach beyond single services, with the
+    latest history date of those."""
     environment, change_type, service = (_history("catalog.Environment"), _history("change_types.ChangeType"),
                                          _history("catalog.Service"))
-    if environment.objects.filter(history_date__gte=since).exists() or \
-            change_type.objects.filter(history_date__gte=since).exists():
-        return {}, "all"
-    broad = ""
+    # Production and emergency flags decide what counts at all.
+    flags = [model.objects.filter(history_date__gte=since).aggregate(last=Max("history_date"))["last"]
+             for model in (environment, change_type)]
+    if any(flags):
+        return {}, "all", max(f for f in flags if f)
+    broad, broad_at = "", None
     moved = list(service.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT])
     if moved and service.objects.filter(id__in=moved).order_by().values("id").annotate(
             owners=Count("owner_team_id", distinct=True)).filter(owners__gt=1).exists():
-        broad = "teams"  # a service changed hands: team figures follow the owner at report time
+        # A service changed hands: team figures follow the owner at report time.
+        broad = "teams"
+        broad_at = service.objects.filter(history_date__gte=since).aggregate(last=Max("history_date"))["last"]
 
     Deployment = django_apps.get_model("delivery.Deployment")  # noqa: N806
     dep_hist, inc_hist, chg_hist = (_history("delivery.Deployment"), _history("incidents.Incident"),
@@ -153,7 +158,7 @@ def affected_services(since: datetime) -> tuple[dict[int, tuple[datetime, dateti
     inc_ids = list(inc_hist.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT + 1])
     chg_ids = list(chg_hist.objects.filter(history_date__gte=since).order_by().values_list("id", flat=True)[:SWEEP_LIMIT + 1])
     if max(len(dep_ids), len(inc_ids), len(chg_ids)) > SWEEP_LIMIT:
-        return {}, "all"
+        return {}, "all", timezone.now()
     if dep_ids:
         for svc, started, finished, written in dep_hist.objects.filter(id__in=set(dep_ids)).order_by().values_list(
                 "service_id", "started_at", "finished_at", "history_date"):
@@ -196,7 +201,7 @@ def affected_services(since: datetime) -> tuple[dict[int, tuple[datetime, dateti
         else:
             start = min(earliest[svc] - WEEK_REACH, previous[svc])
         reach[svc] = (start, when)
-    return reach, broad
+    return reach, broad, broad_at
 
 
 _DAWN = datetime(1970, 1, 1, tzinfo=UTC)

@@ -253,3 +253,16 @@ def test_charts_are_drawn_once_per_set_of_values(year, monkeypatch):
     changed.loc["2026-10", "deployments"] += 1
     assert charts.all_charts(changed)["deployment_frequency"] != first["deployment_frequency"]
     assert len(drawn) == 10
+
+
+def test_an_emergency_flag_edit_changes_rework_everywhere_and_only_once(service, deploy, change, change_types):
+    deploy(service, "2026-10-05 10:00", change=change(service, "normal"))
+    assert snapshots.cached_report(OCT).summary()["rework_rate"]["rework"] == 0
+    normal = change_types["normal"]
+    normal.is_emergency = True
+    normal.save()
+    assert snapshots.cached_report(OCT).summary()["rework_rate"]["rework"] == 1
+    assert_same_figures(OCT)
+    kept = _stored().pk
+    snapshots.cached_report(OCT)  # the edit has been accounted for: the new snapshot stays
+    assert _stored().pk == kept
