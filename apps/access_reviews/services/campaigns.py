@@ -222,7 +222,9 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
         locked = ReviewCampaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status != ReviewCampaign.Status.OPEN:
             raise Conflict("This campaign is closed already.", code="campaign_closed")
-        items = list(ReviewItem.objects.filter(campaign=locked).select_related("reviewer", "decided_by").order_by("pk"))
+        # What deciding the outcome reads; the outcome itself is written by UPDATE, not save().
+        items = list(ReviewItem.objects.filter(campaign=locked).select_related("decided_by")
+                     .only("grant_id", "decision", "keep_until", "decided_by__username").order_by("pk"))
         grants = {g.pk: g for g in AccessGrant.objects.select_for_update(of=("self",))
                   .select_related("user", "service", "environment")
                   .filter(pk__in=[i.grant_id for i in items])}
