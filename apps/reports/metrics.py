@@ -132,8 +132,3 @@ def compute_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: i
 def _in_month(table: pd.DataFrame, month: Month) -> pd.DataFrame:
     """The month's rows, indexed by group (empty, not an error, for a team without services)."""
     return table[table.index.get_level_values("month") == month.label].droplevel("month")
-
-
-def team_trend(report: Report, team_id: int) -> pd.DataFrame:
-    """The 12 months of one team, from an organisation report's data (no new queries)."""
-    return dora.aggregate(report.prep, "team", bench=report.bench).xs(team_id, level="group")

@@ -20,7 +20,6 @@ from releaseportal.errors import NotAllowed
 from .scopes import Scope
 
 ORGANISATION_ROLES = ("executive", "release_manager", "auditor")
-REPORT_ROLES = ORGANISATION_ROLES  # kept for callers that listed the roles
 
 
 @dataclass(frozen=True)
