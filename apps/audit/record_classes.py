@@ -20,7 +20,7 @@ from typing import Any
 from django.apps import apps as django_apps
 from django.core.files.storage import storages
 from django.db import models
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from .models import RecordClass
@@ -58,6 +58,8 @@ class ClassSpec:
     related: tuple[Related, ...] = ()
     # Computed fields (name -> expression factory), e.g. when an evidence document was last in effect.
     annotations: tuple[tuple[str, Callable[[], Any]], ...] = ()
+    # For records that name their service or team otherwise than by a foreign key.
+    hold_expressions: Callable[[], dict[str, Any]] | None = None
     never_purged: str = ""
 
     def model_class(self):
@@ -78,6 +80,8 @@ class ClassSpec:
 
     def hold_fields(self) -> dict[str, Any]:
         """Expressions for the values a legal hold is matched on, named hold_*."""
+        if self.hold_expressions is not None:
+            return self.hold_expressions()
         fields: dict[str, Any] = {}
         if self.service_path:
             fields["hold_service_id"] = F(self.service_path)
@@ -95,6 +99,25 @@ def _evidence_last_in_effect():
     last = (deployment.objects.filter(artifact_id=OuterRef("artifact_id")).order_by()
             .values("artifact_id").annotate(last=models.Max(Coalesce("finished_at", "started_at"))).values("last"))
     return Coalesce(Subquery(last[:1], output_field=models.DateTimeField()), F("created_at"))
+
+
+def _report_hold_fields() -> dict[str, Any]:
+    """A stored report names its scope by slug: a service report is held with its service (and
+    its owner team), a team report with its team."""
+    service = django_apps.get_model("catalog", "Service")
+    team = django_apps.get_model("accounts", "Team")
+    by_slug = service.objects.filter(slug=OuterRef("scope_slug"))
+    return {
+        "hold_service_id": Case(When(scope_type="service", then=Subquery(by_slug.values("pk")[:1])),
+                                output_field=models.BigIntegerField()),
+        "hold_service_slug": Case(When(scope_type="service", then=F("scope_slug")), default=Value("")),
+        "hold_scopes": Case(When(scope_type="service", then=Subquery(by_slug.values("compliance_scopes")[:1])),
+                            output_field=service._meta.get_field("compliance_scopes")),
+        "hold_team_id": Case(
+            When(scope_type="service", then=Subquery(by_slug.values("owner_team_id")[:1])),
+            When(scope_type="team", then=Subquery(team.objects.filter(slug=OuterRef("scope_slug")).values("pk")[:1])),
+            output_field=models.BigIntegerField()),
+    }
 
 
 SPECS: dict[str, ClassSpec] = {
@@ -132,7 +155,7 @@ SPECS: dict[str, ClassSpec] = {
     # A stored monthly report is final when generated.
     RecordClass.REPORT: ClassSpec(
         "reports.ReportRun", "generated_at", "generated_at", "id", "scope_name",
-        related=(Related("deliveries", "reports.ReportDelivery", "run"),)),
+        related=(Related("deliveries", "reports.ReportDelivery", "run"),), hold_expressions=_report_hold_fields),
     RecordClass.EVIDENCE_DOCUMENT: ClassSpec(
         "delivery.Evidence", "last_in_effect", "created_at", "id", "filename",
         service_path="artifact__service", team_path="artifact__service__owner_team",

@@ -312,3 +312,24 @@ def test_outsiders_get_nothing_from_the_retention_page(client, outsider):
     client.force_login(outsider)
     response = client.get("/audit/retention/")
     assert response.status_code in (403, 404) and b"hash chain" not in response.content
+
+
+def test_a_service_hold_keeps_that_services_stored_reports_but_not_the_organisations(service, records_admin):
+    from apps.reports.models import ReportRun
+
+    def report(scope_type, slug, key):
+        return ReportRun.objects.create(period="2025-12", scope_type=scope_type, scope_slug=slug, scope_key=key,
+                                        scope_name=key, version=1, pdf="", csv_zip="", pdf_sha256="", csv_sha256="",
+                                        generated_by_label="beat", generated_at=CLOSED, data_as_of=CLOSED)
+
+    of_service = report("service", service.slug, f"service:{service.slug}")
+    of_team = report("team", service.owner_team.slug, f"team:{service.owner_team.slug}")
+    of_org = report("organisation", "", "organisation")
+    hold = legal_hold_place(actor=records_admin, title="Payments case", reason="Subpoena", service=service)
+    with pytest.raises(Conflict, match=f"under legal hold #{hold.pk}"):
+        records_purge(record_class="report", ids=[of_service.pk], actor=records_admin, reason="x", now=AFTER_RETENTION)
+    legal_hold_place(actor=records_admin, title="Team case", reason="Inquiry", team=service.owner_team)
+    with pytest.raises(Conflict, match="under legal hold"):
+        records_purge(record_class="report", ids=[of_team.pk], actor=records_admin, reason="x", now=AFTER_RETENTION)
+    assert records_purge(record_class="report", ids=[of_org.pk], actor=records_admin, reason="retention ended",
+                         now=AFTER_RETENTION) == 1
