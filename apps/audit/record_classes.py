@@ -60,6 +60,8 @@ class ClassSpec:
     annotations: tuple[tuple[str, Callable[[], Any]], ...] = ()
     # For records that name their service or team otherwise than by a foreign key.
     hold_expressions: Callable[[], dict[str, Any]] | None = None
+    # Records about many services at once (see retention.HeldRecord).
+    spans_services: bool = False
     never_purged: str = ""
 
     def model_class(self):
@@ -149,7 +151,7 @@ SPECS: dict[str, ClassSpec] = {
                  Related("action_items", "incidents.ActionItem", "review__incident"))),
     RecordClass.ACCESS_REVIEW: ClassSpec(
         "access_reviews.ReviewCampaign", "closed_at", "opened_at", "id", "name",
-        closed={"status": "closed"}, team_path="scope_team",
+        closed={"status": "closed"}, team_path="scope_team", spans_services=True,
         related=(Related("items", "access_reviews.ReviewItem", "campaign"),
                  Related("reports", "access_reviews.CampaignReport", "campaign", path_files=(("path", "archive"),)))),
     # A stored monthly report is final when generated.

@@ -141,6 +141,9 @@ class HeldRecord:
     service_id: int | None
     team_id: int | None
     occurred_at: dt.datetime | None
+    # A record about many services (an access review of every production grant, or of one
+    # team's): a service or team hold covers it, within its team when it has one.
+    spans_services: bool = False
 
 
 def hold_covers(hold: LegalHold, record: HeldRecord) -> bool:
@@ -148,10 +151,16 @@ def hold_covers(hold: LegalHold, record: HeldRecord) -> bool:
         return False
     if hold.record_class and hold.record_class != record.record_class:
         return False
-    if hold.service_id and hold.service_id != record.service_id:
-        return False
-    if hold.team_id and hold.team_id != record.team_id:
-        return False
+    if record.spans_services and record.service_id is None:
+        if hold.service_id and record.team_id not in (None, hold.service.owner_team_id):
+            return False
+        if hold.team_id and record.team_id not in (None, hold.team_id):
+            return False
+    else:
+        if hold.service_id and hold.service_id != record.service_id:
+            return False
+        if hold.team_id and hold.team_id != record.team_id:
+            return False
     if (hold.period_start or hold.period_end) and record.occurred_at is None:
         return True  # undated record inside a dated hold: keep it, to be safe
     if hold.period_start and record.occurred_at < hold.period_start:
@@ -160,7 +169,7 @@ def hold_covers(hold: LegalHold, record: HeldRecord) -> bool:
 
 
 def active_holds() -> list[LegalHold]:
-    return list(LegalHold.objects.filter(released_at__isnull=True).order_by("pk"))
+    return list(LegalHold.objects.filter(released_at__isnull=True).select_related("service").order_by("pk"))
 
 
 # --- purging live records -----------------------------------------------------------------
@@ -183,7 +192,7 @@ def _candidate(record_class: str, spec, values: dict[str, Any]) -> Candidate:
     return Candidate(
         pk=pk, reference=str(values.get(spec.reference)), anchor=anchor, created=created,
         held=HeldRecord(record_class, str(pk), values.get("hold_service_id"), values.get("hold_team_id"),
-                        anchor or created),
+                        anchor or created, spec.spans_services),
         scopes=list(values.get("hold_scopes") or []))
 
 

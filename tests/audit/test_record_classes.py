@@ -333,3 +333,22 @@ def test_a_service_hold_keeps_that_services_stored_reports_but_not_the_organisat
         records_purge(record_class="report", ids=[of_team.pk], actor=records_admin, reason="x", now=AFTER_RETENTION)
     assert records_purge(record_class="report", ids=[of_org.pk], actor=records_admin, reason="retention ended",
                          now=AFTER_RETENTION) == 1
+
+
+def test_service_and_team_holds_keep_the_access_reviews_that_covered_them(service, other_team, records_admin):
+    from apps.access_reviews.models import ReviewCampaign
+
+    def campaign(name, team=None):
+        return ReviewCampaign.objects.create(name=name, status="closed", due_date=dt.date(2026, 1, 5), closed_at=CLOSED,
+                                             scope="team" if team else "all_production", scope_team=team)
+
+    everything = campaign("All production 2025 Q4")
+    own_team = campaign("Payments team 2025 Q4", service.owner_team)
+    elsewhere = campaign("Other team 2025 Q4", other_team)
+    legal_hold_place(actor=records_admin, title="Payments case", reason="Subpoena", service=service)
+    for held in (everything, own_team):
+        with pytest.raises(Conflict, match="under legal hold"):
+            records_purge(record_class="access_review", ids=[held.pk], actor=records_admin, reason="x",
+                          now=AFTER_RETENTION)
+    assert records_purge(record_class="access_review", ids=[elsewhere.pk], actor=records_admin,
+                         reason="retention ended", now=AFTER_RETENTION) == 1
