@@ -5,8 +5,9 @@ computed live, and data that lands late in a closed month drops the snapshots it
 `metrics.compute_report()` (tests/reports/test_snapshots.py compares them field by field):
   1. `sweep()` drops the snapshots that rows written since the last sweep may change;
   2. the snapshots of the requested months and groups are read with one query;
-  3. months without a snapshot (closed months not computed yet, or dropped) and the open month
-     are computed by the engine in one pass; closed months are stored for the next request.
+  3. months without a snapshot are computed in one pass and the closed ones stored: the open
+     month and recent months (this one and the two before) from the rows since a week before
+     them (loading.load_window), older months from the whole history.
 
 What changes a closed month (METRICS.md): a production deployment's month, status or kind;
 the restoration of earlier failures by the next success (back to the service's previous
@@ -302,11 +303,17 @@ def compute_and_store(scope: Scope, months: list[Month], *, tz_name: str, now: d
 def compute_window(scope: Scope, months: list[Month], *, tz_name: str, now: datetime | None = None
                    ) -> dict[str, pd.DataFrame]:
     """The same figures for `months` from the rows since a week before the first of them
-    (loading.load_window): what the open month costs, whatever the length of the history."""
+    (loading.load_window): what the open month costs, whatever the length of the history. The
+    closed ones among them are stored like the whole-history engine's."""
     now = now or timezone.now()
     tz = report_timezone(tz_name)
     ds = load_window(start=months[0].start(tz) - WINDOW_MARGIN, service_ids=scope.service_ids(), as_of=now)
-    return _aggregate_levels(dora.prepare(ds, months, tz), scope, tiers.benchmark())
+    prep = dora.prepare(ds, months, tz)
+    aggregated = _aggregate_levels(prep, scope, tiers.benchmark())
+    closed = [m for m in months if m.end(tz) <= now]
+    if closed:
+        store(prep, scope, closed, tz_name=tz_name, computed_at=now, aggregated=aggregated)
+    return aggregated
 
 
 def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: int = 12, breakdown: bool = True,
@@ -335,12 +342,14 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
         missing.append(month)
     computed: dict[str, pd.DataFrame] = {}
     tz = report_timezone(tz_name)
-    if any(m.end(tz) <= now for m in missing):
-        # A closed month without its snapshot: the whole history, once; stored for next time.
-        computed = compute_and_store(scope, _span(missing), tz_name=tz_name, now=now)
-    elif missing:
-        # Only the open month (or later): computed live from the recent rows, never stored.
+    if missing and min(missing) >= Month.containing(now, tz).previous().previous():
+        # The open month, or recent closed months whose snapshots late data dropped (the usual
+        # case at the start of a month): from the rows since a week before them. Closed months
+        # are stored, the open month never.
         computed = compute_window(scope, _span(missing), tz_name=tz_name, now=now)
+    elif missing:
+        # Older closed months without snapshots: the whole history, once; stored for next time.
+        computed = compute_and_store(scope, _span(missing), tz_name=tz_name, now=now)
 
     def figures_of(level: str, gid: int, label: str) -> dict:
         if (level, gid, label) in found:

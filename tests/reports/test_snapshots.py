@@ -266,3 +266,22 @@ def test_an_emergency_flag_edit_changes_rework_everywhere_and_only_once(service,
     kept = _stored().pk
     snapshots.cached_report(OCT)  # the edit has been accounted for: the new snapshot stays
     assert _stored().pk == kept
+
+
+def test_late_data_in_last_month_is_recomputed_from_recent_rows_only(year, deploy, monkeypatch):
+    from django.utils import timezone
+
+    now = timezone.now()
+    last_month = Month(now.year, now.month).previous()
+    snapshots.cached_report(last_month)
+    deploy(year["payments"], last_month.start(snapshots.report_timezone("UTC")).strftime("%Y-%m-%d") + " 10:00")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole history was loaded for last month's late data")
+
+    real = snapshots.load_dataset
+    monkeypatch.setattr(snapshots, "load_dataset", refuse)
+    cached = snapshots.cached_report(last_month)
+    monkeypatch.setattr(snapshots, "load_dataset", real)
+    assert _stored(period=last_month.label).figures["deployments"] == cached.row()["deployments"]
+    assert_same_figures(last_month)
