@@ -40,7 +40,7 @@ class TokenScopePermission(permissions.BasePermission):
         if scope is None:
             raise exceptions.PermissionDenied("This endpoint declares no scope.")
         token = request.auth
-        granted = allowed_scopes(user)
+        granted = allowed_scopes(user, wanted=scope)
         if token is not None and hasattr(token, "scopes"):
             # A token never carries more than its account's roles allow today.
             granted &= set(token.scopes)
