@@ -113,11 +113,6 @@ def read_facts(*, service, environment, at: datetime, policy: EnvironmentPolicy,
                  evidence=evidence)
 
 
-def slot_busy(*, service, environment, at: datetime, policy: EnvironmentPolicy) -> bool:
-    """A live lock, or a deployment on the slot still running within the lock timeout."""
-    return read_facts(service=service, environment=environment, at=at, policy=policy).busy
-
-
 def _latest_by_kind(evidence: list[dict]) -> dict[str, list[dict]]:
     """Newest document per kind (per tool for scans): a re-run replaces, it does not add up."""
     seen: set[tuple] = set()
