@@ -10,32 +10,20 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from apps.accounts.models import ApiToken, User
+from apps.accounts.models import User
 from apps.accounts.roles import ACCESS_ADMIN
 from apps.audit.actor import resolve_actor
 from apps.audit.services import PendingEvent, audit_event_record, audit_events_record_many
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from ..models import AccessGrant, Decision, ReviewCampaign, ReviewItem
+from ..selectors import inactive_days_limit, token_activity
 from .grants import grant_set_expiry, grants_revoke_many
 from .history import history_copy_rows, update_in_groups
 from .opening import access_admins
-
-
-def inactive_days_limit() -> int:
-    return int(getattr(settings, "ACCESS_REVIEW_INACTIVE_DAYS", 90))
-
-
-def _token_last_used(user_ids) -> dict[int, datetime]:
-    """Service accounts: API token use counts as activity (pipelines exercise privileges through it)."""
-    rows = (ApiToken.objects.filter(user_id__in=user_ids, user__kind=User.Kind.SERVICE_ACCOUNT,
-                                    last_used_at__isnull=False)
-            .values("user_id").annotate(last=Max("last_used_at")).values_list("user_id", "last"))
-    return dict(rows)
-
 
 # --- deciding --------------------------------------------------------------------------------
 
@@ -85,7 +73,7 @@ def _locked_items(ids) -> list[ReviewItem]:
 def _service_account_tokens(items: list[ReviewItem]) -> dict[int, datetime]:
     """Token use of the service accounts holding these grants: no query when there are none."""
     accounts = {i.grant.user_id for i in items if i.grant.user.kind == User.Kind.SERVICE_ACCOUNT}
-    return _token_last_used(accounts) if accounts else {}
+    return token_activity(accounts)
 
 
 def _record(item: ReviewItem, *, user: User, decision: str, justification: str, keep_until: date | None,
@@ -228,7 +216,8 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
         grants = {g.pk: g for g in AccessGrant.objects.select_for_update(of=("self",))
                   .select_related("user", "service", "environment")
                   .filter(pk__in=[i.grant_id for i in items])}
-        token_last = _token_last_used({g.user_id for g in grants.values()})
+        token_last = token_activity({g.user_id for g in grants.values()
+                                     if g.user.kind == User.Kind.SERVICE_ACCOUNT})
         to_revoke: dict[int, str] = {}
         revoke_details: dict[int, dict] = {}
         keep_until: dict[int, datetime] = {}
