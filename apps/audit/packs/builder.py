@@ -56,6 +56,10 @@ CHANGE_FIELDS = ("id", "number", "title", "state", "service_id", "service__slug"
                  "change_type__slug", "change_type__is_emergency", "change_type__is_pre_approved", "requester_id",
                  "requester__username", "implementer_id", "implementer__username", "risk_level", "content_hash",
                  "created_at", "submitted_at", "approved_at", "implemented_at", "closed_at", "compliance_scopes")
+# What the reconciliation reads of a change: the control's inputs and the listing's columns.
+RECONCILE_CHANGE_FIELDS = ("id", "number", "service_id", "change_type__slug", "change_type__is_emergency",
+                           "change_type__is_pre_approved", "requester_id", "requester__username", "implementer_id",
+                           "submitted_at", "approved_at")
 DEPLOYMENT_HEADER = ["deployment_id", "service", "environment", "production", "sox_scoped", "version",
                      "artifact_digest", "status", "kind", "started_at", "finished_at", "change", "change_type",
                      "emergency", "requester", "approved_at", "approvers", "result", "exceptions"]
@@ -257,7 +261,8 @@ class PackBuilder:
 
         def read(chunk):
             change_ids = {d["change_id"] for d in chunk if d["change_id"]}
-            changes = {c["id"]: c for c in ChangeRequest.objects.filter(pk__in=change_ids).values(*CHANGE_FIELDS)}
+            changes = {c["id"]: c for c in
+                       ChangeRequest.objects.filter(pk__in=change_ids).values(*RECONCILE_CHANGE_FIELDS)}
             return (chunk, changes, self._grouped(sources.approval_models(), change_ids),
                     self._grouped(sources.emergency_models(), change_ids))
 
