@@ -138,3 +138,34 @@ def test_the_workspace_lists_the_archives_in_a_fixed_number_of_queries(client, a
     section = html.split('id="archives-h"')[1]
     for archive in archives:
         assert f'id="archive-{archive.pk}"' in section and archive.path in section
+
+
+def test_the_purge_command_refuses_inside_retention_and_purges_after_it(closed_changes, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    import io
+
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    from apps.audit.actor import Actor
+
+    archive_closed_records(actor=Actor.for_task("test"), now=NOW)
+    january = Archive.objects.get(record_class="change_request", month=dt.date(2026, 1, 1))
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("audit_archive_purge", str(january.pk), reason="tidy", stderr=err)
+    assert exited.value.code == 1 and "inside retention until 2033-01-10" in err.getvalue()
+    refused = AuditEvent.objects.get(action="retention.purge_refused")
+    assert refused.actor_label == "command:audit_archive_purge"
+    with pytest.raises(CommandError, match="No archive with id 999999"):
+        call_command("audit_archive_purge", "999999", reason="tidy")
+
+    later = dt.datetime(2033, 2, 1, tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("audit_archive_purge", str(january.pk), reason="retention ended", stdout=out)
+    assert "2 records purged" in out.getvalue()
+    tombstone = AuditEvent.objects.get(action="retention.purged")
+    assert tombstone.actor_label == "command:audit_archive_purge" and tombstone.details["reason"] == "retention ended"
+    assert not storages["archive"].exists(january.path)
