@@ -71,7 +71,9 @@ def audit_events_record_many(*, events: Iterable[PendingEvent], actor: Actor | A
     ctx = current_request_context()
     request_id = ctx.request_id if ctx else ""
     ip = ctx.ip if ctx else ""
-    with transaction.atomic():
+    # Inside the caller's transaction a savepoint buys nothing (a failed append must abort the
+    # whole change) and costs two round trips while the chain lock is held.
+    with transaction.atomic(savepoint=False):
         seq, prev_hash = _lock_chain_and_read_head()
         # Taken after the lock, so times never run backwards along the chain.
         now = timezone.now()
