@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import Group
 from simple_history.utils import bulk_create_with_history
 
+from apps.audit.services import audit_events_imported
 from apps.change_types.models import ApprovalStage, ChangeType, StandardChangeTemplate
 
 from . import risk, workflow
@@ -191,6 +192,7 @@ def seed(ctx) -> None:
             workflow.sync_open_stages(change)
 
     _emergencies(ctx, types["emergency"], leads)
+    _audit_the_history()
     meeting = CabMeeting.objects.create(title="Weekly CAB", chair=users["heidi"], quorum=2,
                                         starts_at=(now + timedelta(days=7)).replace(hour=14, minute=0, second=0,
                                                                                     microsecond=0))
@@ -252,6 +254,20 @@ def _approvals(ctx, plan, leads, team_people) -> list[Approval]:
                                         ["LGTM", "Approved", "OK with the rollback plan", "Fine in the window"]),
                                     content_hash=change.content_hash, decided_at=when))
     return out
+
+
+def _audit_the_history() -> None:
+    """The year of history goes into the audit log too, as imported events naming who acted and when."""
+    audit_events_imported(ChangeRequest.objects.order_by("pk"), action="change.created",
+                          actor_id_of=lambda c: c.requester_id, occurred_at_of=lambda c: c.created_at,
+                          repr_of=lambda c: f"{c.number} {c.title}", details_of=lambda c: {"state": c.state})
+    audit_events_imported(Approval.objects.select_related("change").order_by("pk"),
+                          action=lambda a: f"change.approval.{a.decision}", actor_id_of=lambda a: a.approver_id,
+                          occurred_at_of=lambda a: a.decided_at, repr_of=lambda a: f"{a.change.number} {a.stage_name}")
+    audit_events_imported(EmergencyOverride.objects.select_related("change").order_by("pk"),
+                          action="change.emergency.override_granted", actor_id_of=lambda o: o.authorised_by_id,
+                          occurred_at_of=lambda o: o.authorised_at, repr_of=lambda o: o.change.number,
+                          details_of=lambda o: {"reason": o.reason})
 
 
 def _emergencies(ctx, emergency_type, leads) -> None:

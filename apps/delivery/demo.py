@@ -17,6 +17,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat, LPad
 
 from apps.accounts.models import User
+from apps.audit.services import audit_events_imported
 from apps.changes.models import ChangeRequest
 
 from .models import (
@@ -266,5 +267,14 @@ def seed(ctx) -> None:  # noqa: C901 — one linear script of demo data
                                             is_unauthorized=False, created_by=bot, created_at=at,
                                             pipeline_run_id=f"rb-{d.pk}"))
     Deployment.objects.bulk_create(rollbacks, batch_size=2000)
+    # The year of history goes into the audit log too, as imported events naming who acted and when.
+    audit_events_imported(decisions, action=lambda g: f"delivery.gate_{g.decision}",
+                          actor_id_of=lambda g: g.requested_by_id, occurred_at_of=lambda g: g.created_at,
+                          details_of=lambda g: {"reasons": [r.get("code", "") for r in g.reasons]})
+    audit_events_imported(deployments + rollbacks, action="delivery.deployment_recorded",
+                          actor_id_of=lambda d: d.created_by_id, occurred_at_of=lambda d: d.created_at,
+                          repr_of=lambda d: f"{d.version} ({d.kind})",
+                          details_of=lambda d: {"status": d.status, "environment_id": d.environment_id,
+                                                "service_id": d.service_id})
     ctx.say(f"{len(deployments) + len(rollbacks)} deployments, {len(decisions)} gate decisions, "
             f"{len(evidence)} evidence summaries")

@@ -33,3 +33,22 @@ def test_demo_covers_every_state_and_is_idempotent(seeded_types, roles_ready):
     count = ChangeRequest.objects.count()
     _seed()
     assert ChangeRequest.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_demo_history_is_in_the_audit_log_with_who_acted_and_when(seeded_types, roles_ready):
+    from apps.audit.models import AuditEvent
+    from apps.audit.verification import verify_chain
+    from apps.changes.models import Approval
+
+    _seed()
+    created = AuditEvent.objects.filter(action="change.created")
+    assert created.count() == ChangeRequest.objects.count()
+    assert all(e.details["imported"] is True for e in created)
+    change = ChangeRequest.objects.select_related("requester").order_by("pk").first()
+    event = created.get(object_id=str(change.pk))
+    assert event.object_type == "changes.changerequest" and event.actor_label == change.requester.username
+    assert event.details["occurred_at"].startswith(change.created_at.strftime("%Y-%m-%dT%H:%M"))
+    decisions = AuditEvent.objects.filter(action__startswith="change.approval.")
+    assert decisions.count() == Approval.objects.count() > 0
+    assert verify_chain().ok
