@@ -290,8 +290,13 @@ def compute_and_store(scope: Scope, months: list[Month], *, tz_name: str, now: d
     """Run the engine over the whole history for the scope and `months` (contiguous, oldest
     first) and store the closed ones; returns the aggregate per level (index: group, month)."""
     now = now or timezone.now()
-    tz = report_timezone(tz_name)
     ds = load_dataset(service_ids=scope.service_ids(), as_of=now)
+    return _compute_and_store_closed(ds, scope, months, tz_name=tz_name, now=now)
+
+
+def _compute_and_store_closed(ds, scope: Scope, months: list[Month], *, tz_name: str, now: datetime
+                              ) -> dict[str, pd.DataFrame]:
+    tz = report_timezone(tz_name)
     prep = dora.prepare(ds, months, tz)
     aggregated = _aggregate_levels(prep, scope, tiers.benchmark())
     closed = [m for m in months if m.end(tz) <= now]
@@ -306,14 +311,9 @@ def compute_window(scope: Scope, months: list[Month], *, tz_name: str, now: date
     (loading.load_window): what the open month costs, whatever the length of the history. The
     closed ones among them are stored like the whole-history engine's."""
     now = now or timezone.now()
-    tz = report_timezone(tz_name)
-    ds = load_window(start=months[0].start(tz) - WINDOW_MARGIN, service_ids=scope.service_ids(), as_of=now)
-    prep = dora.prepare(ds, months, tz)
-    aggregated = _aggregate_levels(prep, scope, tiers.benchmark())
-    closed = [m for m in months if m.end(tz) <= now]
-    if closed:
-        store(prep, scope, closed, tz_name=tz_name, computed_at=now, aggregated=aggregated)
-    return aggregated
+    start = months[0].start(report_timezone(tz_name)) - WINDOW_MARGIN
+    ds = load_window(start=start, service_ids=scope.service_ids(), as_of=now)
+    return _compute_and_store_closed(ds, scope, months, tz_name=tz_name, now=now)
 
 
 def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: int = 12, breakdown: bool = True,
