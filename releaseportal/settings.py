@@ -296,6 +296,8 @@ ACCESS_REVIEW_INACTIVE_DAYS = env_int("ACCESS_REVIEW_INACTIVE_DAYS", 90)
 # The quarterly campaign is due this many days after it opens; reminders start this many days before.
 ACCESS_REVIEW_DUE_DAYS = env_int("ACCESS_REVIEW_DUE_DAYS", 30)
 ACCESS_REVIEW_REMIND_DAYS = env_int("ACCESS_REVIEW_REMIND_DAYS", 7)
+# Campaigns with more items than this close in a Celery task (marked "closing" at once).
+ACCESS_REVIEW_CLOSE_IN_REQUEST_MAX_ITEMS = env_int("ACCESS_REVIEW_CLOSE_IN_REQUEST_MAX_ITEMS", 2000)
 
 # --- Audit archives (apps.audit) -------------------------------------------------------------
 # Closed records older than this many days are copied monthly into immutable archives

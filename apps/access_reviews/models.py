@@ -100,6 +100,8 @@ class ReviewCampaign(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        # Closing was asked for; a worker is applying the outcomes. No more decisions.
+        CLOSING = "closing", "Closing"
         CLOSED = "closed", "Closed"
 
     name = models.CharField(max_length=150)

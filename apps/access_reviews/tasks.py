@@ -33,6 +33,23 @@ def send_reminders_and_escalate() -> dict:
 
 
 @shared_task(acks_late=True)
+def close_campaign(campaign_id: int, user_id: int | None = None) -> dict | None:
+    """Apply a large campaign's outcomes, acting for the access admin who asked. Safe to retry:
+    a campaign closed already is left alone."""
+    from apps.accounts.models import User
+
+    from .models import ReviewCampaign
+    from .services import campaign_close
+
+    campaign = ReviewCampaign.objects.filter(pk=campaign_id, status=ReviewCampaign.Status.CLOSING).first()
+    if campaign is None:
+        return None
+    requester = User.objects.filter(pk=user_id).first() if user_id else None
+    with acting_as(Actor.for_task("access_reviews.close_campaign", on_behalf_of=requester)) as actor:
+        return campaign_close(campaign=campaign, actor=actor).__dict__
+
+
+@shared_task(acks_late=True)
 def generate_campaign_report(campaign_id: int) -> list[str]:
     from .evidence import campaign_reports_store
     from .models import ReviewCampaign

@@ -233,13 +233,17 @@ def campaign_close(request, pk: int):
     if not permissions.can_manage_access(request.user):
         raise PermissionDenied("Only access admins close campaigns.")
     try:
-        result = services.campaign_close(campaign=campaign, actor=request.user)
+        result = services.campaign_close_request(campaign=campaign, actor=request.user)
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Closed. Revoked {result.revoked} by decision and {result.revoked_by_policy} by "
-                                  f"policy; kept {result.kept + result.kept_until}; {result.tokens_disabled} tokens "
-                                  f"disabled.")
+        if result is not None:
+            messages.success(request, f"Closed. Revoked {result.revoked} by decision and {result.revoked_by_policy} "
+                                      f"by policy; kept {result.kept + result.kept_until}; {result.tokens_disabled} "
+                                      f"tokens disabled.")
+        else:
+            messages.success(request, "Closing: decisions have stopped and a worker is applying the outcomes. "
+                                      "This page shows the result when it is done.")
     return redirect("access_reviews:campaign", pk=pk)
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.access_reviews.models import ReviewItem
 from apps.access_reviews.services import campaign_close, item_decide
 from apps.catalog.privileges import holds_privilege
+from releaseportal.errors import Conflict
 
 pytestmark = pytest.mark.django_db
 
@@ -318,3 +319,51 @@ def test_the_service_page_lists_production_privileges(client, requester, approve
     client.force_login(requester)
     body = client.get(reverse("catalog:service", args=[service.slug])).content.decode()
     assert "Production privileges" in body and "adam" in body
+
+
+def test_a_large_campaign_closes_in_the_background_for_the_admin_who_asked(
+        client, access_admin, approver, service, make_grant, environments, settings, monkeypatch,
+        django_capture_on_commit_callbacks):
+    """Above the in-request limit the page marks the campaign closing (decisions stop, audited) and
+    a worker applies the outcomes acting for the same admin."""
+    from apps.access_reviews import tasks
+    from apps.access_reviews.models import ReviewCampaign
+    from apps.audit.models import AuditEvent
+
+    settings.ACCESS_REVIEW_CLOSE_IN_REQUEST_MAX_ITEMS = 0
+    queued = []
+    monkeypatch.setattr(tasks.close_campaign, "delay", lambda *args: queued.append(args))
+    grant = make_grant(approver, service, last_used_days=1)
+    client.force_login(access_admin)
+    due = (timezone.localdate() + timedelta(days=10)).isoformat()
+    client.post(reverse("access_reviews:campaign-open"),
+                {"name": "Big Q4", "scope": "all_production", "due_date": due}, follow=True)
+    item = ReviewItem.objects.get(grant=grant)
+    client.post(reverse("access_reviews:item-decide", args=[item.pk]), {"decision": "revoke"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("access_reviews:campaign-close", args=[item.campaign_id]), follow=True)
+    body = response.content.decode()
+    assert "a worker is applying the outcomes" in body and "closing: outcomes being applied" in body
+    campaign = ReviewCampaign.objects.get(pk=item.campaign_id)
+    assert campaign.status == "closing" and queued == [(campaign.pk, access_admin.pk)]
+    requested = AuditEvent.objects.get(action="access_review.campaign_close_requested")
+    assert requested.actor_label == access_admin.username and requested.details == {"items": 1}
+    assert campaign.history.first().status == "closing" and campaign.history.first().history_user == access_admin
+    with pytest.raises(Conflict) as refused:  # no decision lands on a closing campaign
+        item_decide(item=ReviewItem.objects.get(pk=item.pk), decision="keep", actor=access_admin)
+    assert refused.value.code == "campaign_closed"
+    # A second close request while closing is refused.
+    response = client.post(reverse("access_reviews:campaign-close", args=[item.campaign_id]), follow=True)
+    assert "closing or closed already" in response.content.decode()
+    assert holds_privilege(approver, "approver", service, environments["prod"])
+    listing = client.get(reverse("access_reviews:campaigns")).content.decode()
+    assert '<span class="badge badge-warn">closing</span>' in listing
+
+    assert tasks.close_campaign(campaign.pk, access_admin.pk)["revoked"] == 1  # what the worker runs
+    campaign.refresh_from_db()
+    assert campaign.status == "closed" and campaign.closed_by == access_admin
+    closed = AuditEvent.objects.get(action="access_review.campaign_closed")
+    assert closed.actor_type == "task" and "close_campaign" in closed.actor_label
+    assert not holds_privilege(approver, "approver", service, environments["prod"])
+    assert tasks.close_campaign(campaign.pk, access_admin.pk) is None  # a retry changes nothing
+    assert AuditEvent.objects.filter(action="access_review.campaign_closed").count() == 1

@@ -4,6 +4,7 @@ of a campaign's life (campaigns.py)."""
 from .campaigns import (  # noqa: F401
     CloseResult,
     campaign_close,
+    campaign_close_request,
     campaign_escalate_overdue,
     campaign_reminders_send,
     item_decide,

@@ -208,7 +208,7 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
     result = CloseResult()
     with transaction.atomic():
         locked = ReviewCampaign.objects.select_for_update().get(pk=campaign.pk)
-        if locked.status != ReviewCampaign.Status.OPEN:
+        if locked.status not in (ReviewCampaign.Status.OPEN, ReviewCampaign.Status.CLOSING):
             raise Conflict("This campaign is closed already.", code="campaign_closed")
         # What deciding the outcome reads; the outcome itself is written by UPDATE, not save().
         items = list(ReviewItem.objects.filter(campaign=locked).select_related("decided_by")
@@ -272,6 +272,35 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
             transaction.on_commit(lambda: _generate_reports(campaign_id))
     campaign.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return result
+
+
+def campaign_close_request(*, campaign: ReviewCampaign, actor: Any) -> CloseResult | None:
+    """Close a campaign now when it is small enough to apply within the request; otherwise mark
+    it closing (decisions stop at once) and hand the close to a worker, acting for the same person.
+    Returns the outcome when it was closed here, None when a worker closes it."""
+    resolved = resolve_actor(actor)
+    items = ReviewItem.objects.filter(campaign=campaign).count()
+    if items <= int(getattr(settings, "ACCESS_REVIEW_CLOSE_IN_REQUEST_MAX_ITEMS", 2000)):
+        return campaign_close(campaign=campaign, actor=resolved)
+    with transaction.atomic():
+        locked = ReviewCampaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status != ReviewCampaign.Status.OPEN:
+            raise Conflict("This campaign is closing or closed already.", code="campaign_closed")
+        locked.status = ReviewCampaign.Status.CLOSING
+        locked._history_user = resolved.user
+        locked.save(update_fields=["status"])
+        audit_event_record(action="access_review.campaign_close_requested", target=locked, actor=resolved,
+                           details={"items": items})
+        campaign_id, user_id = locked.pk, resolved.user.pk if resolved.user is not None else None
+        transaction.on_commit(lambda: _close_in_background(campaign_id, user_id))
+    campaign.status = ReviewCampaign.Status.CLOSING
+    return None
+
+
+def _close_in_background(campaign_id: int, user_id: int | None) -> None:
+    from ..tasks import close_campaign
+
+    close_campaign.delay(campaign_id, user_id)
 
 
 def _generate_reports(campaign_id: int) -> None:
