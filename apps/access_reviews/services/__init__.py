@@ -1,6 +1,8 @@
 """Every write of access reviews: grants (grants.py), opening a campaign (opening.py) and the rest
 of a campaign's life (campaigns.py)."""
 
+from apps.audit.history import history_attrs  # noqa: F401
+
 from .campaigns import (  # noqa: F401
     CloseResult,
     campaign_close,
@@ -18,5 +20,4 @@ from .grants import (  # noqa: F401
     grants_expire_due,
     grants_flag_for_review,
 )
-from .history import history_attrs  # noqa: F401
 from .opening import campaign_open, campaign_open_quarterly, quarter_period  # noqa: F401

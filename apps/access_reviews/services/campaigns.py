@@ -16,13 +16,14 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.roles import ACCESS_ADMIN
 from apps.audit.actor import resolve_actor
+from apps.audit.history import history_copy_rows
 from apps.audit.services import PendingEvent, audit_event_record, audit_events_record_many
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from ..models import AccessGrant, Decision, ReviewCampaign, ReviewItem
 from ..selectors import inactive_days_limit, token_activity
+from .bulk import update_in_groups
 from .grants import grant_set_expiry, grants_revoke_many
-from .history import history_copy_rows, update_in_groups
 from .opening import access_admins
 
 # --- deciding --------------------------------------------------------------------------------

@@ -11,12 +11,13 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import history_attrs, history_copy_many
 from apps.audit.services import PendingEvent, audit_event_record, audit_events_record_many
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 from ..derivation import permissions_sync, permissions_sync_many
 from ..models import AccessGrant, Privilege
-from .history import history_attrs, history_copy_many, update_in_groups
+from .bulk import update_in_groups
 
 
 def _grant_details(grant: AccessGrant) -> dict[str, Any]:

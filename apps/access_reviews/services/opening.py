@@ -5,7 +5,7 @@ Opening is one state change, so it writes one audit event (for the campaign: ite
 reviewers, and a SHA-256 of the item set) and a history row per item (its creation, with the
 actor), all in one transaction. The writes are set-based: the grants are read as plain rows,
 the items inserted by COPY (PostgreSQL) or in large batches, and their history rows copied from them by one
-INSERT … SELECT (history.history_copy_rows), so the statement count does not grow with the number of grants.
+INSERT … SELECT (apps.audit.history.history_copy_rows), so the statement count does not grow with the number of grants.
 `selectors.campaign_items_digest` recomputes the digest from those history rows: the audit
 chain vouches for exactly the items the history shows were created."""
 
@@ -25,13 +25,13 @@ from django.utils import timezone
 from apps.accounts.models import Team, TeamMembership, User
 from apps.accounts.roles import ACCESS_ADMIN
 from apps.audit.actor import resolve_actor
+from apps.audit.history import history_copy_rows
 from apps.audit.services import audit_event_record
 from apps.catalog.models import COMPLIANCE_SCOPE_KEYS
 from releaseportal.errors import Conflict, InvalidInput, Unprocessable
 
 from ..models import AccessGrant, ReviewCampaign, ReviewItem
 from ..selectors import ITEMS_DIGEST_FORMAT, campaign_items_digest
-from .history import history_copy_rows
 
 # Rows per INSERT where COPY is not available: few round trips, bounded statement size (Django
 # caps it lower where the backend needs, e.g. SQLite's variable limit).
