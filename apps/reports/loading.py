@@ -168,6 +168,25 @@ def load_teams() -> pd.DataFrame:
     return fetch_frame(Team.objects.order_by(), TEAM_KINDS)
 
 
+def _scoped(qs, ids: list[int] | None, field_name: str = "service_id"):
+    return qs.filter(**{f"{field_name}__in": ids}) if ids is not None else qs
+
+
+def _dataset(*, ids: list[int] | None, as_of: datetime, deployments: pd.DataFrame, commits_qs,
+             incidents: pd.DataFrame) -> Dataset:
+    if "link_suppressed" not in incidents:
+        incidents["link_suppressed"] = False
+    return Dataset(
+        services=load_services(ids),
+        teams=load_teams(),
+        deployments=deployments.rename(columns={"change__change_type__is_emergency": "is_emergency"}),
+        commits=fetch_frame(commits_qs, COMMIT_KINDS),
+        incidents=incidents,
+        as_of=as_of,
+        service_ids=ids,
+    )
+
+
 def load_dataset(*, service_ids: Iterable[int] | None = None, as_of: datetime | None = None) -> Dataset:
     """Production deployments (every status), the commits of the succeeded ones and every
     incident, of the given services (all when None), as they stood at `as_of`.
@@ -177,32 +196,16 @@ def load_dataset(*, service_ids: Iterable[int] | None = None, as_of: datetime | 
     restoration after it. Rows created after `as_of` are left out so a report can be redone."""
     as_of = as_of or timezone.now()
     ids = sorted(set(service_ids)) if service_ids is not None else None
-
-    def scoped(qs, field_name="service_id"):
-        return qs.filter(**{f"{field_name}__in": ids}) if ids is not None else qs
-
-    deployments_qs = scoped(Deployment.objects.filter(environment__is_production=True, created_at__lte=as_of)).order_by()
-    commits_qs = scoped(
+    deployments_qs = _scoped(Deployment.objects.filter(environment__is_production=True, created_at__lte=as_of),
+                             ids).order_by()
+    commits_qs = _scoped(
         DeploymentCommit.objects.filter(deployment__environment__is_production=True, deployment__status="succeeded",
                                         deployment__created_at__lte=as_of),
-        "deployment__service_id",
+        ids, "deployment__service_id",
     ).order_by()
-    incidents_qs = scoped(Incident.objects.filter(created_at__lte=as_of)).order_by()
-
-    deployments = fetch_frame(deployments_qs, DEPLOYMENT_KINDS).rename(
-        columns={"change__change_type__is_emergency": "is_emergency"})
-    incidents = fetch_frame(incidents_qs, incident_kinds())
-    if "link_suppressed" not in incidents:
-        incidents["link_suppressed"] = False
-    return Dataset(
-        services=load_services(ids),
-        teams=load_teams(),
-        deployments=deployments,
-        commits=fetch_frame(commits_qs, COMMIT_KINDS),
-        incidents=incidents,
-        as_of=as_of,
-        service_ids=ids,
-    )
+    incidents_qs = _scoped(Incident.objects.filter(created_at__lte=as_of), ids).order_by()
+    return _dataset(ids=ids, as_of=as_of, deployments=fetch_frame(deployments_qs, DEPLOYMENT_KINDS),
+                    commits_qs=commits_qs, incidents=fetch_frame(incidents_qs, incident_kinds()))
 
 
 def load_window(*, start: datetime, service_ids: Iterable[int] | None = None,
@@ -220,20 +223,16 @@ def load_window(*, start: datetime, service_ids: Iterable[int] | None = None,
 
     as_of = as_of or timezone.now()
     ids = sorted(set(service_ids)) if service_ids is not None else None
-
-    def scoped(qs, field_name="service_id"):
-        return qs.filter(**{f"{field_name}__in": ids}) if ids is not None else qs
-
     production = Deployment.objects.filter(environment__is_production=True, created_at__lte=as_of)
     recent = Q(finished_at__gte=start) | Q(finished_at__isnull=True, started_at__gte=start)
-    deployments = fetch_frame(scoped(production.filter(recent)).order_by(), DEPLOYMENT_KINDS)
+    deployments = fetch_frame(_scoped(production.filter(recent), ids).order_by(), DEPLOYMENT_KINDS)
 
     # The inferred link (the service's last success before the incident) per production
     # environment, so each lookup is one backward step on (service, environment, finished_at).
     from apps.catalog.models import Environment
 
     kinds = dict(incident_kinds())
-    incidents_qs = scoped(Incident.objects.filter(created_at__lte=as_of)).order_by()
+    incidents_qs = _scoped(Incident.objects.filter(created_at__lte=as_of), ids).order_by()
     envs = list(Environment.objects.filter(is_production=True).order_by("pk").values_list("pk", flat=True))
     for env in envs:
         last = Deployment.objects.filter(
@@ -245,8 +244,6 @@ def load_window(*, start: datetime, service_ids: Iterable[int] | None = None,
     incidents = fetch_frame(incidents_qs, kinds)
     incidents["inferred_deployment_id"] = _latest_of(incidents, envs)
     incidents = incidents.drop(columns=[c for c in incidents if c.startswith("inferred_") and c[9:10].isdigit()])
-    if "link_suppressed" not in incidents:
-        incidents["link_suppressed"] = False
 
     since = incidents["started_at"] >= pd.Timestamp(start)
     linked = set(incidents.loc[since, "caused_by_deployment_id"].dropna().astype("int64")) | set(
@@ -255,25 +252,16 @@ def load_window(*, start: datetime, service_ids: Iterable[int] | None = None,
     if older:
         extra = fetch_frame(production.filter(pk__in=older).order_by(), DEPLOYMENT_KINDS)
         deployments = pd.concat([deployments, extra], ignore_index=True)
-    deployments = deployments.rename(columns={"change__change_type__is_emergency": "is_emergency"})
 
     shipped_before = DeploymentCommit.objects.filter(
         sha=OuterRef("sha"), deployment__service_id=OuterRef("deployment__service_id"),
         deployment__environment__is_production=True, deployment__status="succeeded",
         deployment__finished_at__lt=start, deployment__created_at__lte=as_of)
-    commits_qs = scoped(
+    commits_qs = _scoped(
         DeploymentCommit.objects.filter(deployment__environment__is_production=True, deployment__status="succeeded",
                                         deployment__created_at__lte=as_of, deployment__finished_at__gte=start)
-        .filter(~Exists(shipped_before)), "deployment__service_id").order_by()
-    return Dataset(
-        services=load_services(ids),
-        teams=load_teams(),
-        deployments=deployments,
-        commits=fetch_frame(commits_qs, COMMIT_KINDS),
-        incidents=incidents,
-        as_of=as_of,
-        service_ids=ids,
-    )
+        .filter(~Exists(shipped_before)), ids, "deployment__service_id").order_by()
+    return _dataset(ids=ids, as_of=as_of, deployments=deployments, commits_qs=commits_qs, incidents=incidents)
 
 
 def _latest_of(incidents: pd.DataFrame, envs: list[int]) -> pd.Series:
