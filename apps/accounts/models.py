@@ -55,6 +55,13 @@ class User(AbstractUser):
         return self.is_superuser or bool(self.role_names() & set(roles))
 
 
+class TeamQuerySet(models.QuerySet):
+    def led_by(self, user) -> TeamQuerySet:
+        """The teams `user` leads, either way a lead is recorded: the team's `lead`, or a
+        membership with the role "lead"."""
+        return self.filter(models.Q(lead=user) | models.Q(memberships__user=user, memberships__role="lead")).distinct()
+
+
 class Team(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=120)
@@ -63,6 +70,7 @@ class Team(models.Model):
     email = models.EmailField(blank=True, help_text="Team mailbox for notifications")
     members = models.ManyToManyField(User, through="TeamMembership", related_name="teams")
 
+    objects = TeamQuerySet.as_manager()
     history = governed_history()
 
     class Meta:

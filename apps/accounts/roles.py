@@ -69,12 +69,9 @@ def allowed_scopes(user, wanted: str | None = None) -> set[str]:
 
 def _leads_a_team(user) -> bool:
     if not hasattr(user, "_leads_a_team"):
-        from django.db.models import Q
-
         from .models import Team
 
-        user._leads_a_team = Team.objects.filter(Q(lead=user) | Q(memberships__user=user,
-                                                                  memberships__role="lead")).exists()
+        user._leads_a_team = Team.objects.led_by(user).exists()
     return user._leads_a_team
 
 

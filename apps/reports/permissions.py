@@ -49,8 +49,7 @@ def led_teams(user) -> list[tuple[int, str]]:
     """(id, slug) of the teams the user leads, either way a lead is recorded."""
     from apps.accounts.models import Team
 
-    return list(Team.objects.filter(Q(lead=user) | Q(memberships__user=user, memberships__role="lead"))
-                .order_by("slug").values_list("pk", "slug").distinct())
+    return list(Team.objects.led_by(user).order_by("slug").values_list("pk", "slug"))
 
 
 def report_access(user) -> ReportAccess:
