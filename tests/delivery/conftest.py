@@ -99,6 +99,26 @@ def make_artifact(service, service_account):
 
 
 @pytest.fixture
+def ship_to_staging(make_artifact, environments):
+    """ship(sha=..., version=...): an artifact built from commit `sha`, deployed to staging just
+    now with that commit — what a merged pull request's section shows."""
+    from apps.delivery.models import Deployment, DeploymentCommit
+
+    def ship(*, sha, version, svc=None, authored_ago=timedelta(hours=1)):
+        artifact = make_artifact(version=version, svc=svc)
+        artifact.git_sha = sha
+        artifact.save()
+        now = timezone.now()
+        deployment = Deployment.objects.create(service=artifact.service, environment=environments["staging"],
+                                               artifact=artifact, version=version, status="succeeded",
+                                               started_at=now - timedelta(minutes=5), finished_at=now)
+        DeploymentCommit.objects.create(deployment=deployment, sha=sha, authored_at=now - authored_ago)
+        return deployment
+
+    return ship
+
+
+@pytest.fixture
 def promoted(environments):
     """promoted(artifact, "staging"): a succeeded deployment of the artifact to that environment."""
     from apps.delivery.models import Deployment

@@ -40,10 +40,10 @@ def test_a_release_manager_follows_a_deployment_to_its_evidence(page, browser_lo
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_requester_sees_the_pull_request_behind_a_change_and_where_it_shipped(page, browser_login, requester,
-                                                                                make_change, make_artifact,
-                                                                                environments, service):
+                                                                                make_change, ship_to_staging,
+                                                                                service):
     from apps.audit.actor import Actor, acting_as
-    from apps.delivery.models import DeploymentCommit, PullRequest
+    from apps.delivery.models import PullRequest
 
     change = make_change(state="approved")
     merge = "c" * 40
@@ -54,14 +54,7 @@ def test_a_requester_sees_the_pull_request_behind_a_change_and_where_it_shipped(
             url="https://github.com/acme/payments/pull/42", author="alice-gh", state=PullRequest.State.MERGED,
             head_ref="refunds", head_sha="d" * 40, base_ref="main", merge_commit_sha=merge, change_ref=change.number,
             merged_at=timezone.now())
-    artifact = make_artifact(version="4.2.0")
-    artifact.git_sha = merge
-    artifact.save()
-    now = timezone.now()
-    deployment = Deployment.objects.create(service=service, environment=environments["staging"], artifact=artifact,
-                                           version="4.2.0", status="succeeded", started_at=now - timedelta(minutes=5),
-                                           finished_at=now)
-    DeploymentCommit.objects.create(deployment=deployment, sha=merge, authored_at=now - timedelta(hours=2))
+    artifact = ship_to_staging(sha=merge, version="4.2.0", authored_ago=timedelta(hours=2)).artifact
     browser_login("rita")
     page.goto(f"/changes/{change.number}/")
     table = page.locator("table", has=page.get_by_text("Pull requests naming this change"))

@@ -11,16 +11,12 @@ import copy
 import hashlib
 import hmac
 import json
-from datetime import timedelta
 
 import pytest
 from django.test import TestCase
-from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.delivery.models import (
-    Deployment,
-    DeploymentCommit,
     PullRequest,
     WebhookDelivery,
     WebhookIntegration,
@@ -198,19 +194,13 @@ def test_an_unknown_repository_is_ignored(client, hooked):
 
 
 def test_the_change_page_shows_the_pull_request_its_build_and_where_it_shipped(
-        client, requester, hooked, make_change, make_artifact, environments, django_assert_max_num_queries):
+        client, requester, hooked, make_change, ship_to_staging, django_assert_max_num_queries):
     from apps.delivery.change_sections import pull_requests_of
 
     change = make_change(state="approved")
     send(client, pr_payload("closed", title=change.number, state="closed", merged=True))
-    artifact = make_artifact(version="2.0.0")
-    artifact.git_sha = MERGE
-    artifact.save()
-    now = timezone.now()
-    deployment = Deployment.objects.create(service=hooked, environment=environments["staging"], artifact=artifact,
-                                           version="2.0.0", status="succeeded", started_at=now - timedelta(minutes=5),
-                                           finished_at=now)
-    DeploymentCommit.objects.create(deployment=deployment, sha=MERGE, authored_at=now - timedelta(hours=1))
+    deployment = ship_to_staging(sha=MERGE, version="2.0.0", svc=hooked)
+    artifact = deployment.artifact
     for n in range(4):  # more pull requests cost no more queries
         send(client, pr_payload(title=change.number, number=20 + n, pr_id=500 + n), delivery=f"more-{n}")
     with django_assert_max_num_queries(3):
