@@ -84,3 +84,13 @@ def person(roles_ready):
 def _fast_password_hashing(settings):
     """Personas are created with a password; hashing it properly costs seconds per test on a busy machine."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def login(client):
+    """login(user) -> the test client, signed in as user."""
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user

@@ -15,15 +15,6 @@ from apps.changes.services import approval_record, change_update, delegation_cre
 
 
 @pytest.fixture
-def login(client):
-    def as_user(user):
-        client.force_login(user)
-        return client
-
-    return as_user
-
-
-@pytest.fixture
 def quorum_type(make_type):
     return make_type("quorum2", [{"name": "Approvers", "group": "approver", "rule": "quorum", "quorum": 2}])
 

@@ -11,15 +11,6 @@ from django.utils import timezone
 from apps.changes.models import Approval, ChangeRequest
 
 
-@pytest.fixture
-def login(client):
-    def as_user(user):
-        client.force_login(user)
-        return client
-
-    return as_user
-
-
 def test_queue_shows_what_waits_for_me_with_counts(login, approver, simple_type, make_change, django_assert_max_num_queries):
     changes = [make_change(simple_type, submit=True, title=f"Change {i}") for i in range(6)]
     make_change(simple_type, title="Draft not waiting")
