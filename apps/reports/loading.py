@@ -29,14 +29,6 @@ from apps.incidents.models import Incident
 Kinds = dict[str, str]
 
 
-def has_field(model, name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except Exception:  # noqa: BLE001 — FieldDoesNotExist; the other app may not have it yet
-        return False
-    return True
-
-
 def _empty(kinds: Kinds) -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in kinds})
     return _coerce(frame, kinds)
@@ -148,12 +140,9 @@ COMMIT_KINDS: Kinds = {"deployment_id": "int", "sha": "hash", "authored_at": "dt
 
 
 def incident_kinds() -> Kinds:
-    kinds: Kinds = {"id": "int", "service_id": "int", "started_at": "dt", "resolved_at": "dt",
-                    "caused_by_deployment_id": "fk", "severity": "str", "status": "str"}
-    # The incidents app's override "no link, do not infer" (METRICS.md linking rule), once it exists.
-    if has_field(Incident, "link_suppressed"):
-        kinds["link_suppressed"] = "bool"
-    return kinds
+    # link_suppressed: the incidents app's override "no link, do not infer" (METRICS.md linking rule).
+    return {"id": "int", "service_id": "int", "started_at": "dt", "resolved_at": "dt",
+            "caused_by_deployment_id": "fk", "severity": "str", "status": "str", "link_suppressed": "bool"}
 
 
 def load_services(service_ids: Iterable[int] | None = None) -> pd.DataFrame:
@@ -174,8 +163,6 @@ def _scoped(qs, ids: list[int] | None, field_name: str = "service_id"):
 
 def _dataset(*, ids: list[int] | None, as_of: datetime, deployments: pd.DataFrame, commits_qs,
              incidents: pd.DataFrame) -> Dataset:
-    if "link_suppressed" not in incidents:
-        incidents["link_suppressed"] = False
     return Dataset(
         services=load_services(ids),
         teams=load_teams(),

@@ -25,10 +25,15 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from django.apps import apps as django_apps
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+
+from apps.catalog.models import Environment, Service
+from apps.change_types.models import ChangeType
+from apps.changes.models import ChangeRequest
+from apps.delivery.models import Deployment
+from apps.incidents.models import Incident
 
 from . import dora, tiers
 from .loading import load_dataset, load_services, load_teams, load_window
@@ -54,8 +59,13 @@ LEVEL_BELOW = {"organisation": ("team", "service"), "team": ("service",), "servi
 FIGURE_COLUMNS = dora.INT_COLUMNS + dora.FLOAT_COLUMNS
 
 
+# The models whose history rows can change a figure (module docstring), by the names the sweep uses.
+TRACKED = {"delivery.Deployment": Deployment, "incidents.Incident": Incident, "changes.ChangeRequest": ChangeRequest,
+           "catalog.Service": Service, "catalog.Environment": Environment, "change_types.ChangeType": ChangeType}
+
+
 def _history(label: str):
-    return django_apps.get_model(label).history.model
+    return TRACKED[label].history.model
 
 
 # --- invalidation --------------------------------------------------------------------------
@@ -87,8 +97,7 @@ def sweep(*, now: datetime | None = None) -> int:
 def _written_since(since: datetime) -> bool:
     from django.db import connection
 
-    labels = ("delivery.Deployment", "incidents.Incident", "changes.ChangeRequest", "catalog.Service",
-              "catalog.Environment", "change_types.ChangeType")
+    labels = tuple(TRACKED)
     # Table names come from the models; the instant is a bound parameter.
     parts = [f"SELECT 1 FROM {connection.ops.quote_name(_history(label)._meta.db_table)} "  # noqa: S608
              "WHERE history_date >= %s" for label in labels]
@@ -110,7 +119,7 @@ def drop_affected(since: datetime) -> int:
         dropped += MetricSnapshot.objects.filter(level="team", computed_at__lt=broad_at + MARGIN).delete()[0]
     if not reach:
         return dropped
-    team_of = dict(django_apps.get_model("catalog.Service").objects.filter(pk__in=list(reach))
+    team_of = dict(Service.objects.filter(pk__in=list(reach))
                    .values_list("pk", "owner_team_id"))
     by_level: dict[str, dict[int, tuple[datetime, datetime]]] = {"organisation": {}, "team": {}, "service": {}}
 
@@ -149,7 +158,6 @@ def affected_services(since: datetime) -> tuple[dict[int, tuple[datetime, dateti
         broad = "teams"
         broad_at = service.objects.filter(history_date__gte=since).aggregate(last=Max("history_date"))["last"]
 
-    Deployment = django_apps.get_model("delivery.Deployment")  # noqa: N806
     dep_hist, inc_hist, chg_hist = (_history("delivery.Deployment"), _history("incidents.Incident"),
                                     _history("changes.ChangeRequest"))
     # (service, instant, history date) of every version of every row written since `since`:
@@ -218,7 +226,6 @@ def _previous_success(earliest: dict[int, datetime]) -> dict[int, datetime | Non
     instant (searched within LOOKBACK; None when there is none that recent: every month)."""
     if not earliest:
         return {}
-    Deployment = django_apps.get_model("delivery.Deployment")  # noqa: N806
     window = Q()
     for svc, instant in earliest.items():
         window |= Q(service_id=svc, finished_at__lt=instant, finished_at__gte=instant - LOOKBACK)

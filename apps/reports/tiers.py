@@ -49,7 +49,7 @@ BENCHMARKS: dict[int, Benchmark] = {
 
 
 def benchmark(year: int | None = None) -> Benchmark:
-    year = year or getattr(settings, "REPORT_BENCHMARK_YEAR", 2023)
+    year = year or settings.REPORT_BENCHMARK_YEAR
     try:
         return BENCHMARKS[int(year)]
     except (KeyError, ValueError) as exc:
