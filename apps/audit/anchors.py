@@ -14,8 +14,12 @@ Head anchors are written on a schedule (apps/audit/schedules.py) and for every e
 a purge of the chain's oldest events writes a purge anchor for its checkpoint. Verification
 (apps.audit.verification.audit_trail_verify) accepts an anchor only with a valid signature by a
 published key, reports the database head falling short of the newest head anchor as
-truncation, and trusts a checkpoint only when a purge anchor vouches for it. File names sort
-by sequence number, so the newest anchor is the last name in its folder.
+truncation, and trusts a checkpoint only when a purge anchor vouches for it; events older than
+settings.AUDIT_ANCHOR_MAX_AGE_MINUTES under no anchor are reported too (anchors removed with
+the events they covered, or the schedule stopped). Events newer than the newest anchor are the
+only ones whose deletion goes unseen, hence the short schedule; and the anchors are only as
+safe as their storage: give the archive bucket object lock / WORM retention in production.
+File names sort by sequence number, so the newest anchor is the last name in its folder.
 """
 
 from __future__ import annotations

@@ -22,8 +22,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from .chain import canonical_json, event_payload, link_hash
 from .models import GENESIS_HASH, AuditEvent
@@ -315,11 +318,22 @@ def _start(problems: list[str]) -> tuple[int, str]:
     return checkpoint.seq, checkpoint.hash
 
 
-def _compare_with_anchor(report: TrailReport) -> None:
+def _compare_with_anchor(report: TrailReport, now: datetime) -> None:
     from .anchors import HEAD, newest_valid_anchor
 
     anchor, problems = newest_valid_anchor(HEAD)
     report.problems.extend(problems)
+    # Events older than the anchoring interval allows must be under an anchor: otherwise the
+    # newest anchors were removed (with the events they covered) or anchoring stopped.
+    covered = max(anchor.seq if anchor is not None else 0, report.start_seq)
+    oldest_bare = (AuditEvent.objects.filter(seq__gt=covered).order_by("seq").values_list("seq", "created_at")
+                   .first())
+    limit = now - timedelta(minutes=settings.AUDIT_ANCHOR_MAX_AGE_MINUTES)
+    if oldest_bare is not None and oldest_bare[1] < limit:
+        report.problems.append(
+            f"not anchored: sequence {oldest_bare[0]} (written {oldest_bare[1]:%Y-%m-%d %H:%M} UTC) and later are "
+            f"under no anchor older than {settings.AUDIT_ANCHOR_MAX_AGE_MINUTES} minutes allows: the newest anchors "
+            f"are missing from the archive storage, or the anchoring schedule is not running")
     if anchor is None:
         return
     report.anchor_seq, report.anchor_at = anchor.seq, anchor.anchored_at
@@ -335,12 +349,12 @@ def _compare_with_anchor(report: TrailReport) -> None:
                                    f"the chain was rewritten")
 
 
-def audit_trail_verify(*, chunk_size: int | None = None) -> TrailReport:
+def audit_trail_verify(*, chunk_size: int | None = None, now: datetime | None = None) -> TrailReport:
     """Verify the chain from its verified start to the head, and the head against the newest
     signed anchor (apps.audit.anchors)."""
     problems: list[str] = []
     start_seq, start_hash = _start(problems)
     report = TrailReport(chain=verify_chain(chunk_size=chunk_size, start_after=start_seq, start_hash=start_hash),
                          start_seq=start_seq, problems=problems)
-    _compare_with_anchor(report)
+    _compare_with_anchor(report, now or timezone.now())
     return report

@@ -5,6 +5,7 @@ behind a checkpoint of one's own: each passes the hash chain alone and fails `au
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -221,3 +222,25 @@ def test_the_purge_refuses_to_launder_an_altered_chain(ten_events, requester):
                            now=dt.datetime.now(dt.UTC) + dt.timedelta(days=20 * 366))
     assert AuditEvent.objects.filter(seq=1).exists() and not ChainCheckpoint.objects.exists()
     assert AuditEvent.objects.filter(action="retention.purge_refused").exists()
+
+
+def test_events_left_under_no_anchor_too_long_are_reported(ten_events, requester, settings):
+    settings.AUDIT_ANCHOR_MAX_AGE_MINUTES = 60
+    later = ten_events[-1].created_at + dt.timedelta(minutes=61)
+    assert audit_trail_verify(now=ten_events[-1].created_at + dt.timedelta(minutes=59)).ok
+    report = audit_trail_verify(now=later)
+    assert not report.ok and report.problems[0].startswith("not anchored: sequence 1 ")
+    anchors.chain_anchor_write(reason="test")
+    assert audit_trail_verify(now=later).ok
+
+
+def test_removing_the_newest_anchor_with_the_events_it_covered_is_caught_once_the_rest_ages(ten_events, requester):
+    """Events 1-5 anchored, 6-10 anchored later; 8-10 and their anchor go. 6 and 7 are left
+    under no anchor, which the next check past the interval reports."""
+    first = anchors.chain_anchor_write(reason="test", seq=5, hash_=ten_events[4].hash)
+    newest = anchors.chain_anchor_write(reason="test")
+    _tamper("DELETE FROM audit_auditevent WHERE seq >= 8")
+    anchors.storage().delete(newest.name)
+    report = audit_trail_verify(now=ten_events[-1].created_at + dt.timedelta(hours=2))
+    assert report.chain.ok and report.anchor_seq == first.seq
+    assert report.problems[0].startswith("not anchored: sequence 6 ")
