@@ -30,17 +30,20 @@ SQLITE_UNLOCK_TABLE = "rp_audit_unlock"
 
 # Who may unlock on PostgreSQL: a superuser, or a member of the maintenance role (when that
 # role exists). Evaluated for `current_user` inside the trigger, so no session setting, SET
-# LOCAL or SET ROLE the application's own role can reach opens the tables.
+# LOCAL or SET ROLE the application's own role can reach opens the tables. Every name is
+# schema-qualified and the function pins its search_path: a temporary table called pg_roles
+# (pg_temp is searched first for relations) must not answer the question.
 _PG_PRIVILEGED = """(
-        EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_user AND rolsuper)
-        OR CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {role})
-                THEN pg_has_role(current_user, {role}, 'MEMBER') ELSE false END
+        EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = current_user AND rolsuper)
+        OR CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {role})
+                THEN pg_catalog.pg_has_role(current_user, {role}, 'MEMBER') ELSE false END
     )"""
 
 _PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION rp_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION rp_append_only() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF current_setting('{setting}', true) = 'on' AND {privileged} THEN
+    IF pg_catalog.current_setting('{setting}', true) = 'on' AND {privileged} THEN
         IF TG_LEVEL = 'ROW' AND TG_OP = 'DELETE' THEN RETURN OLD; END IF;
         IF TG_LEVEL = 'ROW' THEN RETURN NEW; END IF;
         RETURN NULL;

@@ -84,6 +84,16 @@ def test_an_ordinary_role_cannot_unlock_the_triggers_with_set_local(roles, event
     assert AuditEvent.objects.count() == 2 and ChainCheckpoint.objects.get().seq == 1
 
 
+def test_a_temporary_pg_roles_table_does_not_make_an_ordinary_role_a_superuser(roles, events):
+    with _connect(ORDINARY) as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE pg_roles (rolname name, rolsuper boolean)")
+        cursor.execute("INSERT INTO pg_roles VALUES (current_user, true)")
+        cursor.execute(f"SET LOCAL {triggers.UNLOCK_SETTING} = 'on'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            cursor.execute("DELETE FROM audit_auditevent")
+    assert AuditEvent.objects.count() == 2
+
+
 def test_an_ordinary_role_is_refused_the_maintenance_procedure_up_front(roles, events):
     with connection.cursor() as cursor:
         cursor.execute(f"SET ROLE {ORDINARY}")
