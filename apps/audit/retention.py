@@ -36,7 +36,7 @@ from .models import AuditEvent, ChainCheckpoint, LegalHold, RecordClass, Retenti
 from .permissions import can_manage_retention
 from .record_classes import SPECS, purge_rows
 from .services import audit_event_record
-from .triggers import unlocked
+from .triggers import maintenance_role, may_unlock, unlocked
 from .verification import audit_trail_verify
 
 DEFAULT_YEARS = 7
@@ -264,6 +264,7 @@ def purge_candidates(*, record_class: str, candidates: list[Candidate], actor, r
 
     spec = SPECS[record_class]
     references = [c.reference for c in candidates]
+    _refuse_unless_maintenance_role(record_class, requested_ids, actor, reason)
     try:
         with unlocked():
             files = purge_rows(spec, [c.pk for c in candidates])
@@ -305,6 +306,14 @@ def _delete_files(files: list[tuple[Any, str]]) -> None:
     for storage, name in files:
         with contextlib.suppress(OSError):  # already gone: the purge is what mattered
             storage.delete(name)
+
+
+def _refuse_unless_maintenance_role(record_class: str, ids: list[Any], actor, reason: str) -> None:
+    """A purge runs as the database's maintenance role (apps/audit/triggers.py); attempted under
+    the serving role it is refused, and the attempt is in the audit log like any refusal."""
+    if not may_unlock():
+        _refused(record_class, ids, [f"the purge must run as the database role {maintenance_role()} "
+                                     f"(the maintenance login), not the portal's own role"], actor, reason)
 
 
 def _refused(record_class: str, ids: list[Any], reasons: list[str], actor, reason: str) -> None:
@@ -352,6 +361,7 @@ def audit_events_purge(*, actor, reason: str, now: dt.datetime | None = None) ->
         broken = [f"sequence {trail.chain.broken_seq}: {trail.chain.reason}"] if not trail.chain.ok else []
         _refused(RecordClass.AUDIT_EVENT, [], ["the audit chain does not verify: " + "; ".join(
             [*broken, *trail.problems][:3])], resolved, reason)
+    _refuse_unless_maintenance_role(RecordClass.AUDIT_EVENT, [], resolved, reason)
     with unlocked():
         deleted, _ = AuditEvent.objects.filter(seq__lte=last["seq"]).delete()
         checkpoint = ChainCheckpoint.objects.create(seq=last["seq"], hash=last["hash"], created_at=now,

@@ -244,3 +244,34 @@ def test_removing_the_newest_anchor_with_the_events_it_covered_is_caught_once_th
     report = audit_trail_verify(now=ten_events[-1].created_at + dt.timedelta(hours=2))
     assert report.chain.ok and report.anchor_seq == first.seq
     assert report.problems[0].startswith("not anchored: sequence 6 ")
+
+
+def test_a_purge_under_the_serving_role_is_refused_and_audited(ten_events, requester, monkeypatch):
+    """Where the connection's role may not unlock (PostgreSQL, not the maintenance role: see
+    test_maintenance_role.py) the purge is refused before anything is touched, in the log."""
+    from apps.audit import retention
+    from releaseportal.errors import Conflict
+
+    monkeypatch.setattr(retention, "may_unlock", lambda: False)
+    with pytest.raises(Conflict, match="must run as the database role rp_audit_maintenance"):
+        retention.audit_events_purge(actor=requester, reason="retention",
+                                     now=ten_events[-1].created_at + dt.timedelta(days=20 * 366))
+    assert AuditEvent.objects.filter(seq=1).exists() and not ChainCheckpoint.objects.exists()
+    refused = AuditEvent.objects.get(action="retention.purge_refused")
+    assert "rp_audit_maintenance" in refused.details["reasons"][0]
+
+
+def test_a_purge_leaves_a_checkpoint_its_signed_purge_anchor_vouches_for(ten_events, requester):
+    from apps.audit.retention import audit_events_purge
+
+    checkpoint = audit_events_purge(actor=requester, reason="retention",
+                                    now=ten_events[-1].created_at + dt.timedelta(days=20 * 366))
+    assert checkpoint.seq == 9  # the head always stays
+    anchor = anchors.purge_anchor_for(checkpoint.seq, checkpoint.hash)
+    assert anchor is not None and anchor.kind == "purge" and anchor.hash == ten_events[8].hash
+    tombstone = AuditEvent.objects.get(action="retention.purged")
+    assert tombstone.details["purge_anchor"] == anchor.name
+    report = audit_trail_verify()
+    assert report.ok and report.start_seq == 9
+    anchors.storage().delete(anchor.name)  # without its anchor the checkpoint proves nothing
+    assert "checkpoint #9 has no signed purge anchor" in audit_trail_verify().problems[0]
