@@ -303,6 +303,12 @@ ACCESS_REVIEW_CLOSE_IN_REQUEST_MAX_ITEMS = env_int("ACCESS_REVIEW_CLOSE_IN_REQUE
 # Closed records older than this many days are copied monthly into immutable archives
 # (gzip JSON Lines per record class and month) in STORAGES["archive"].
 AUDIT_ACTIVE_HORIZON_DAYS = env_int("AUDIT_ACTIVE_HORIZON_DAYS", 730)
+# The PostgreSQL role whose members (and superusers) may run sanctioned maintenance past the
+# append-only triggers (apps/audit/triggers.py); the serving role must not be one of them.
+AUDIT_MAINTENANCE_ROLE = env_str("AUDIT_MAINTENANCE_ROLE", "rp_audit_maintenance")
+# The chain head is signed into the archive storage every quarter hour (apps/audit/anchors.py);
+# audit_verify fails when events older than this are under no anchor (anchors removed, or beat down).
+AUDIT_ANCHOR_MAX_AGE_MINUTES = env_int("AUDIT_ANCHOR_MAX_AGE_MINUTES", 60)
 
 # --- Reports (apps.reports) ------------------------------------------------------------------
 # The DORA benchmark table the tiers use (apps/reports/tiers.py lists the years it knows); every

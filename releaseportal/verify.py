@@ -1,14 +1,15 @@
 """Offline verifier for Release Portal evidence packs.
 
-    python -m releaseportal.verify PACK.zip [--public-key KEY.pem]
-    python verify.py PACK.zip            (this same file ships inside every pack)
+    python -m releaseportal.verify PACK.zip --public-key PUBLISHED_KEY.pem
+    python verify.py PACK.zip --public-key PUBLISHED_KEY.pem   (this same file ships in every pack)
 
 Needs only Python 3.10+ and the `cryptography` package. It checks, in order:
 
 1. `manifest.sig` is a valid Ed25519 signature over the exact bytes of `manifest.json`, made by
-   the public key in the pack (or by `--public-key`, a key you obtained from the portal's
-   published key list — the key inside the pack only proves the pack is self-consistent;
-   compare its fingerprint with the published one).
+   a key given with `--public-key`: the portal's published key, obtained from the portal (its
+   /audit/keys/ page), never from the pack. Without one, or when the pack was signed by another
+   key (the one shipped inside an edited, re-signed pack), it fails and prints which key
+   signed the pack.
 2. Every file listed in the manifest is present with the listed size and SHA-256, and the ZIP
    holds no file the manifest does not list.
 3. The audit chain: `audit/chain.jsonl` (sequence, prev_hash, hash of every event from the
@@ -98,37 +99,61 @@ def key_fingerprint(public_key) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _check_signature(archive: zipfile.ZipFile, manifest_bytes: bytes, manifest: dict, names: set[str],
-                     trusted_pem: bytes | None, report: Report) -> None:
+def _signature_valid(public_key, signature: bytes, manifest_bytes: bytes) -> bool:
     from cryptography.exceptions import InvalidSignature
 
+    try:
+        public_key.verify(signature, manifest_bytes)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _check_signature(archive: zipfile.ZipFile, manifest_bytes: bytes, manifest: dict, names: set[str],
+                     published_pems: list[bytes], report: Report) -> None:
+    """The manifest must be signed by a key the portal published, given on the command line.
+    The key shipped inside the pack proves nothing: whoever edits a pack re-signs it with a key
+    of their own and ships that one."""
     if SIGNATURE not in names:
         report.fail(f"file {SIGNATURE}: missing")
         return
-    key_file = manifest.get("signing_key", {}).get("public_key_file", "public_key.pem")
-    if trusted_pem is None:
-        if key_file not in names:
-            report.fail(f"file {key_file}: missing (the public key named by the manifest)")
-            return
-        pem = archive.read(key_file)
-    else:
-        pem = trusted_pem
-    try:
-        public_key = _load_public_key(pem)
-    except ValueError as exc:
-        report.fail(f"file {key_file}: unreadable public key ({exc})")
-        return
-    fingerprint = key_fingerprint(public_key)
-    stated = manifest.get("signing_key", {}).get("key_id")
-    if stated and stated != fingerprint:
-        report.fail(f"file {key_file}: key fingerprint {fingerprint} is not the manifest's key_id {stated}")
     try:
         signature = base64.b64decode(archive.read(SIGNATURE).strip(), validate=True)
-        public_key.verify(signature, manifest_bytes)
-    except (InvalidSignature, ValueError):
-        report.fail(f"file {SIGNATURE}: the signature does not match {MANIFEST} and key {fingerprint}")
+    except ValueError:
+        report.fail(f"file {SIGNATURE}: not base64")
         return
-    report.notes.append(f"signature valid (Ed25519 key {fingerprint})")
+    key_file = manifest.get("signing_key", {}).get("public_key_file", "public_key.pem")
+    stated = manifest.get("signing_key", {}).get("key_id")
+    shipped = None
+    if key_file in names:
+        try:
+            shipped = _load_public_key(archive.read(key_file))
+        except ValueError as exc:
+            report.fail(f"file {key_file}: unreadable public key ({exc})")
+    signer = stated or (key_fingerprint(shipped) if shipped is not None else "unknown")
+    if shipped is not None and _signature_valid(shipped, signature, manifest_bytes):
+        signer = key_fingerprint(shipped)
+    if not published_pems:
+        report.fail(f"file {SIGNATURE}: no published key given; this pack was signed by key {signer}. Verify it "
+                    f"against the portal's published key: --public-key KEY.pem (the portal's /audit/keys/ page)")
+        return
+    published = []
+    for pem in published_pems:
+        try:
+            published.append(_load_public_key(pem))
+        except ValueError as exc:
+            report.fail(f"--public-key: unreadable public key ({exc})")
+            return
+    for key in published:
+        if _signature_valid(key, signature, manifest_bytes):
+            fingerprint = key_fingerprint(key)
+            if stated and stated != fingerprint:
+                report.fail(f"file {MANIFEST}: names key_id {stated} but was signed by the published key {fingerprint}")
+            report.notes.append(f"signature valid (Ed25519 key {fingerprint}, a published key)")
+            return
+    fingerprints = ", ".join(key_fingerprint(key) for key in published)
+    report.fail(f"file {SIGNATURE}: the signature does not match {MANIFEST} and the published key {fingerprints}; "
+                f"this pack was signed by key {signer}, which is not the portal's published key")
 
 
 def _check_files(archive: zipfile.ZipFile, manifest: dict, names: set[str], report: Report) -> None:
@@ -223,7 +248,9 @@ def _check_chain(archive: zipfile.ZipFile, manifest: dict, names: set[str], repo
                         f"{prev_hash} ({len(full_events)} events checked in full)")
 
 
-def verify(path: str, trusted_public_key_pem: bytes | None = None) -> Report:
+def verify(path: str, published_keys: list[bytes] | tuple[bytes, ...] = ()) -> Report:
+    """Verify the pack at `path` against the portal's published public keys (PEM): a pack is
+    VERIFIED only when one of them signed it."""
     report = Report()
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
@@ -236,7 +263,7 @@ def verify(path: str, trusted_public_key_pem: bytes | None = None) -> Report:
         except ValueError:
             report.fail(f"file {MANIFEST}: not valid JSON")
             return report
-        _check_signature(archive, manifest_bytes, manifest, names, trusted_public_key_pem, report)
+        _check_signature(archive, manifest_bytes, manifest, names, list(published_keys), report)
         _check_files(archive, manifest, names, report)
         _check_chain(archive, manifest, names, report)
     return report
@@ -246,12 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m releaseportal.verify",
                                      description="Verify a Release Portal evidence pack offline.")
     parser.add_argument("pack", help="the evidence pack ZIP")
-    parser.add_argument("--public-key", help="PEM file of the portal's published public key to verify against")
+    parser.add_argument("--public-key", action="append", default=[], metavar="KEY.pem",
+                        help="PEM file of the portal's published public key (the /audit/keys/ page); repeat it for "
+                             "rotated keys. Without it nothing verifies: the key inside the pack only proves self-consistency")
     args = parser.parse_args(argv)
-    trusted = None
-    if args.public_key:
-        with open(args.public_key, "rb") as handle:
-            trusted = handle.read()
+    trusted = []
+    for name in args.public_key:
+        try:
+            with open(name, "rb") as handle:
+                trusted.append(handle.read())
+        except OSError as exc:
+            print(f"FAILED: cannot read the public key {name}: {exc}", file=sys.stderr)
+            return 2
     try:
         report = verify(args.pack, trusted)
     except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError) as exc:

@@ -5,7 +5,6 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from releaseportal.api.views import PortalAPIView
-from releaseportal.errors import InvalidInput
 
 from .models import ApiToken
 from .roles import SCOPES
@@ -21,7 +20,7 @@ class TokenIn(serializers.Serializer):
 class TokenOut(serializers.ModelSerializer):
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at"]
+        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at", "parent"]
 
 
 class TokenCreatedOut(TokenOut):
@@ -33,7 +32,8 @@ class TokenCreatedOut(TokenOut):
 
 @extend_schema(tags=["accounts"])
 class TokenListCreateApi(PortalAPIView):
-    """Your own API tokens. A token can mint tokens with at most its own scopes."""
+    """Your own API tokens. A token minted with a token holds at most its scopes, expires no
+    later than it and is revoked with it."""
 
     required_scopes = {"GET": "catalog:read", "POST": "catalog:read"}
 
@@ -45,16 +45,11 @@ class TokenListCreateApi(PortalAPIView):
     def post(self, request):
         data = TokenIn(data=request.data)
         data.is_valid(raise_exception=True)
-        scopes = data.validated_data.get("scopes")
-        caller_scopes = set(getattr(request.auth, "scopes", []) or [])
-        if isinstance(request.auth, ApiToken):
-            scopes = scopes or sorted(caller_scopes)
-            beyond = sorted(set(scopes) - caller_scopes)
-            if beyond:
-                raise InvalidInput("A token cannot mint a token with more scopes than its own.",
-                                   fields={"scopes": [f"Not held by this token: {', '.join(beyond)}"]})
+        # Minted with a token: the service keeps the child within its parent's scopes and life.
+        parent = request.auth if isinstance(request.auth, ApiToken) else None
         token, raw = api_token_create(user=request.user, actor=request.user, name=data.validated_data["name"],
-                                      scopes=scopes, expires_in_days=data.validated_data.get("expires_in_days"))
+                                      scopes=data.validated_data.get("scopes"), parent=parent,
+                                      expires_in_days=data.validated_data.get("expires_in_days"))
         body = TokenOut(token).data
         body["token"] = raw
         return Response(body, status=status.HTTP_201_CREATED)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from .models import ApiToken
+from .services import api_token_dead_ancestor
 from .tokens import hash_token
 
 # last_used_at is refreshed at most this often, so a busy pipeline does not write on every call.
@@ -31,6 +32,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Token has been revoked.")
         if token.is_expired:
             raise exceptions.AuthenticationFailed("Token has expired.")
+        # A token minted with a token dies with it, whatever wrote the revocation.
+        if token.parent_id is not None and api_token_dead_ancestor(token) is not None:
+            raise exceptions.AuthenticationFailed("The token it was minted from has been revoked or has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token's account is disabled.")
         now = timezone.now()

@@ -113,6 +113,9 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=200, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The token this one was minted with (over the API), if any: a child never outlives or
+    # outranks it and dies with it (apps.accounts.services).
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
 
     history = governed_history(excluded_fields=["last_used_at"])
 

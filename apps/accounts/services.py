@@ -4,11 +4,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from apps.audit.actor import acting_as, resolve_actor
 from apps.audit.services import audit_event_record
-from releaseportal.errors import InvalidInput
+from releaseportal.errors import InvalidInput, NotAllowed
 
 from . import roles
 from .models import ApiToken, LoginAttempt, Team, TeamMembership, User
@@ -16,46 +19,108 @@ from .tokens import mint
 
 
 def api_token_create(*, user: User, name: str, actor: Any, scopes: list[str] | None = None,
-                     expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """Mint a token; the raw value is returned once and never stored."""
+                     expires_in_days: int | None = None, parent: ApiToken | None = None) -> tuple[ApiToken, str]:
+    """Mint a token; the raw value is returned once and never stored.
+
+    `parent` is the token the request was authenticated with when a token mints a token: the
+    child never outranks it (scopes a subset of the parent's, its scopes by default), never
+    outlives it (expiry capped at the parent's; none asked means the parent's) and dies with it
+    (api_token_revoke; BearerTokenAuthentication checks the whole lineage)."""
+    resolved = resolve_actor(actor)
     allowed = roles.allowed_scopes(user)
-    requested = set(scopes) if scopes else allowed
-    unknown = sorted(requested - set(roles.SCOPES))
+    unknown = sorted(set(scopes or []) - set(roles.SCOPES))
     if unknown:
         raise InvalidInput(f"Unknown scopes: {', '.join(unknown)}.", fields={"scopes": [f"Unknown: {', '.join(unknown)}"]})
-    beyond = sorted(requested - allowed)
-    if beyond:
-        raise InvalidInput(f"{user.username} may not hold: {', '.join(beyond)}.",
-                           fields={"scopes": [f"Not allowed for this account: {', '.join(beyond)}"]})
     if not name.strip():
         raise InvalidInput("A token needs a name.", fields={"name": ["This field is required."]})
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidInput("Expiry must be between 1 and 3650 days.", fields={"expires_in_days": ["1 to 3650."]})
     raw, prefix, token_hash = mint()
-    with transaction.atomic():
-        token = ApiToken(
-            user=user, name=name.strip()[:100], prefix=prefix, token_hash=token_hash, scopes=sorted(requested),
-            created_by=getattr(actor, "user", actor),
-            expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
-        )
+    with transaction.atomic(), acting_as(resolved):
+        now = timezone.now()
+        expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+        if parent is not None:
+            # Locked: a revocation of the parent waits for this mint and then takes the child with it.
+            parent = ApiToken.objects.select_for_update().get(pk=parent.pk)
+            if parent.user_id != user.pk:
+                raise NotAllowed("A token mints tokens only for its own account.", code="token_not_owner")
+            dead = api_token_dead_ancestor(parent, now=now)
+            if dead is not None:
+                raise NotAllowed(f"The token used ({dead.prefix}…) or one it was minted from is revoked or expired.",
+                                 code="token_parent_inactive")
+        requested = set(scopes) if scopes else (set(parent.scopes) if parent is not None else allowed)
+        beyond = sorted(requested - allowed)
+        if beyond:
+            raise InvalidInput(f"{user.username} may not hold: {', '.join(beyond)}.",
+                               fields={"scopes": [f"Not allowed for this account: {', '.join(beyond)}"]})
+        if parent is not None:
+            outranks = sorted(requested - set(parent.scopes))
+            if outranks:
+                raise InvalidInput("A token cannot mint a token with more scopes than its own.",
+                                   fields={"scopes": [f"Not held by this token: {', '.join(outranks)}"]})
+            if parent.expires_at is not None and (expires_at is None or expires_at > parent.expires_at):
+                expires_at = parent.expires_at
+        token = ApiToken(user=user, name=name.strip()[:100], prefix=prefix, token_hash=token_hash,
+                         scopes=sorted(requested), created_by=resolved.user, expires_at=expires_at, parent=parent)
         token.save()
-        audit_event_record(action="api_token.created", target=token, actor=actor,
+        audit_event_record(action="api_token.created", target=token, actor=resolved,
                            details={"user": user.username, "scopes": token.scopes,
-                                    "expires_at": token.expires_at.isoformat() if token.expires_at else None})
+                                    "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+                                    "parent": parent.prefix if parent is not None else None})
     return token, raw
 
 
+def api_token_dead_ancestor(token: ApiToken, *, now=None) -> ApiToken | None:
+    """The first of `token` and the tokens it was minted from (parent, grandparent…) that is
+    revoked or expired, or None. One query whatever the depth."""
+    now = now or timezone.now()
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        return token
+    if token.parent_id is None:
+        return None
+    table = connection.ops.quote_name(ApiToken._meta.db_table)
+    # UNION (not UNION ALL) ends the walk even on a cycle someone wrote by hand.
+    lineage = RawSQL(f"""
+        WITH RECURSIVE lineage(id, parent_id) AS (
+            SELECT id, parent_id FROM {table} WHERE id = %s
+            UNION
+            SELECT t.id, t.parent_id FROM {table} t JOIN lineage ON t.id = lineage.parent_id
+        )
+        SELECT id FROM lineage
+    """, [token.parent_id])  # noqa: S608, S611  (the table name comes from the model; the id is a parameter)
+    return (ApiToken.objects.filter(pk__in=lineage).filter(Q(revoked_at__isnull=False) | Q(expires_at__lte=now))
+            .order_by("pk").first())
+
+
 def api_token_revoke(*, token: ApiToken, actor: Any, reason: str = "") -> ApiToken:
-    with transaction.atomic():
-        token = ApiToken.objects.select_for_update().get(pk=token.pk)
-        if token.revoked_at is not None:
-            return token
-        token.revoked_at = timezone.now()
-        token.revoked_reason = reason[:200]
-        token.save(update_fields=["revoked_at", "revoked_reason"])
-        audit_event_record(action="api_token.revoked", target=token, actor=actor,
-                           details={"user": token.user.username, "reason": reason})
+    """Revoke a token and, in the same transaction, every token minted from it (children,
+    their children…): each with its history row and its own audit event."""
+    resolved = resolve_actor(actor)
+    with transaction.atomic(), acting_as(resolved):
+        token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        now = timezone.now()
+        if token.revoked_at is None:
+            _revoke_one(token, now=now, reason=reason, actor=resolved)
+        frontier = [token.pk]
+        while frontier:
+            children = list(ApiToken.objects.select_for_update().select_related("user")
+                            .filter(parent_id__in=frontier).order_by("pk"))
+            for child in children:
+                if child.revoked_at is None:
+                    _revoke_one(child, now=now, reason=f"minted from revoked token {token.prefix}…", actor=resolved,
+                                revoked_with=token)
+            frontier = [child.pk for child in children]
     return token
+
+
+def _revoke_one(token: ApiToken, *, now, reason: str, actor, revoked_with: ApiToken | None = None) -> None:
+    token.revoked_at = now
+    token.revoked_reason = reason[:200]
+    token.save(update_fields=["revoked_at", "revoked_reason"])
+    details = {"user": token.user.username, "reason": reason}
+    if revoked_with is not None:
+        details["revoked_with"] = revoked_with.prefix
+    audit_event_record(action="api_token.revoked", target=token, actor=actor, details=details)
 
 
 def api_tokens_revoke_for_user(*, user: User, actor: Any, reason: str) -> int:

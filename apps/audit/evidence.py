@@ -15,6 +15,7 @@ from django.utils import timezone
 from releaseportal.errors import Conflict, NotAllowed
 
 from .actor import resolve_actor
+from .anchors import chain_anchor_write
 from .models import EvidencePack
 from .packs.builder import PackBuilder, portal_chain_head
 from .packs.scope import normalise_parameters, title_for
@@ -63,10 +64,13 @@ def evidence_pack_generate(*, pack_id: int, actor) -> EvidencePack:
     key_record = publish_current_key()
     started = timezone.now()
     _set(pack.pk, status=EvidencePack.Status.RUNNING, progress=1, started_at=started, error="")
-    generation = {"pack_id": pack.pk, "requested_by": pack.requested_by.get_username(),
-                  "requested_at": pack.requested_at.isoformat(), "generated_at": started.isoformat(),
-                  "generated_by": resolved.label, "portal_chain_head": portal_chain_head()}
     try:
+        # Every pack anchors the head it was generated at outside the database (apps.audit.anchors).
+        anchor = chain_anchor_write(reason=f"evidence pack {pack.pk}")
+        generation = {"pack_id": pack.pk, "requested_by": pack.requested_by.get_username(),
+                      "requested_at": pack.requested_at.isoformat(), "generated_at": started.isoformat(),
+                      "generated_by": resolved.label, "portal_chain_head": portal_chain_head(),
+                      "chain_anchor": anchor.name if anchor else None}
         with tempfile.TemporaryFile(suffix=".zip") as tmp:
             builder = PackBuilder(pack.parameters, generation=generation,
                                   on_progress=lambda p: _set(pack.pk, progress=max(1, p)))
@@ -93,7 +97,9 @@ def evidence_pack_generate(*, pack_id: int, actor) -> EvidencePack:
         pack.refresh_from_db()
         audit_event_record(action="evidence_pack.generated", target=pack, actor=resolved,
                            details={"sha256": pack.sha256, "size": size, "files": len(manifest["files"]),
-                                    "checkpoint": manifest["audit"]["checkpoint"], "key_id": key_record.key_id})
+                                    "checkpoint": manifest["audit"]["checkpoint"], "key_id": key_record.key_id,
+                                    "chain_anchor": {"seq": anchor.seq, "hash": anchor.hash, "file": anchor.name}
+                                    if anchor else None})
     return pack
 
 

@@ -11,8 +11,9 @@ the record, the rows that belong to it, all their history and the stored files t
 A record another one still needs (a change a deployment ran under) is refused, naming it.
 
 Audit events themselves are never purged record by record; they go only as a prefix of the
-chain: a ChainCheckpoint records the sequence and hash the purged prefix ended at, and
-verification starts from there.
+chain, and only when the whole chain verifies: a ChainCheckpoint records the sequence and hash
+the purged prefix ended at, a signed purge anchor in the archive storage vouches for it
+(apps.audit.anchors), and verification starts from there.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from django.utils import timezone
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 from .actor import resolve_actor
+from .anchors import PURGE, chain_anchor_write
 from .models import AuditEvent, ChainCheckpoint, LegalHold, RecordClass, RetentionPolicy
 from .permissions import can_manage_retention
 from .record_classes import SPECS, purge_rows
 from .services import audit_event_record
-from .triggers import unlocked
+from .triggers import maintenance_role, may_unlock, unlocked
+from .verification import audit_trail_verify
 
 DEFAULT_YEARS = 7
 BUILTIN_SCOPED_YEARS = {"sox": 7, "hipaa": 6}
@@ -261,6 +264,7 @@ def purge_candidates(*, record_class: str, candidates: list[Candidate], actor, r
 
     spec = SPECS[record_class]
     references = [c.reference for c in candidates]
+    _refuse_unless_maintenance_role(record_class, requested_ids, actor, reason)
     try:
         with unlocked():
             files = purge_rows(spec, [c.pk for c in candidates])
@@ -304,6 +308,14 @@ def _delete_files(files: list[tuple[Any, str]]) -> None:
             storage.delete(name)
 
 
+def _refuse_unless_maintenance_role(record_class: str, ids: list[Any], actor, reason: str) -> None:
+    """A purge runs as the database's maintenance role (apps/audit/triggers.py); attempted under
+    the serving role it is refused, and the attempt is in the audit log like any refusal."""
+    if not may_unlock():
+        _refused(record_class, ids, [f"the purge must run as the database role {maintenance_role()} "
+                                     f"(the maintenance login), not the portal's own role"], actor, reason)
+
+
 def _refused(record_class: str, ids: list[Any], reasons: list[str], actor, reason: str) -> None:
     audit_event_record(action="retention.purge_refused", actor=actor, object_type=f"retention.{record_class}",
                        object_repr=f"purge of {len(ids)} {record_class} record(s) refused",
@@ -338,19 +350,31 @@ def audit_events_purge(*, actor, reason: str, now: dt.datetime | None = None) ->
     # The newest event always stays: the chain head must survive for appends to continue it.
     head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     last = (AuditEvent.objects.filter(created_at__lt=cutoff, seq__lt=head).order_by("-seq")
-            .values("seq", "hash").first())
+            .values("seq", "hash", "created_at").first())
     previous = ChainCheckpoint.objects.order_by("-seq").first()
     if last is None or (previous and last["seq"] <= previous.seq):
         reasons.insert(0, f"no audit event is outside its {years}-year retention ({why}) and every hold")
         _refused(RecordClass.AUDIT_EVENT, [], reasons, resolved, reason)
+    # Purging a broken or truncated chain would launder the tampering: verify it whole first.
+    trail = audit_trail_verify()
+    if not trail.ok:
+        broken = [f"sequence {trail.chain.broken_seq}: {trail.chain.reason}"] if not trail.chain.ok else []
+        _refused(RecordClass.AUDIT_EVENT, [], ["the audit chain does not verify: " + "; ".join(
+            [*broken, *trail.problems][:3])], resolved, reason)
+    _refuse_unless_maintenance_role(RecordClass.AUDIT_EVENT, [], resolved, reason)
     with unlocked():
         deleted, _ = AuditEvent.objects.filter(seq__lte=last["seq"]).delete()
         checkpoint = ChainCheckpoint.objects.create(seq=last["seq"], hash=last["hash"], created_at=now,
                                                     reason=reason[:300], purged_count=deleted)
+        # Written before the purge commits: no storage, no purge. Verification trusts the
+        # checkpoint only with this signed anchor beside it.
+        anchor = chain_anchor_write(kind=PURGE, seq=last["seq"], hash_=last["hash"], event_at=last["created_at"], now=now,
+                                    reason=f"purge through #{last['seq']}: {reason}")
         audit_event_record(action="retention.purged", actor=resolved, object_type="retention.audit_event",
                            object_repr=f"audit events up to #{last['seq']} purged",
                            details={"record_class": "audit_event", "count": deleted, "through_seq": last["seq"],
                                     "through_hash": last["hash"], "cutoff": cutoff, "reason": reason,
+                                    "purge_anchor": anchor.name,
                                     "retention": f"{years} years from {counted_from} ({why})"})
     return checkpoint
 

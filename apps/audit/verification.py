@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from .chain import canonical_json, event_payload, link_hash
 from .models import GENESIS_HASH, AuditEvent
@@ -270,11 +273,88 @@ def verify_chain(*, chunk_size: int | None = None, start_after: int = 0, start_h
     return ChainReport(True, checked, head, prev_hash, rechecked=rechecked)
 
 
-def verify_chain_from_checkpoint(*, chunk_size: int | None = None) -> ChainReport:
-    """Verify from the latest purge checkpoint (or from genesis when nothing was ever purged)."""
+@dataclass
+class TrailReport:
+    """The whole verdict of `audit_verify`: the chain's links, where it starts (genesis or a
+    purge checkpoint a signed purge anchor vouches for) and the newest signed head anchor."""
+
+    chain: ChainReport
+    start_seq: int = 0
+    anchor_seq: int | None = None
+    anchor_at: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.problems
+
+
+def _start(problems: list[str]) -> tuple[int, str]:
+    """Where verification starts: genesis while the first event is present; after a purge, the
+    checkpoint the purge left, but only when a signed purge anchor vouches for it. A
+    checkpoint is never taken on its word: one standing for events still present, or with no
+    anchor, is reported."""
+    from .anchors import purge_anchor_for
     from .models import ChainCheckpoint
 
-    checkpoint = ChainCheckpoint.objects.order_by("-seq").first()
+    first = AuditEvent.objects.order_by("seq").values_list("seq", flat=True).first()
+    if first is None:
+        newest = ChainCheckpoint.objects.order_by("-seq").first()
+        if newest is not None:  # a purge always keeps the head
+            problems.append(f"every event was deleted, though the chain reached past checkpoint #{newest.seq}")
+        return 0, GENESIS_HASH
+    for checkpoint in ChainCheckpoint.objects.filter(seq__gte=first).order_by("seq"):
+        problems.append(f"checkpoint #{checkpoint.seq} stands for purged events that are still present: "
+                        f"no purge wrote it")
+    if first == 1:
+        return 0, GENESIS_HASH
+    checkpoint = ChainCheckpoint.objects.filter(seq=first - 1).first()
     if checkpoint is None:
-        return verify_chain(chunk_size=chunk_size)
-    return verify_chain(chunk_size=chunk_size, start_after=checkpoint.seq, start_hash=checkpoint.hash)
+        problems.append(f"sequences 1 to {first - 1} are missing and no purge checkpoint stands for them")
+        return first - 1, AuditEvent.objects.filter(seq=first).values_list("prev_hash", flat=True).get()
+    if purge_anchor_for(checkpoint.seq, checkpoint.hash) is None:
+        problems.append(f"checkpoint #{checkpoint.seq} has no signed purge anchor in the archive storage: "
+                        f"sequences 1 to {checkpoint.seq} went without a sanctioned purge")
+    return checkpoint.seq, checkpoint.hash
+
+
+def _compare_with_anchor(report: TrailReport, now: datetime) -> None:
+    from .anchors import HEAD, newest_valid_anchor
+
+    anchor, problems = newest_valid_anchor(HEAD)
+    report.problems.extend(problems)
+    # Events older than the anchoring interval allows must be under an anchor: otherwise the
+    # newest anchors were removed (with the events they covered) or anchoring stopped.
+    covered = max(anchor.seq if anchor is not None else 0, report.start_seq)
+    oldest_bare = (AuditEvent.objects.filter(seq__gt=covered).order_by("seq").values_list("seq", "created_at")
+                   .first())
+    limit = now - timedelta(minutes=settings.AUDIT_ANCHOR_MAX_AGE_MINUTES)
+    if oldest_bare is not None and oldest_bare[1] < limit:
+        report.problems.append(
+            f"not anchored: sequence {oldest_bare[0]} (written {oldest_bare[1]:%Y-%m-%d %H:%M} UTC) and later are "
+            f"under no anchor older than {settings.AUDIT_ANCHOR_MAX_AGE_MINUTES} minutes allows: the newest anchors "
+            f"are missing from the archive storage, or the anchoring schedule is not running")
+    if anchor is None:
+        return
+    report.anchor_seq, report.anchor_at = anchor.seq, anchor.anchored_at
+    head = report.chain.head_seq
+    if anchor.seq > head:
+        report.problems.append(
+            f"truncated: the head anchored at {anchor.anchored_at} is sequence {anchor.seq}, the database's head is "
+            f"{head or 'empty'}: sequences {head + 1} to {anchor.seq} were deleted")
+    elif anchor.seq > report.start_seq:
+        stored = AuditEvent.objects.filter(seq=anchor.seq).values_list("hash", flat=True).first()
+        if stored != anchor.hash:
+            report.problems.append(f"sequence {anchor.seq} is not the event anchored at {anchor.anchored_at}: "
+                                   f"the chain was rewritten")
+
+
+def audit_trail_verify(*, chunk_size: int | None = None, now: datetime | None = None) -> TrailReport:
+    """Verify the chain from its verified start to the head, and the head against the newest
+    signed anchor (apps.audit.anchors)."""
+    problems: list[str] = []
+    start_seq, start_hash = _start(problems)
+    report = TrailReport(chain=verify_chain(chunk_size=chunk_size, start_after=start_seq, start_hash=start_hash),
+                         start_seq=start_seq, problems=problems)
+    _compare_with_anchor(report, now or timezone.now())
+    return report

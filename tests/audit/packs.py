@@ -26,6 +26,15 @@ def pack_path(pack) -> Path:
     return Path(storages["archive"].path(pack.path))
 
 
+def published_key(pack=None) -> bytes:
+    """The portal's published public key (PEM) that signed `pack` (the current key without one),
+    as an auditor saves it from /audit/keys/."""
+    from apps.audit.models import SigningKey
+
+    record = pack.signing_key if pack is not None else SigningKey.objects.get(retired_at__isnull=True)
+    return record.public_key_pem.encode("ascii")
+
+
 def read_csv(zf: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(zf.read(name).decode("utf-8"))))
 

@@ -31,7 +31,10 @@ def test_erin_requests_a_control_pack_and_downloads_it(page, browser_login, role
         row.get_by_role("link", name="Download").click()
     target = tmp_path / "pack.zip"
     info.value.save_as(target)
-    assert verify.verify(str(target)).ok
+    assert not verify.verify(str(target)).ok  # not without the portal's published key…
+    page.goto("/audit/keys/")  # …which erin saves from the keys page
+    published = page.locator("table.data pre").first.inner_text().strip() + "\n"
+    assert verify.verify(str(target), [published.encode()]).ok
     assert AuditEvent.objects.filter(action="evidence_pack.downloaded", actor_label="erin").count() == 1
 
 

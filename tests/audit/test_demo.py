@@ -105,7 +105,7 @@ def test_the_demo_pack_is_requested_by_erin_signed_and_verifies_offline(client, 
     assert f'href="/audit/packs/{pack.pk}/download/"' in client.get("/audit/").content.decode()
     path = tmp_path / "pack.zip"
     path.write_bytes(storages["archive"].open(pack.path, "rb").read())
-    assert verify(str(path)).ok
+    assert verify(str(path), [pack.signing_key.public_key_pem.encode()]).ok
 
 
 def test_seeding_the_audit_demo_twice_adds_nothing(demo_ctx, demo_history):

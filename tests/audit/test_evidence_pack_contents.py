@@ -13,7 +13,7 @@ from apps.audit.models import AuditEvent
 from releaseportal import verify
 
 from .conftest import CONTROL_JULY
-from .packs import generate, manifest, pack_path, read_csv
+from .packs import generate, manifest, pack_path, published_key, read_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_the_verify_py_in_the_pack_is_the_module_and_agrees_with_the_chain(audit
     assert verify.HASHED_FIELDS == chain.HASHED_FIELDS
     payload = {"seq": 1, "details": {"b": [1, "é"], "a": None}}
     assert verify.link_hash("0" * 64, payload) == chain.link_hash("0" * 64, payload)
-    assert verify.verify(str(pack_path(pack))).ok
+    assert verify.verify(str(pack_path(pack)), [published_key(pack)]).ok
 
 
 def test_two_packs_over_the_same_data_list_the_same_files_with_the_same_hashes(

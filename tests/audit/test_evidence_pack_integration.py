@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from releaseportal import verify
 
 from .conftest import CONTROL_JULY, at
-from .packs import generate, pack_path, read_csv
+from .packs import generate, pack_path, published_key, read_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_gate_decisions_and_evidence_documents_are_in_the_change_folder(
     assert gates[0]["decision"] == "allow" and gates[0]["id"] == gate.pk
     assert docs[0]["summary"] == {"failures": 0, "tests": 10}
     assert original == b"<testsuite/>"
-    assert verify.verify(str(pack_path(pack))).ok
+    assert verify.verify(str(pack_path(pack)), [published_key(pack)]).ok
 
 
 def test_a_change_pack_and_a_release_pack(make_change, make_deployment, auditor, django_capture_on_commit_callbacks):
@@ -108,6 +108,6 @@ def test_a_change_pack_and_a_release_pack(make_change, make_deployment, auditor,
                       service="payments-api", period_start="2026-07-01", period_end="2026-07-31")
     for pack in (by_change, release, period):
         assert pack.counts["deployments"] == 2 and pack.counts["changes"] == 1
-        assert verify.verify(str(pack_path(pack))).ok
+        assert verify.verify(str(pack_path(pack)), [published_key(pack)]).ok
     assert by_change.title == f"Change {change.number}"
 

@@ -68,15 +68,15 @@ CHANGE_HEADER = ["change", "title", "service", "environment", "change_type", "em
 README = """Release Portal evidence pack
 ============================
 
-Verify it offline (Python 3.10+ and the `cryptography` package, nothing else):
+Verify it offline (Python 3.10+ and the `cryptography` package, nothing else), against the
+public key the portal publishes (its /audit/keys/ page), never the one shipped in this pack:
 
-    python verify.py THIS_PACK.zip
     python verify.py THIS_PACK.zip --public-key portal-published-key.pem
 
-verify.py checks the Ed25519 signature of manifest.json, the SHA-256 of every file the
-manifest lists, and the chain of the included audit events up to the checkpoint in
-audit/checkpoint.json. Compare the key fingerprint it prints with the keys the portal
-publishes (/audit/keys/): the key shipped inside the pack only proves self-consistency.
+verify.py checks the Ed25519 signature of manifest.json by that key, the SHA-256 of every file
+the manifest lists, and the chain of the included audit events up to the checkpoint in
+audit/checkpoint.json. Without --public-key, or for a pack signed by any other key (an edited
+pack re-signed), it fails and prints which key signed the pack.
 
 manifest.json holds the parameters, the counts, the generation record (who, when) and the
 list of files. Every other file depends only on the parameters and the data, so a pack
