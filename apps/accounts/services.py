@@ -4,9 +4,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.history import atomic_as
 from apps.audit.services import audit_event_record
 from releaseportal.errors import InvalidInput
 
@@ -32,7 +32,7 @@ def api_token_create(*, user: User, name: str, actor: Any, scopes: list[str] | N
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidInput("Expiry must be between 1 and 3650 days.", fields={"expires_in_days": ["1 to 3650."]})
     raw, prefix, token_hash = mint()
-    with transaction.atomic():
+    with atomic_as(actor):
         token = ApiToken(
             user=user, name=name.strip()[:100], prefix=prefix, token_hash=token_hash, scopes=sorted(requested),
             created_by=getattr(actor, "user", actor),
@@ -46,7 +46,7 @@ def api_token_create(*, user: User, name: str, actor: Any, scopes: list[str] | N
 
 
 def api_token_revoke(*, token: ApiToken, actor: Any, reason: str = "") -> ApiToken:
-    with transaction.atomic():
+    with atomic_as(actor):
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
             return token
@@ -68,7 +68,7 @@ def api_tokens_revoke_for_user(*, user: User, actor: Any, reason: str) -> int:
 
 
 def team_membership_add(*, team: Team, user: User, actor: Any, role: str = TeamMembership.Role.MEMBER) -> TeamMembership:
-    with transaction.atomic():
+    with atomic_as(actor):
         membership, created = TeamMembership.objects.get_or_create(team=team, user=user, defaults={"role": role})
         if created:
             audit_event_record(action="team.member_added", target=team, actor=actor,
@@ -79,7 +79,7 @@ def team_membership_add(*, team: Team, user: User, actor: Any, role: str = TeamM
 def team_membership_remove(*, team: Team, user: User, actor: Any) -> bool:
     from .signals import member_left_team
 
-    with transaction.atomic():
+    with atomic_as(actor):
         membership = TeamMembership.objects.filter(team=team, user=user).first()
         if membership is None:
             return False
