@@ -134,6 +134,23 @@ class PortalAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
         obj._portal_admin_changes = self._changes(before, obj)
 
+    def save_related(self, request, form, formsets, change):
+        # Many-to-many fields (a user's roles) are saved here, after save_model: say what moved.
+        obj = form.instance
+        related = [f for f in obj._meta.many_to_many if f.name in form.cleaned_data]
+        before = {f.name: self._members(obj, f.name) for f in related} if change else {}
+        super().save_related(request, form, formsets, change)
+        changes = getattr(obj, "_portal_admin_changes", {})
+        for field in related:
+            after = self._members(obj, field.name)
+            if before.get(field.name, []) != after:
+                changes[field.name] = {"from": before.get(field.name, []), "to": after}
+        obj._portal_admin_changes = changes
+
+    @staticmethod
+    def _members(obj, name: str) -> list[str]:
+        return sorted(str(member) for member in getattr(obj, name).all())
+
     def delete_model(self, request, obj):
         history_stamp(obj, Actor.for_user(request.user))
         obj.delete()

@@ -116,3 +116,38 @@ def test_team_membership_does_not_change_through_the_team_page(admin_client, tea
             f"{prefix}-0-team": str(team.pk), f"{prefix}-0-DELETE": "on", "_save": "Save"}
     admin_client.post(f"/admin/accounts/team/{team.pk}/change/", data)
     assert TeamMembership.objects.filter(pk=membership.pk).exists()
+
+
+def test_giving_someone_a_role_in_the_admin_says_which_roles_changed(admin_client, superuser, roles_ready):
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    person = UserFactory(username="pat", roles=("requester",))
+    url = f"/admin/accounts/user/{person.pk}/change/"
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form.initial[name] for name in ("username", "email", "kind")}
+    data.update({"groups": [str(Group.objects.get(name=n).pk) for n in ("requester", "approver")],
+                 "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "09:00:00", "_save": "Save"})
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    event = AuditEvent.objects.get(action="admin.user.changed", object_id=str(person.pk))
+    assert event.actor_id == superuser.pk
+    assert event.details["changes"]["groups"] == {"from": ["requester"], "to": ["approver", "requester"]}
+
+
+def test_list_editing_the_incident_taxonomy_audits_each_row_it_changes(admin_client, superuser):
+    from apps.incidents.models import IncidentClassification
+
+    rows = [IncidentClassification.objects.create(name=name, slug=f"zz-{name.lower()}", is_release_related=False)
+            for name in ("Quota", "Tuning")]
+    data = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2", "form-MIN_NUM_FORMS": "0",
+            "form-MAX_NUM_FORMS": "1000", "_save": "Save"}
+    for i, row in enumerate(rows):
+        data[f"form-{i}-id"] = str(row.pk)
+    data["form-1-is_release_related"] = "on"  # only "Tuning" changes
+    response = admin_client.post("/admin/incidents/incidentclassification/", data)
+    assert response.status_code == 302
+    events = list(AuditEvent.objects.filter(action="admin.incidentclassification.changed"))
+    assert [(e.object_id, e.actor_id, e.details["changes"]) for e in events] == [
+        (str(rows[1].pk), superuser.pk, {"is_release_related": {"from": False, "to": True}})]
