@@ -4,12 +4,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from apps.audit.actor import acting_as, resolve_actor
+from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as
 from apps.audit.services import audit_event_record
 from releaseportal.errors import InvalidInput, NotAllowed
 
@@ -36,7 +37,7 @@ def api_token_create(*, user: User, name: str, actor: Any, scopes: list[str] | N
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise InvalidInput("Expiry must be between 1 and 3650 days.", fields={"expires_in_days": ["1 to 3650."]})
     raw, prefix, token_hash = mint()
-    with transaction.atomic(), acting_as(resolved):
+    with atomic_as(resolved):
         now = timezone.now()
         expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
         if parent is not None:
@@ -96,7 +97,7 @@ def api_token_revoke(*, token: ApiToken, actor: Any, reason: str = "") -> ApiTok
     """Revoke a token and, in the same transaction, every token minted from it (children,
     their children…): each with its history row and its own audit event."""
     resolved = resolve_actor(actor)
-    with transaction.atomic(), acting_as(resolved):
+    with atomic_as(resolved):
         token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
         now = timezone.now()
         if token.revoked_at is None:
@@ -133,7 +134,7 @@ def api_tokens_revoke_for_user(*, user: User, actor: Any, reason: str) -> int:
 
 
 def team_membership_add(*, team: Team, user: User, actor: Any, role: str = TeamMembership.Role.MEMBER) -> TeamMembership:
-    with transaction.atomic():
+    with atomic_as(actor):
         membership, created = TeamMembership.objects.get_or_create(team=team, user=user, defaults={"role": role})
         if created:
             audit_event_record(action="team.member_added", target=team, actor=actor,
@@ -144,7 +145,7 @@ def team_membership_add(*, team: Team, user: User, actor: Any, role: str = TeamM
 def team_membership_remove(*, team: Team, user: User, actor: Any) -> bool:
     from .signals import member_left_team
 
-    with transaction.atomic():
+    with atomic_as(actor):
         membership = TeamMembership.objects.filter(team=team, user=user).first()
         if membership is None:
             return False

@@ -6,15 +6,17 @@ task, command, system) with its label, whichever way the change came in."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
-from .actor import ACTOR_KINDS, Actor, current_actor, resolve_actor
+from .actor import ACTOR_KINDS, Actor, acting_as, current_actor, resolve_actor
 
 
 class ActorStampedHistory(models.Model):
@@ -25,11 +27,31 @@ class ActorStampedHistory(models.Model):
         abstract = True
 
 
-def history_user_getter(instance=None, request=None, **kwargs):
-    actor = current_actor(default_system=False)
+def _explicit_actor(instance: Any) -> Actor | None:
+    """The actor a service stamped on this very instance (`history_stamp`), if any."""
+    actor = getattr(instance, "_history_actor", None)
     if actor is not None:
-        return actor.user
-    return None
+        return actor
+    user = getattr(instance, "_history_user", None)
+    if user is None:
+        return None
+    scoped = current_actor(default_system=False)
+    if scoped is not None and scoped.user is not None and scoped.user.pk == user.pk:
+        return scoped  # the same person, acting through a task or command: keep its kind and label
+    return Actor.for_user(user)
+
+
+def _history_actor(instance: Any) -> Actor:
+    """Who a history row names, most explicit first: the actor stamped on the instance, the actor
+    of the enclosing `atomic_as` (a service's own transaction) or `acting_as` (a task, a command),
+    the signed-in user of the request, and only when nobody at all is known, `system`."""
+    return _explicit_actor(instance) or current_actor(default_system=False) or Actor.system()
+
+
+def history_user_getter(instance=None, request=None, **kwargs):
+    # `_stamp_actor` settles the user, kind and label together (and falls back to `system`).
+    actor = _explicit_actor(instance) or current_actor(default_system=False)
+    return actor.user if actor is not None else None
 
 
 def governed_history(**kwargs) -> HistoricalRecords:
@@ -39,20 +61,35 @@ def governed_history(**kwargs) -> HistoricalRecords:
     return HistoricalRecords(**kwargs)
 
 
+def history_stamp(obj: Any, actor: Actor | Any) -> Actor:
+    """Name `actor` on the history row the next save or delete of `obj` writes (Zulip's
+    acting_user). Returns the resolved actor."""
+    if actor is None:
+        raise TypeError("history_stamp needs the acting user or Actor, not None")
+    resolved = resolve_actor(actor)
+    obj._history_actor = resolved
+    obj._history_user = resolved.user
+    return resolved
+
+
+@contextmanager
+def atomic_as(actor: Actor | Any) -> Iterator[Actor]:
+    """A service's transaction, acting as the actor the service was given: every history row
+    written inside it (its own saves, rows made with `objects.create`, cascades, nested services)
+    names that actor, whichever request, task or command is running. Yields the resolved actor."""
+    if actor is None:
+        raise TypeError("atomic_as needs the acting user or Actor, not None")
+    resolved = resolve_actor(actor)
+    with transaction.atomic(), acting_as(resolved):
+        yield resolved
+
+
 def _stamp_actor(sender, history_instance, **kwargs) -> None:
     if not hasattr(history_instance, "history_actor_kind"):
         return
-    explicit_user = getattr(kwargs.get("instance"), "_history_user", None)
-    actor = current_actor(default_system=False)
-    if explicit_user is not None and (actor is None or actor.user is None or actor.user.pk != explicit_user.pk):
-        from .actor import Actor
-
-        actor = Actor.for_user(explicit_user)
-    if actor is None:
-        from .actor import Actor
-
-        actor = Actor.system()
-        history_instance.history_user = actor.user
+    actor = _history_actor(kwargs.get("instance"))
+    # The user, kind and label always come from one actor, so they never disagree.
+    history_instance.history_user = actor.user
     history_instance.history_actor_kind = actor.kind
     history_instance.history_actor_label = actor.label[:150]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
@@ -26,7 +26,7 @@ def template_propose(*, actor: Any, slug: str, name: str, description: str = "",
         raise InvalidInput("A template needs a slug and a name.", fields={"slug": ["Required."], "name": ["Required."]})
     if not (description or "").strip():
         raise InvalidInput("Describe the pre-approved procedure.", fields={"description": ["Required."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         latest = StandardChangeTemplate.objects.filter(slug=slug).aggregate(v=Max("version"))["v"] or 0
         if StandardChangeTemplate.objects.filter(slug=slug, state=StandardChangeTemplate.State.PROPOSED).exists():
             raise Conflict(f"Template '{slug}' already has a proposed version waiting for approval.",
@@ -34,7 +34,7 @@ def template_propose(*, actor: Any, slug: str, name: str, description: str = "",
         template = StandardChangeTemplate(slug=slug, version=latest + 1, name=name, description=description,
                                           service=service, rollout_strategy=rollout_strategy,
                                           rollback_plan=rollback_plan, proposed_by=resolved.user)
-        template._history_user = resolved.user
+        history_stamp(template, resolved)
         template.save()
         audit_event_record(action="change_types.template.proposed", target=template, actor=resolved,
                            details={"slug": slug, "version": template.version})
@@ -48,23 +48,22 @@ def template_approve(*, template: StandardChangeTemplate, actor: Any) -> Standar
         raise NotAllowed("Release managers and CAB members approve standard change templates.", code="not_an_approver")
     if user.pk == template.proposed_by_id:
         raise NotAllowed("You proposed this template; someone else must approve it.", code="self_approval_forbidden")
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = StandardChangeTemplate.objects.select_for_update().get(pk=template.pk)
         if locked.state != StandardChangeTemplate.State.PROPOSED:
             raise Conflict(f"This template version is {locked.state}, not proposed.", code="invalid_transition")
         superseded = StandardChangeTemplate.objects.filter(slug=locked.slug, state=StandardChangeTemplate.State.APPROVED)
         for old in superseded:
             old.state = StandardChangeTemplate.State.SUPERSEDED
-            old._history_user = user
+            history_stamp(old, resolved)
             old.save()
         locked.state = StandardChangeTemplate.State.APPROVED
         locked.approved_by = user
         locked.approved_at = timezone.now()
-        locked._history_user = user
+        history_stamp(locked, resolved)
         locked.save()
         audit_event_record(action="change_types.template.approved", target=locked, actor=resolved,
                            details={"slug": locked.slug, "version": locked.version})
-    template.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 
@@ -74,16 +73,15 @@ def template_retire(*, template: StandardChangeTemplate, actor: Any, reason: str
         raise NotAllowed("Release managers and CAB members retire standard change templates.", code="not_an_approver")
     if not (reason or "").strip():
         raise InvalidInput("Say why the template is retired.", fields={"reason": ["Required."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = StandardChangeTemplate.objects.select_for_update().get(pk=template.pk)
         if locked.state in (StandardChangeTemplate.State.RETIRED, StandardChangeTemplate.State.SUPERSEDED):
             raise Conflict(f"This template version is already {locked.state}.", code="invalid_transition")
         locked.state = StandardChangeTemplate.State.RETIRED
         locked.retired_at = timezone.now()
         locked.retired_reason = reason.strip()[:200]
-        locked._history_user = resolved.user
+        history_stamp(locked, resolved)
         locked.save()
         audit_event_record(action="change_types.template.retired", target=locked, actor=resolved,
                            details={"slug": locked.slug, "version": locked.version, "reason": reason})
-    template.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked

@@ -44,8 +44,8 @@ def template_list(request):
 def template_approve(request, pk: int):
     template = get_object_or_404(StandardChangeTemplate, pk=pk)
     try:
-        services.template_approve(template=template, actor=request.user)
-        messages.success(request, f"{template} approved.")
+        approved = services.template_approve(template=template, actor=request.user)
+        messages.success(request, f"{approved} approved.")
     except PortalError as exc:
         messages.error(request, exc.message)
     return redirect("change_types:templates")
@@ -56,8 +56,8 @@ def template_approve(request, pk: int):
 def template_retire(request, pk: int):
     template = get_object_or_404(StandardChangeTemplate, pk=pk)
     try:
-        services.template_retire(template=template, actor=request.user, reason=request.POST.get("reason", ""))
-        messages.success(request, f"{template} retired.")
+        retired = services.template_retire(template=template, actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, f"{retired} retired.")
     except PortalError as exc:
         messages.error(request, exc.message)
     return redirect("change_types:templates")

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from apps.audit.admin_base import PortalAdmin
 
 from .models import (
     Approval,
@@ -13,24 +14,20 @@ from .models import (
 
 
 @admin.register(ChangeRequest)
-class ChangeRequestAdmin(SimpleHistoryAdmin):
+class ChangeRequestAdmin(PortalAdmin):
+    """Changes move only through their services (state machine, approvals, audit)."""
+
     list_display = ["number", "title", "state", "change_type", "service", "environment", "risk_level", "created_at"]
     list_filter = ["state", "change_type", "environment", "risk_level"]
     search_fields = ["number", "title"]
     raw_id_fields = ["requester", "implementer", "service", "standard_template"]
 
-    def has_change_permission(self, request, obj=None):
-        return False  # changes move only through services (state machine, audit)
-
 
 @admin.register(Approval)
-class ApprovalAdmin(SimpleHistoryAdmin):
+class ApprovalAdmin(PortalAdmin):
     list_display = ["change", "stage_name", "approver", "on_behalf_of", "decision", "decided_at", "voided_at"]
     raw_id_fields = ["change", "approver", "on_behalf_of", "stage", "cab_meeting"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 for model in (Delegation, MaintenanceWindow, Freeze, EmergencyOverride, CabMeeting):
-    admin.site.register(model, SimpleHistoryAdmin)
+    admin.site.register(model, PortalAdmin)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
@@ -325,7 +326,7 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
         raise InvalidInput("decision must be 'approve' or 'reject'.", fields={"decision": ["approve or reject"]})
     if decision == Approval.Decision.REJECT and not (comment or "").strip():
         raise InvalidInput("Say why you reject the change.", fields={"comment": ["A rejection needs a comment."]})
-    with transaction.atomic():
+    with atomic_as(approver):
         locked = (ChangeRequest.objects.select_for_update(of=("self",))
                   .select_related("change_type", "service", "environment").get(pk=change.pk))
         if stage_result is None:
@@ -401,7 +402,7 @@ def emergency_override_grant(*, change: ChangeRequest, actor: Any, reason: str, 
     user = resolved.user
     if not (reason or "").strip():
         raise InvalidInput("Say why the emergency cannot wait.", fields={"reason": ["Required."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type").get(pk=change.pk)
         if not locked.change_type.is_emergency:
             raise Conflict("Only emergency changes can be implemented on an override.", code="not_emergency")
@@ -440,7 +441,7 @@ def emergency_overrides_flag_expired(*, actor: Any, at: datetime | None = None) 
     expired = EmergencyOverride.objects.filter(expires_at__lte=at, retro_approved_at__isnull=True,
                                                unauthorised_at__isnull=True, revoked_at__isnull=True)
     for override_id in expired.values_list("pk", flat=True):
-        with transaction.atomic():
+        with atomic_as(resolved):
             override = EmergencyOverride.objects.select_for_update(of=("self",)).select_related("change").get(pk=override_id)
             if override.unauthorised_at or override.retro_approved_at:
                 continue

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as
 from apps.audit.services import audit_event_record
 from apps.catalog.models import Environment, Service
 from apps.catalog.privileges import DEPLOYER, holds_privilege
@@ -62,7 +63,7 @@ def _exercised(*, user, service: Service, environment: Environment, at: datetime
 
 def signing_key_register(*, team, name: str, public_key_pem: str, actor: Any) -> SigningKey:
     algorithm, _, fingerprint = signing.load_public_key(public_key_pem)
-    with transaction.atomic():
+    with atomic_as(actor):
         if SigningKey.objects.filter(fingerprint=fingerprint).exists():
             raise Conflict("This public key is already registered.", code="signing_key_exists")
         key = SigningKey.objects.create(team=team, name=name, algorithm=algorithm, public_key_pem=public_key_pem.strip(),
@@ -73,7 +74,7 @@ def signing_key_register(*, team, name: str, public_key_pem: str, actor: Any) ->
 
 
 def signing_key_revoke(*, key: SigningKey, actor: Any) -> SigningKey:
-    with transaction.atomic():
+    with atomic_as(actor):
         key.is_active = False
         key.revoked_at = timezone.now()
         key.save(update_fields=["is_active", "revoked_at"])
@@ -115,7 +116,7 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
         key = signing.find_signing_key(keys, digest, signature)
         status = SignatureStatus.VALID if key is not None else SignatureStatus.INVALID
     try:
-        with transaction.atomic():
+        with atomic_as(actor):
             artifact = Artifact.objects.create(
                 service=service, version=version, digest=digest, git_sha=git_sha, pipeline_id=pipeline_id,
                 build_id=build_id, format=format, signature=signature, signature_status=status, signing_key=key,
@@ -179,7 +180,7 @@ def evidence_attach(*, artifact: Artifact, kind: str, data: bytes, actor: Any, f
     evidence.document.save(f"{artifact.digest[7:19]}-{kind}-{sha[:12]}.{_EXTENSIONS[kind]}", ContentFile(data),
                            save=False)
     try:
-        with transaction.atomic():
+        with atomic_as(actor):
             evidence.save()
             audit_event_record(action="delivery.evidence_attached", target=evidence, actor=actor, details={
                 "artifact": artifact.digest, "service": artifact.service.slug, "kind": kind, "sha256": sha,
@@ -385,7 +386,7 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
     if finished_at is not None and finished_at < started_at:
         raise InvalidInput("finished_at is before started_at.", fields={"finished_at": ["before started_at"]})
     commit_rows = _clean_commits(commits)
-    with transaction.atomic():
+    with atomic_as(actor):
         lock_id, by_version = _slot_lock_and_artifact(service=service, environment=environment,
                                                       version=version if artifact is None else "")
         artifact = artifact or by_version
@@ -447,7 +448,7 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
         raise NotAllowed(f"{user.get_username() if user else 'This caller'} does not hold the deployer privilege "
                          f"for {deployment.service.slug} in {deployment.environment.slug}.",
                          code="deployer_not_authorized")
-    with transaction.atomic():
+    with atomic_as(actor):
         locked = Deployment.objects.select_for_update(of=("self",)).select_related("change", "service", "environment").get(
             pk=deployment.pk)
         before = locked.status
@@ -484,7 +485,7 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
 
 def evidence_record_build(*, artifact: Artifact, summary: dict, actor: Any) -> Evidence:
     """A pipeline run's outcome, reported by a webhook: evidence without a document."""
-    with transaction.atomic():
+    with atomic_as(actor):
         evidence = Evidence.objects.create(artifact=artifact, kind=Evidence.Kind.OTHER, summary=summary,
                                            pipeline_run_id=str(summary.get("run_id", ""))[:100])
         audit_event_record(action="delivery.build_recorded", target=evidence, actor=actor,
@@ -507,7 +508,7 @@ def pull_request_record(*, provider: str, external_id: str, service: Service, ch
                         action: str, actor: Any, delivery_id: str = "", **fields: Any) -> PullRequestRecorded:
     """Create or bring up to date the pull request a webhook reported. A delivery older than the
     stored state (they may arrive out of order) changes nothing."""
-    with transaction.atomic():
+    with atomic_as(actor):
         pr = PullRequest.objects.select_for_update().filter(external_id=external_id).first()
         created = pr is None
         if pr is None:

@@ -108,15 +108,16 @@ class IncidentDetailApi(PortalAPIView):
         with transaction.atomic():
             edits = {k: data.pop(k) for k in services.EDITABLE_FIELDS if k in data}
             if edits:
-                services.incident_edit(incident=incident, actor=request.user, **edits)
+                incident = services.incident_edit(incident=incident, actor=request.user, **edits)
             reason = data.pop("link_override_reason", "")
             if "caused_by_deployment" in data or "link_suppressed" in data:
                 deployment = data.pop("caused_by_deployment", incident.caused_by_deployment)
                 suppress = data.pop("link_suppressed", False if deployment else incident.link_suppressed)
                 if (deployment != incident.caused_by_deployment or suppress != incident.link_suppressed
                         or reason):
-                    services.incident_link_override(incident=incident, actor=request.user, reason=reason,
-                                                    deployment=deployment, suppress=bool(suppress))
+                    incident = services.incident_link_override(incident=incident, actor=request.user,
+                                                               reason=reason, deployment=deployment,
+                                                               suppress=bool(suppress))
             to_status = data.pop("status", None)
             mitigated_at = data.pop("mitigated_at", None)
             resolved_at = data.pop("resolved_at", None)

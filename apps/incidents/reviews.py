@@ -10,11 +10,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput
 
@@ -31,10 +31,6 @@ def review_due_date(incident: Incident, *, today: date | None = None) -> date:
     return base + timedelta(days=settings.INCIDENT_REVIEW_DUE_DAYS)
 
 
-def _stamp(obj, actor) -> None:
-    obj._history_user = actor.user
-
-
 def review_ensure_for(*, incident: Incident, actor: Any) -> Review:
     """The incident's review, created (draft, due date set) if it has none yet."""
     existing = Review.objects.filter(incident=incident).first()
@@ -45,12 +41,12 @@ def review_ensure_for(*, incident: Incident, actor: Any) -> Review:
 
 def review_start(*, incident: Incident, actor: Any, facilitator=None) -> Review:
     resolved = resolve_actor(actor)
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         if Review.objects.filter(incident=locked).exists():
             raise Conflict("This incident already has a review.", code="review_exists")
         review = Review(incident=locked, due_date=review_due_date(locked), facilitator=facilitator or locked.commander)
-        _stamp(review, resolved)
+        history_stamp(review, resolved)
         review.save()
         IncidentUpdate.objects.create(incident=locked, kind=IncidentUpdate.Kind.REVIEW, author=resolved.user,
                                       message=f"Post-incident review started, due {review.due_date:%Y-%m-%d}.")
@@ -66,7 +62,7 @@ def review_save(*, review: Review, actor: Any, **fields: Any) -> Review:
     if unknown:
         raise InvalidInput("These fields cannot be changed.", fields={k: ["Not editable."] for k in unknown})
     resolved = resolve_actor(actor)
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Review.objects.select_for_update().get(pk=review.pk)
         if locked.status == Review.Status.COMPLETED:
             raise Conflict("A completed review is final.", code="review_completed")
@@ -75,7 +71,7 @@ def review_save(*, review: Review, actor: Any, **fields: Any) -> Review:
             return locked
         for name in changed:
             setattr(locked, name, fields[name])
-        _stamp(locked, resolved)
+        history_stamp(locked, resolved)
         locked.save()
         audit_event_record(action="incident.review_edited", target=locked, actor=resolved, details={"fields": changed})
     return locked
@@ -83,7 +79,7 @@ def review_save(*, review: Review, actor: Any, **fields: Any) -> Review:
 
 def review_complete(*, review: Review, actor: Any) -> Review:
     resolved = resolve_actor(actor)
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Review.objects.select_for_update().get(pk=review.pk)
         if locked.status == Review.Status.COMPLETED:
             raise Conflict("The review is already completed.", code="review_completed")
@@ -94,7 +90,7 @@ def review_complete(*, review: Review, actor: Any) -> Review:
                                fields=missing)
         locked.status = Review.Status.COMPLETED
         locked.completed_at = timezone.now()
-        _stamp(locked, resolved)
+        history_stamp(locked, resolved)
         locked.save()
         IncidentUpdate.objects.create(incident_id=locked.incident_id, kind=IncidentUpdate.Kind.REVIEW,
                                       author=resolved.user, message="Post-incident review completed.")
@@ -116,9 +112,9 @@ def action_item_add(*, review: Review, title: str, type: str, owner, due_date: d
         fields["due_date"] = ["This field is required."]
     if fields:
         raise InvalidInput("The action item is incomplete.", fields=fields)
-    with transaction.atomic():
+    with atomic_as(resolved):
         item = ActionItem(review=review, title=title.strip(), type=type, owner=owner, due_date=due_date)
-        _stamp(item, resolved)
+        history_stamp(item, resolved)
         item.save()
         audit_event_record(action="incident.action_item_added", target=item, actor=resolved,
                            details={"review": review.pk, "type": type, "owner": owner.username,
@@ -130,14 +126,14 @@ def action_item_set_status(*, item: ActionItem, status: str, actor: Any) -> Acti
     if status not in ActionItem.Status.values:
         raise InvalidInput("Unknown status.", fields={"status": [f"One of {', '.join(ActionItem.Status.values)}."]})
     resolved = resolve_actor(actor)
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = ActionItem.objects.select_for_update().get(pk=item.pk)
         if locked.status == status:
             return locked
         before = locked.status
         locked.status = status
         locked.completed_at = timezone.now() if status == ActionItem.Status.DONE else None
-        _stamp(locked, resolved)
+        history_stamp(locked, resolved)
         locked.save()
         audit_event_record(action="incident.action_item_status", target=locked, actor=resolved,
                            details={"from": before, "to": status})

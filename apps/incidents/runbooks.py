@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput
 
@@ -52,16 +53,12 @@ def runbooks_list(*, overdue: bool = False, team: str | None = None, today: date
     return qs
 
 
-def _stamp(obj, actor) -> None:
-    obj._history_user = actor.user
-
-
 def runbook_create(*, service, owner, actor: Any, summary: str = "") -> Runbook:
     resolved = resolve_actor(actor)
     try:
-        with transaction.atomic():
+        with atomic_as(resolved):
             runbook = Runbook(service=service, owner=owner, summary=summary)
-            _stamp(runbook, resolved)
+            history_stamp(runbook, resolved)
             runbook.save()
             audit_event_record(action="incident.runbook_created", target=runbook, actor=resolved,
                                details={"service": service.slug, "owner": owner.username})
@@ -77,7 +74,7 @@ def runbook_step_add(*, runbook: Runbook, area: str, instruction: str, actor: An
         raise InvalidInput("Unknown area.", fields={"area": [f"One of {', '.join(RunbookStep.Area.values)}."]})
     if not instruction.strip():
         raise InvalidInput("A step needs an instruction.", fields={"instruction": ["This field may not be blank."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         Runbook.objects.select_for_update().get(pk=runbook.pk)
         last = runbook.steps.aggregate(m=Max("position"))["m"] or 0
         if position is None or position > last:
@@ -88,11 +85,11 @@ def runbook_step_add(*, runbook: Runbook, area: str, instruction: str, actor: An
             # Make room: shift later steps down, from the end so the unique constraint holds.
             for step in runbook.steps.filter(position__gte=position).order_by("-position"):
                 step.position += 1
-                _stamp(step, resolved)
+                history_stamp(step, resolved)
                 step.save(update_fields=["position"])
         step = RunbookStep(runbook=runbook, position=position, area=area, instruction=instruction.strip(),
                            verification=verification.strip())
-        _stamp(step, resolved)
+        history_stamp(step, resolved)
         step.save()
         audit_event_record(action="incident.runbook_step_added", target=runbook, actor=resolved,
                            details={"position": position, "area": area})
@@ -107,15 +104,15 @@ def runbook_test_record(*, runbook: Runbook, outcome: str, actor: Any, tested_at
     tested_at = tested_at or timezone.now()
     if tested_at > timezone.now() + timedelta(minutes=5):
         raise InvalidInput("A test cannot be in the future.", fields={"tested_at": ["Must not be in the future."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Runbook.objects.select_for_update().get(pk=runbook.pk)
         test = RunbookTest(runbook=locked, outcome=outcome, tested_at=tested_at, tested_by=resolved.user,
                            environment=environment, notes=notes)
-        _stamp(test, resolved)
+        history_stamp(test, resolved)
         test.save()
         if outcome == RunbookTest.Outcome.PASSED and (locked.last_tested_at is None or tested_at > locked.last_tested_at):
             locked.last_tested_at = tested_at
-            _stamp(locked, resolved)
+            history_stamp(locked, resolved)
             locked.save(update_fields=["last_tested_at", "updated_at"])
         audit_event_record(action="incident.runbook_tested", target=locked, actor=resolved,
                            details={"outcome": outcome, "tested_at": tested_at.isoformat()})

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
+from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from apps.delivery.models import Deployment
 from releaseportal.errors import Conflict, InvalidInput, Unprocessable
@@ -41,7 +42,7 @@ EDITABLE_FIELDS = ("title", "description", "severity", "classification", "comman
 
 
 def _stamp(obj, actor, reason: str = "") -> None:
-    obj._history_user = actor.user
+    history_stamp(obj, actor)
     if reason:
         obj._change_reason = reason[:100]
 
@@ -89,7 +90,7 @@ def incident_open(*, service, title: str, severity: str, started_at: datetime, a
         raise InvalidInput("Unknown severity.", fields={"severity": [f"One of {', '.join(Incident.Severity.values)}."]})
     _check_times(started_at=started_at, detected_at=detected_at, acknowledged_at=acknowledged_at,
                  resolved_at=resolved_at)
-    with transaction.atomic():
+    with atomic_as(resolved):
         incident = Incident(
             service=service, title=title.strip(), severity=severity, started_at=started_at, detected_at=detected_at,
             acknowledged_at=acknowledged_at, classification=classification, commander=commander,
@@ -118,7 +119,7 @@ def incident_edit(*, incident: Incident, actor: Any, **changes: Any) -> Incident
     if unknown:
         raise InvalidInput("These fields cannot be changed here.", fields={k: ["Not editable."] for k in unknown})
     resolved = resolve_actor(actor)
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         if locked.status == S.CLOSED:
             raise Conflict("A closed incident cannot be changed.", code="incident_closed")
@@ -144,7 +145,6 @@ def incident_edit(*, incident: Incident, actor: Any, **changes: Any) -> Incident
             from .reviews import review_ensure_for
 
             review_ensure_for(incident=locked, actor=resolved)
-    incident.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 
@@ -152,12 +152,13 @@ def incident_post_update(*, incident: Incident, actor: Any, message: str = "", t
                          at: datetime | None = None) -> IncidentUpdate:
     """Add an entry to the status timeline; with `to_status`, move the incident through the table.
 
-    `at` backdates the status timestamp (a pipeline reporting `resolved_at`); it defaults to now."""
+    `at` backdates the status timestamp (a pipeline reporting `resolved_at`); it defaults to now.
+    Returns the new timeline entry; its `incident` is the locked, updated incident."""
     resolved = resolve_actor(actor)
     message = (message or "").strip()
     if not message and not to_status:
         raise InvalidInput("Write an update or choose a new status.", fields={"message": ["This field is required."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         from_status = locked.status
         if to_status and to_status != from_status:
@@ -202,7 +203,6 @@ def incident_post_update(*, incident: Incident, actor: Any, message: str = "", t
             _audit("incident.update_posted", locked, resolved, message=message)
             event = IncidentNotification.Event.UPDATE
         _notify(locked, event, update.pk)
-    incident.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return update
 
 
@@ -218,7 +218,7 @@ def incident_link_override(*, incident: Incident, actor: Any, reason: str, deplo
     if deployment is not None and suppress:
         raise InvalidInput("Choose a deployment or 'no deployment', not both.",
                            fields={"caused_by_deployment": ["Conflicts with link_suppressed."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Incident.objects.select_for_update().select_related("service").get(pk=incident.pk)
         before, before_kind = linked_deployment(locked)
         locked.caused_by_deployment = deployment
@@ -236,7 +236,6 @@ def incident_link_override(*, incident: Incident, actor: Any, reason: str, deplo
         _audit("incident.link_overridden", locked, resolved, reason=reason,
                before={"deployment": before.pk if before else None, "link": before_kind},
                after={"deployment": after.pk if after else None, "link": after_kind})
-    incident.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 
@@ -265,7 +264,7 @@ def rollback_record(*, incident: Incident, deployment: Deployment, actor: Any,
         if failed_deployment.service_id != incident.service_id:
             raise Unprocessable("The failed deployment is for another service.", code="service_mismatch",
                                 fields={"failed_deployment": ["Must be a deployment of the incident's service."]})
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         if locked.status == S.CLOSED:
             raise Conflict("A closed incident takes no more rollbacks.", code="incident_closed")
@@ -325,7 +324,7 @@ def attachment_add(*, incident: Incident, kind: str, actor: Any, upload: File | 
     if total == 0:
         raise InvalidInput("The file is empty.", fields={"file": ["The file is empty."]})
     upload.seek(0)
-    with transaction.atomic():
+    with atomic_as(resolved):
         locked = Incident.objects.select_for_update().get(pk=incident.pk)
         attachment = IncidentAttachment(incident=locked, kind=kind, filename=name, content_type=content_type[:100],
                                         size=total, sha256=digest.hexdigest(), description=description[:300],
@@ -349,7 +348,7 @@ def attachment_add(*, incident: Incident, kind: str, actor: Any, upload: File | 
 def subscription_set(*, service, user, subscribed: bool, actor: Any) -> bool:
     """Subscribe or unsubscribe a person to a service's incident emails. Returns the new state."""
     resolved = resolve_actor(actor)
-    with transaction.atomic():
+    with atomic_as(resolved):
         existing = ServiceSubscription.objects.filter(service=service, user=user).first()
         if subscribed and existing is None:
             subscription = ServiceSubscription(service=service, user=user)

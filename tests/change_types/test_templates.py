@@ -31,7 +31,7 @@ def test_versions_supersede_each_other(proposed, release_manager, requester):
     v2 = template_propose(actor=requester, slug="cert-rotation", name="Certificate rotation",
                           description="Now with OCSP stapling")
     assert v2.version == 2
-    template_approve(template=v2, actor=release_manager)
+    v2 = template_approve(template=v2, actor=release_manager)
     proposed.refresh_from_db()
     assert proposed.state == "superseded" and v2.state == "approved"
 
@@ -43,7 +43,7 @@ def test_a_standard_change_from_an_approved_template_is_scheduled_at_once(propos
         change_create(actor=requester, title="Rotate", change_type=seeded_types["standard"], service=service,
                       environment=environments["prod"], planned_start=start, planned_end=start + timedelta(hours=1),
                       standard_template=proposed)
-    template_approve(template=proposed, actor=release_manager)
+    proposed = template_approve(template=proposed, actor=release_manager)
     change = change_create(actor=requester, title="Rotate", change_type=seeded_types["standard"], service=service,
                            environment=environments["prod"], planned_start=start, planned_end=start + timedelta(hours=1),
                            standard_template=proposed)
@@ -52,8 +52,9 @@ def test_a_standard_change_from_an_approved_template_is_scheduled_at_once(propos
 
 
 def test_a_retired_template_files_nothing(proposed, release_manager, requester, seeded_types, service, environments):
-    template_approve(template=proposed, actor=release_manager)
-    template_retire(template=proposed, actor=release_manager, reason="Replaced by automation")
+    proposed = template_approve(template=proposed, actor=release_manager)
+    proposed = template_retire(template=proposed, actor=release_manager, reason="Replaced by automation")
+    assert proposed.state == "retired"
     with pytest.raises(InvalidInput):
         change_create(actor=requester, title="Rotate", change_type=seeded_types["standard"], service=service,
                       environment=environments["prod"], standard_template=proposed)

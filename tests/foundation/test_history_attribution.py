@@ -105,3 +105,153 @@ def test_an_admin_edit_is_in_history_and_the_audit_log(client, superuser, servic
     assert latest.name == "Payments API (admin)" and latest.history_user == superuser
     event = AuditEvent.objects.get(action="admin.service.changed")
     assert event.actor_label == "root" and event.object_id == str(service.pk)
+
+
+# --- Services called outside any request: history names the actor the service was given ----------
+
+class _Written:
+    """History rows (of every governed model) and audit events written inside a `with` block."""
+
+    def __init__(self):
+        from django.apps import apps
+
+        from apps.audit.history import ActorStampedHistory
+
+        self.models = [m for m in apps.get_models() if issubclass(m, ActorStampedHistory)]
+
+    def __enter__(self):
+        from django.db.models import Max
+
+        self._history = {m: m.objects.aggregate(top=Max("history_id"))["top"] or 0 for m in self.models}
+        self._seq = AuditEvent.objects.aggregate(top=Max("seq"))["top"] or 0
+        return self
+
+    def __exit__(self, *exc):
+        self.rows = [row for m, top in self._history.items() for row in m.objects.filter(history_id__gt=top)]
+        self.events = list(AuditEvent.objects.filter(seq__gt=self._seq))
+        return False
+
+
+def _assert_history_names_the_audited_actor(written, user):
+    assert written.events, "the service wrote no audit event"
+    assert written.rows, "the service wrote no history row"
+    for event in written.events:
+        assert (event.actor_id, event.actor_type, event.actor_label) == (user.pk, "user", user.username), event.action
+    for row in written.rows:
+        who = (row.history_user_id, row.history_actor_kind, row.history_actor_label)
+        assert who == (user.pk, "user", user.username), f"{row._meta.label} #{row.pk} says {who}"
+
+
+@pytest.fixture
+def simple_type(db):
+    from apps.change_types.models import ApprovalStage, ChangeType
+
+    change_type = ChangeType.objects.create(slug="simple", name="Simple")
+    ApprovalStage.objects.create(change_type=change_type, order=1, name="Approval", approver_kind="group",
+                                 approver_group="approver", rule="any", quorum=1, sla_hours=24, mandatory=True,
+                                 applies_when="always")
+    return change_type
+
+
+def test_change_services_write_history_as_their_actor(simple_type, requester, approver, release_manager, service,
+                                                       environments):
+    from apps.changes.services import (
+        approval_record,
+        change_create,
+        change_submit,
+        delegation_create,
+        freeze_create,
+    )
+
+    start = timezone.now() + timedelta(days=3)
+    with _Written() as written:
+        change = change_create(actor=requester, title="Rotate keys", change_type=simple_type, service=service,
+                               environment=environments["staging"], planned_start=start,
+                               planned_end=start + timedelta(hours=1), rollback_plan="Redeploy previous")
+    _assert_history_names_the_audited_actor(written, requester)
+    with _Written() as written:
+        change_submit(change=change, actor=requester)
+    _assert_history_names_the_audited_actor(written, requester)
+    with _Written() as written:
+        approval_record(change=change, approver=approver, decision="approve", comment="fine")
+    _assert_history_names_the_audited_actor(written, approver)
+    with _Written() as written:
+        delegation_create(delegator=approver, delegate=release_manager, ends_at=timezone.now() + timedelta(days=2),
+                          actor=approver)
+    _assert_history_names_the_audited_actor(written, approver)
+    with _Written() as written:
+        freeze_create(actor=release_manager, name="Year end", reason="closing the books",
+                      starts_at=start, ends_at=start + timedelta(days=1))
+    _assert_history_names_the_audited_actor(written, release_manager)
+
+
+def test_delivery_services_write_history_as_their_actor(requester, service, environments):
+    from apps.delivery.services import artifact_register, deployment_record, deployment_update
+
+    with _Written() as written:
+        artifact = artifact_register(service=service, version="1.4.0", digest="sha256:" + "ab" * 32,
+                                     format="oci_image", actor=requester).artifact
+    _assert_history_names_the_audited_actor(written, requester)
+    with _Written() as written:
+        deployment = deployment_record(service=service, environment=environments["staging"], artifact=artifact,
+                                       actor=requester)
+    _assert_history_names_the_audited_actor(written, requester)
+    with _Written() as written:
+        deployment_update(deployment=deployment, status="succeeded", actor=requester)
+    _assert_history_names_the_audited_actor(written, requester)
+
+
+def test_incident_services_write_history_as_their_actor(requester, service):
+    from apps.incidents.services import incident_edit, incident_open, incident_post_update
+
+    with _Written() as written:
+        incident = incident_open(service=service, title="Card payments failing", severity="sev3",
+                                 started_at=timezone.now() - timedelta(hours=2), actor=requester)
+    _assert_history_names_the_audited_actor(written, requester)
+    with _Written() as written:
+        incident_post_update(incident=incident, actor=requester, message="Rolling back", to_status="mitigated")
+    _assert_history_names_the_audited_actor(written, requester)
+    with _Written() as written:
+        incident_edit(incident=incident, actor=requester, title="Card payments failing in EU")
+    _assert_history_names_the_audited_actor(written, requester)
+
+
+def test_access_review_services_write_history_as_their_actor(access_admin, approver, service, environments):
+    from apps.access_reviews.services import grant_create, grant_revoke
+
+    with _Written() as written:
+        grant = grant_create(user=approver, privilege="approver", service=service, environment=environments["prod"],
+                             justification="on call", actor=access_admin)
+    _assert_history_names_the_audited_actor(written, access_admin)
+    with _Written() as written:
+        grant_revoke(grant=grant, reason="rotation", actor=access_admin)
+    _assert_history_names_the_audited_actor(written, access_admin)
+
+
+def test_catalog_and_account_services_write_history_as_their_actor(requester, superuser, service, team):
+    from apps.accounts.services import team_membership_add
+    from apps.catalog.services import service_update
+    from tests.factories import UserFactory
+
+    with _Written() as written:
+        service_update(service=service, actor=superuser, description="card payments")
+    _assert_history_names_the_audited_actor(written, superuser)
+    newbie = UserFactory(username="newbie")
+    with _Written() as written:
+        team_membership_add(team=team, user=newbie, actor=superuser)
+    _assert_history_names_the_audited_actor(written, superuser)
+
+
+def test_an_explicit_actor_wins_over_the_signed_in_request_user(requester, approver, service):
+    """A service called during someone else's request (a view acting for a pipeline, a task run
+    eagerly) still records the actor it was given, in history as in the audit log."""
+    from django.test import RequestFactory
+
+    from apps.audit.actor import RequestContext, request_context
+    from apps.catalog.services import service_update
+
+    request = RequestFactory().get("/")
+    request.user = approver
+    with request_context(RequestContext(request_id="r1", ip="127.0.0.1", request=request)), _Written() as written:
+        service_update(service=service, actor=requester, description="changed for rita")
+    _assert_history_names_the_audited_actor(written, requester)
