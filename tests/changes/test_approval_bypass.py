@@ -15,6 +15,12 @@ from apps.changes.services import approval_record, change_moves_for, change_tran
 WORK = ["scheduled", "implementing", "completed"]
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(clock):
+    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
+    clock("2026-10-20 12:00")
+
+
 @pytest.fixture
 def critical_prod_change(seeded_types, make_change, environments):
     """A Normal, critical-risk production change to payments-api (tier 1), filed by rita."""

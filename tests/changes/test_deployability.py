@@ -13,6 +13,12 @@ from apps.changes.selectors import approval_basis, change_is_deployable
 from apps.changes.services import approval_record, change_submit, change_transition, emergency_override_grant
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(clock):
+    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
+    clock("2026-10-20 12:00")
+
+
 def _force(change, **fields):
     ChangeRequest.objects.filter(pk=change.pk).update(**fields)
     return ChangeRequest.objects.select_related("change_type", "standard_template").get(pk=change.pk)

@@ -15,6 +15,12 @@ from apps.changes.services import approval_record, change_update
 from releaseportal.errors import NotAllowed
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(clock):
+    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
+    clock("2026-10-20 12:00")
+
+
 @pytest.fixture
 def api(api_client_for):
     return api_client_for

@@ -23,6 +23,12 @@ GUARDED = {("in_review", "implementing"), ("draft", "scheduled"), ("approved", "
            ("in_review", "rejected")}
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(clock):
+    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
+    clock("2026-10-20 12:00")
+
+
 def _at(change, state):
     ChangeRequest.objects.filter(pk=change.pk).update(state=state)
     change.refresh_from_db()
