@@ -49,3 +49,31 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     owner_team = factory.SubFactory(TeamFactory)
     tier = 3
     compliance_scopes = factory.LazyFunction(lambda: ["sox"])
+
+
+# --- change requests ------------------------------------------------------------------------
+
+DEPLOYABLE_STATES = ("approved", "scheduled", "implementing")
+
+
+def approve_on_record(change, *, when=None):
+    """Give a change built straight in the database the approval record the approval engine would
+    have left: the content hash stored, one live approval in every stage that applies (each by a new
+    person who is neither requester nor implementer) and `approved_at`. The gate decides on this
+    record (apps.changes.selectors.change_is_deployable), never on the state name. Returns the change."""
+    from django.utils import timezone
+
+    from apps.changes import workflow
+    from apps.changes.models import Approval, ChangeRequest
+
+    when = when or timezone.now()
+    change.content_hash = workflow.content_hash(change)
+    change.approved_at = change.approved_at or when
+    ChangeRequest.objects.filter(pk=change.pk).update(content_hash=change.content_hash, approved_at=change.approved_at)
+    for stage in workflow.applicable_stages(change):
+        needed = stage.quorum if stage.rule == "quorum" else 1
+        for _ in range(needed):
+            Approval.objects.create(change=change, stage=stage, stage_name=stage.name, approver=UserFactory(),
+                                    decision="approve", comment="approved on record", content_hash=change.content_hash,
+                                    decided_at=when)
+    return change

@@ -15,7 +15,14 @@ from releaseportal.errors import InvalidInput, NotAllowed
 
 from . import services
 from .models import ChangeRequest, ChangeState
-from .permissions import can_create_change, can_edit, get_change_for_user, visible_changes
+from .permissions import (
+    can_create_change,
+    can_edit,
+    can_record_post_mortem,
+    get_change_for_user,
+    may_submit,
+    visible_changes,
+)
 from .serializers import (
     ApprovalIn,
     ApprovalOut,
@@ -115,7 +122,7 @@ class ChangeDetailApi(PortalAPIView):
         for ignored in ("change_type", "standard_template"):
             if ignored in fields:
                 raise InvalidInput(f"{ignored} cannot change after filing.", fields={ignored: ["Not editable."]})
-        services.change_update(change=change, actor=request.user, **fields)
+        change = services.change_update(change=change, actor=request.user, **fields)
         return Response(ChangeOut(get_change_for_user(request.user, change.pk)).data)
 
 
@@ -126,9 +133,9 @@ class ChangeSubmitApi(PortalAPIView):
     @extend_schema(request=None, responses=ChangeOut, summary="Submit a draft for review (or schedule a standard change)")
     def post(self, request, ref: str):
         change = get_change_for_user(request.user, ref)
-        if not can_edit(request.user, change):
+        if not may_submit(request.user, change):
             raise NotAllowed("You may not submit this change.")
-        services.change_submit(change=change, actor=request.user)
+        change = services.change_submit(change=change, actor=request.user)
         return Response(ChangeOut(get_change_for_user(request.user, change.pk)).data)
 
 
@@ -137,21 +144,15 @@ class ChangeTransitionApi(PortalAPIView):
     scope = "changes"
 
     @extend_schema(request=TransitionIn, responses=ChangeOut,
-                   summary="Move a change along its lifecycle (schedule, implement, complete, fail, roll back, cancel, close)")
+                   summary="Move a change along its lifecycle (schedule, implement, complete, fail, roll back, cancel, close, "
+                           "withdraw to draft): 403 not yours to move, 409 invalid_transition / change_not_approved")
     def post(self, request, ref: str):
         change = get_change_for_user(request.user, ref)
-        if not can_edit(request.user, change):
-            raise NotAllowed("You may not move this change.")
         data = TransitionIn(data=request.data)
         data.is_valid(raise_exception=True)
-        target = data.validated_data["to_state"]
-        if target in (ChangeState.APPROVED, ChangeState.REJECTED, ChangeState.IN_REVIEW):
-            raise InvalidInput("Approval and review states are reached through approvals and submit.",
-                               code="invalid_transition", fields={"to_state": ["Use approvals or submit."]})
-        if target not in ChangeState.values:
-            raise InvalidInput(f"Unknown state '{target}'.", fields={"to_state": ["Unknown state."]})
-        services.change_transition(change=change, to_state=target, actor=request.user,
-                                   reason=data.validated_data["reason"])
+        # Who may make which move, and the guards, are the service's (the Lifecycle panel asks the same).
+        change = services.change_move(change=change, to_state=data.validated_data["to_state"], actor=request.user,
+                                      reason=data.validated_data["reason"])
         return Response(ChangeOut(get_change_for_user(request.user, change.pk)).data)
 
 
@@ -180,7 +181,7 @@ class ChangeEmergencyOverrideApi(PortalAPIView):
     scope = "changes"
 
     @extend_schema(request=OverrideIn, responses={201: ChangeOut},
-                   summary="Release manager: authorise an emergency change now (time-bound, default 24 h)")
+                   summary="Release manager: authorise an emergency change now (time-bound, default 24 h, at most 72)")
     def post(self, request, ref: str):
         change = get_change_for_user(request.user, ref)
         data = OverrideIn(data=request.data)
@@ -197,7 +198,7 @@ class ChangePostMortemApi(PortalAPIView):
     @extend_schema(request=PostMortemIn, responses=ChangeOut, summary="Record an emergency change's post-mortem")
     def post(self, request, ref: str):
         change = get_change_for_user(request.user, ref)
-        if not can_edit(request.user, change):
+        if not can_record_post_mortem(request.user, change):
             raise NotAllowed("You may not record this change's post-mortem.")
         data = PostMortemIn(data=request.data)
         data.is_valid(raise_exception=True)

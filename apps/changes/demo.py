@@ -24,6 +24,7 @@ from .models import (
     Freeze,
     MaintenanceWindow,
 )
+from .selectors import approval_basis
 
 TITLES = ["Upgrade {svc} to the latest runtime", "Rotate {svc} TLS certificates", "Add index for {svc} lookups",
           "Scale {svc} replicas for peak", "Enable feature flag on {svc}", "Migrate {svc} config to vault",
@@ -166,6 +167,7 @@ def seed(ctx) -> None:
         title="Raise Payments API rate limits", change_type=types["normal"], service=ctx.services["payments-api"],
         environment=envs["prod"], requester=users["alice"], implementer=users["paul"], state="in_review",
         planned_start=start, planned_end=end, rollout_strategy="canary", rollback_plan="Restore previous limits",
+        rollback_criteria={"error_rate_pct": 1, "p95_latency_ms": 600},
         description="Raise per-merchant limits from 100 to 150 rps.", compliance_scopes=["sox", "pci"],
         risk_answers={k: False for k in risk.QUESTION_KEYS}, created_at=now - timedelta(hours=6),
         submitted_at=now - timedelta(hours=5))
@@ -188,6 +190,12 @@ def seed(ctx) -> None:
     approvals = _approvals(ctx, plan, leads, team_people)
     bulk_create_with_history(approvals, Approval, batch_size=500)
     for change, kind in plan:
+        if kind in ("approved", "scheduled") and approval_basis(change) is None:
+            # No one outside the change could approve one of its stages: it waits in review, as it
+            # would in the portal (the gate decides on the approval record, not on the state).
+            ChangeRequest.objects.filter(pk=change.pk).update(state="in_review", approved_at=None)
+            change.state, change.approved_at = "in_review", None
+            kind = "in_review"
         if kind in ("in_review", "cab_waiting", "tech_done"):
             workflow.sync_open_stages(change)
 

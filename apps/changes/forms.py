@@ -33,7 +33,12 @@ class ChangeForm(forms.Form):
     compliance_scopes = forms.MultipleChoiceField(choices=COMPLIANCE_SCOPES, required=False,
                                                   widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, *args, editing: bool = False, **kwargs):
+    # Form fields that carry a service field of another name (services.change_update's names).
+    SERVICE_FIELD_OF = {"rollback_error_rate_pct": "rollback_criteria", "rollback_p95_latency_ms": "rollback_criteria"}
+
+    def __init__(self, *args, editing: bool = False, editable: frozenset[str] | None = None, **kwargs):
+        """`editable`: the service fields this person may change now (permissions.edit_scope and the
+        state); the others are shown disabled, so what is posted for them is ignored."""
         super().__init__(*args, **kwargs)
         for key, question, points in QUESTIONS:
             self.fields[f"risk_{key}"] = forms.BooleanField(required=False, label=question,
@@ -41,6 +46,11 @@ class ChangeForm(forms.Form):
         if editing:
             for name in ("change_type", "standard_template"):
                 del self.fields[name]
+        if editable is not None:
+            for name, field in self.fields.items():
+                service_name = "risk_answers" if name.startswith("risk_") else self.SERVICE_FIELD_OF.get(name, name)
+                if service_name not in editable:
+                    field.disabled = True
 
     def risk_fields(self):
         return [self[f"risk_{key}"] for key, _, _ in QUESTIONS]

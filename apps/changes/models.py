@@ -35,6 +35,15 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
+# What an edit may change (services.change_update); what a release manager may change on someone
+# else's change (the schedule); what an emergency change may still document after work started.
+EDITABLE_FIELDS = frozenset({"title", "description", "planned_start", "planned_end", "rollout_strategy",
+                             "rollback_plan", "rollback_criteria", "compliance_scopes", "risk_answers", "implementer",
+                             "service", "environment"})
+SCHEDULE_FIELDS = frozenset({"planned_start", "planned_end"})
+ROLLBACK_FIELDS = frozenset({"rollback_plan", "rollback_criteria"})
+
+
 class ChangeRequest(models.Model):
     number = models.CharField(max_length=20, unique=True, blank=True, help_text="CHG-000123, assigned on creation")
     title = models.CharField(max_length=200)

@@ -6,7 +6,7 @@ from django.http import Http404
 
 from apps.accounts.permissions import is_portal_member
 
-from .models import ChangeRequest
+from .models import EDITABLE_FIELDS, SCHEDULE_FIELDS, ChangeRequest
 
 
 def visible_changes(user):
@@ -41,16 +41,41 @@ def can_create_change(user) -> bool:
     return user.has_role("requester", "approver", "release_manager", "cab_member") or user.memberships.exists()
 
 
+def _is_party(user, change: ChangeRequest) -> bool:
+    """The change's requester or implementer (a person or the pipeline's service account)."""
+    return (is_portal_member(user) and getattr(user, "kind", "human") != "system"
+            and user.pk in (change.requester_id, change.implementer_id))
+
+
+def edit_scope(user, change: ChangeRequest) -> frozenset[str]:
+    """The fields `user` may edit on `change`: all of them for its requester and implementer, the
+    schedule (planned start and end) for a release manager, nothing for anyone else (team mates,
+    approvers, admins included). Which of those the change's state still allows, and the voiding of
+    approvals an edit causes, are services.change_update's."""
+    if user is None or not is_portal_member(user):
+        return frozenset()
+    if _is_party(user, change):
+        return EDITABLE_FIELDS
+    if not user.is_service_account and user.has_role("release_manager"):
+        return SCHEDULE_FIELDS
+    return frozenset()
+
+
 def can_edit(user, change: ChangeRequest) -> bool:
-    if not is_portal_member(user):
+    """Whether to open the edit page / accept PATCH at all (edit_scope decides which fields)."""
+    return bool(edit_scope(user, change))
+
+
+def may_submit(user, change: ChangeRequest) -> bool:
+    """Submitting is the requester's (or implementer's) act, never a team mate's."""
+    return user is not None and _is_party(user, change)
+
+
+def can_record_post_mortem(user, change: ChangeRequest) -> bool:
+    """The people who carried out the emergency change, or a release manager."""
+    if user is None or not is_portal_member(user):
         return False
-    if user.is_superuser or user.pk in (change.requester_id, change.implementer_id):
-        return True
-    if user.is_service_account:
-        return user.owner_team_id is not None and user.owner_team_id == change.service.owner_team_id
-    if user.has_role("release_manager"):
-        return True
-    return user.memberships.filter(team_id=change.service.owner_team_id).exists()
+    return _is_party(user, change) or (not user.is_service_account and user.has_role("release_manager"))
 
 
 def can_approve(user, change: ChangeRequest) -> bool:

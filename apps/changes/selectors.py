@@ -8,10 +8,21 @@ from datetime import datetime
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from apps.change_types.models import StandardChangeTemplate
+
+from . import workflow
 from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, OpenStage
 from .schedule import freezes_for, window_occurrence, windows_for
 
+# A change may be deployed only in these states, and only when the record backs it (approval_basis).
 DEPLOYABLE_STATES = {ChangeState.APPROVED, ChangeState.SCHEDULED, ChangeState.IMPLEMENTING}
+# An active emergency override also covers a change it was granted on while still in review.
+OVERRIDE_STATES = {ChangeState.IN_REVIEW, *DEPLOYABLE_STATES}
+
+BASIS_APPROVALS = "approvals"
+BASIS_NO_STAGE_APPLIES = "no_stage_applies"
+BASIS_STANDARD_TEMPLATE = "standard_template"
+BASIS_EMERGENCY_OVERRIDE = "emergency_override"
 
 
 # --- contract for the delivery gate ------------------------------------------------------------
@@ -39,10 +50,55 @@ def active_emergency_override(change: ChangeRequest) -> EmergencyOverride | None
             .order_by("-expires_at").first())
 
 
+def approval_status(change: ChangeRequest) -> str:
+    """The approval engine's verdict (workflow.OVERALL_*) counting only the live approvals bound to
+    the change's current content: the approval's content hash equals the hash recomputed from the
+    change now (so a stored hash or a field edited behind the service's back counts nothing), and
+    no decision by the change's requester or implementer. `pending` when the content drifted."""
+    current = workflow.content_hash(change)
+    if change.content_hash != current:
+        return workflow.OVERALL_PENDING
+    parties = {pk for pk in (change.requester_id, change.implementer_id) if pk}
+    bound = [a for a in workflow.live_approvals(change)
+             if a.content_hash == current and a.approver_id not in parties and a.on_behalf_of_id not in parties]
+    return workflow.evaluate(change, bound).status
+
+
+def approval_basis(change: ChangeRequest) -> str | None:
+    """What on the record authorises work on `change`, whatever its state says; None if nothing.
+
+    - `approvals`: every mandatory stage that applies is approved (approval_status);
+    - `no_stage_applies`: the change type asks no approval of this change and the approval engine
+      approved it on submit (`approved_at` is set);
+    - `standard_template`: a pre-approved standard change filed from a template still approved
+      (for its service, or for any);
+    - `emergency_override`: an emergency change with an active override."""
+    change_type = change.change_type
+    if change_type.is_pre_approved:
+        template = change.standard_template
+        if (template is not None and template.state == StandardChangeTemplate.State.APPROVED
+                and template.service_id in (None, change.service_id)):
+            return BASIS_STANDARD_TEMPLATE
+        return None
+    if change_type.is_emergency and active_emergency_override(change) is not None:
+        return BASIS_EMERGENCY_OVERRIDE
+    status = approval_status(change)
+    if status == workflow.OVERALL_APPROVED:
+        return BASIS_APPROVALS
+    if status == workflow.OVERALL_NOT_REQUIRED and change.approved_at is not None:
+        return BASIS_NO_STAGE_APPLIES
+    return None
+
+
 def change_is_deployable(change: ChangeRequest) -> bool:
-    if change.state in DEPLOYABLE_STATES:
+    """Whether the gate may let `change` deploy: decided on the approval record (approval_basis),
+    never on the state name alone. A change pushed into `scheduled` without approvals is not."""
+    if change.state not in OVERRIDE_STATES:
+        return False
+    basis = approval_basis(change)
+    if basis == BASIS_EMERGENCY_OVERRIDE:
         return True
-    return active_emergency_override(change) is not None
+    return basis is not None and change.state in DEPLOYABLE_STATES
 
 
 # --- lists -------------------------------------------------------------------------------------

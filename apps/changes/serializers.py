@@ -116,7 +116,9 @@ class ChangeOut(ChangeListOut):
 
 class OverrideIn(serializers.Serializer):
     reason = serializers.CharField(max_length=4000)
-    hours = serializers.IntegerField(required=False, min_value=1, max_value=72, allow_null=True, default=None)
+    # Bounds checked by services.override_hours_clean, the one check the page uses too.
+    hours = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                     help_text="1 to 72; blank for the change type's default")
 
 
 class PostMortemIn(serializers.Serializer):

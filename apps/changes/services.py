@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,12 +12,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
-from apps.audit.history import atomic_as
+from apps.audit.history import atomic_as, history_copy_many
 from apps.audit.services import audit_event_record
-from releaseportal.errors import Conflict, InvalidInput, NotAllowed
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
 from . import risk, workflow
 from .models import (
+    EDITABLE_FIELDS,
+    ROLLBACK_FIELDS,
     Approval,
     ChangeRequest,
     ChangeState,
@@ -26,8 +29,23 @@ from .models import (
     MaintenanceWindow,
     OpenStage,
 )
+from .permissions import can_record_post_mortem, edit_scope, may_submit
 from .schedule import blocking_freeze, change_conflicts
-from .state_machine import is_allowed
+from .selectors import (
+    BASIS_STANDARD_TEMPLATE,
+    active_emergency_override,
+    approval_basis,
+    approval_status,
+)
+from .state_machine import (
+    DECISION_STATES,
+    EDITABLE_STATES,
+    MANUAL_MOVES,
+    MANUAL_ORDER,
+    RELEASE_MANAGER_MOVES,
+    STARTED_STATES,
+    is_allowed,
+)
 
 _TIMESTAMP_ON_ENTRY = {
     ChangeState.IN_REVIEW: "submitted_at",
@@ -39,35 +57,103 @@ _TIMESTAMP_ON_ENTRY = {
     ChangeState.CLOSED: "closed_at",
 }
 _OUTCOMES = {ChangeState.COMPLETED, ChangeState.FAILED, ChangeState.ROLLED_BACK}
-EDITABLE_STATES = {ChangeState.DRAFT, ChangeState.IN_REVIEW, ChangeState.APPROVED, ChangeState.SCHEDULED}
+_WORK_STATES = {ChangeState.SCHEDULED, ChangeState.IMPLEMENTING}
 
 
-def _guard(change: ChangeRequest, to_state: str) -> None:
-    """Rules beyond the table that every path into a state must respect."""
-    if to_state == ChangeState.CLOSED and change.post_mortem_due_at is not None and not change.post_mortem_at:
-        raise Conflict("An emergency change cannot close before its post-mortem is recorded.",
-                       code="post_mortem_required", fields={"post_mortem": ["Record the post-mortem first."]})
-    if to_state == ChangeState.IMPLEMENTING and change.state == ChangeState.IN_REVIEW:
-        from .selectors import active_emergency_override
+def missing_rollback(change: ChangeRequest) -> dict[str, list[str]]:
+    """The rollback fields a production change still lacks, by field name."""
+    missing: dict[str, list[str]] = {}
+    if not (change.rollback_plan or "").strip():
+        missing["rollback_plan"] = ["A production change needs a rollback plan."]
+    if not change.rollback_criteria:
+        missing["rollback_criteria"] = ["A production change needs rollback criteria (when to roll back)."]
+    return missing
 
-        if active_emergency_override(change) is None:
-            raise Conflict("A change in review may only be implemented on an active emergency override.",
-                           code="override_required")
+
+def _not_approved(change: ChangeRequest, to_state: str) -> Conflict:
+    message = (f"{change.number or 'This change'} cannot become {to_state}: no approval on record covers it "
+               "(every mandatory stage approved for its current content, a pre-approved standard template, "
+               "or an active emergency override).")
+    return Conflict(message, code="change_not_approved", fields={"state": [message]})
+
+
+def transition_refusal(change: ChangeRequest, to_state: str) -> PortalError | None:
+    """Why `change` may not move to `to_state` now, or None. The table first, then the rules every
+    path into a state must respect: work only on the approval record, review states only from the
+    approval engine, close only with the post-mortem and (emergency, production) the rollback plan."""
+    from_state = change.state
+    if not is_allowed(from_state, to_state):
+        return Conflict(f"A change in state '{from_state}' cannot move to '{to_state}'.", code="invalid_transition",
+                        fields={"state": [f"{from_state} → {to_state} is not allowed"]})
+    if to_state == ChangeState.IMPLEMENTING and from_state == ChangeState.IN_REVIEW:
+        if not (change.change_type.is_emergency and active_emergency_override(change) is not None):
+            return Conflict("A change in review may only be implemented on an active emergency override.",
+                            code="override_required", fields={"state": ["No active emergency override."]})
+    elif to_state == ChangeState.SCHEDULED and from_state == ChangeState.DRAFT:
+        if approval_basis(change) != BASIS_STANDARD_TEMPLATE:
+            return _not_approved(change, to_state)
+    elif to_state in _WORK_STATES and approval_basis(change) is None:
+        return _not_approved(change, to_state)
+    if to_state == ChangeState.APPROVED and approval_status(change) not in (workflow.OVERALL_APPROVED,
+                                                                          workflow.OVERALL_NOT_REQUIRED):
+        return _not_approved(change, to_state)
+    if to_state == ChangeState.REJECTED and workflow.evaluate(change).status != workflow.OVERALL_REJECTED:
+        return Conflict("Only a rejection in a mandatory stage rejects a change.", code="not_rejected",
+                        fields={"state": ["No rejection on record."]})
+    if to_state == ChangeState.CLOSED:
+        if change.post_mortem_due_at is not None and not change.post_mortem_at:
+            return Conflict("An emergency change cannot close before its post-mortem is recorded.",
+                            code="post_mortem_required", fields={"post_mortem": ["Record the post-mortem first."]})
+        if change.change_type.is_emergency and change.environment.is_production:
+            missing = missing_rollback(change)
+            if missing:
+                return Conflict("An emergency change may start without a rollback plan, but cannot close without "
+                                f"one: record {' and '.join(missing)} first.", code="rollback_plan_required",
+                                fields=missing)
+    return None
+
+
+def _void_live_approvals(change: ChangeRequest, *, actor: Any, reason: str) -> int:
+    """Void every live decision on `change`, each with the reason, in its history too."""
+    ids = list(change.approvals.filter(voided_at__isnull=True).values_list("pk", flat=True))
+    if ids:
+        now = timezone.now()
+        Approval.objects.filter(pk__in=ids).update(voided_at=now, void_reason=reason[:300])
+        history_copy_many(Approval, ids, actor=actor, when=now, reason="voided")
+    return len(ids)
 
 
 def change_transition(*, change: ChangeRequest, to_state: str, actor: Any, reason: str = "",
                       details: dict | None = None) -> ChangeRequest:
-    """Move a change to `to_state` if the table allows it: row-locked, in history and the audit log.
+    """Move a change to `to_state` if the table and its guards allow it (transition_refusal):
+    row-locked, in history and one audit event. Every path (pages, API, deployments, tasks) comes here.
 
-    Returns the locked, updated instance. Raises Conflict (409 `invalid_transition`) otherwise."""
+    Going back voids nothing silently: in_review → draft (withdrawn) and approved/scheduled →
+    in_review void every live approval, with the reason on each approval, in the history row and
+    in the audit event (`approvals_voided`, `void_reason`).
+
+    Returns the locked, updated instance. Raises Conflict (409 `invalid_transition`,
+    `change_not_approved`, `override_required`, …) otherwise."""
     resolved = resolve_actor(actor)
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type", "service").get(pk=change.pk)
+        locked = (ChangeRequest.objects.select_for_update(of=("self",))
+                  .select_related("change_type", "service", "environment", "standard_template").get(pk=change.pk))
         from_state = locked.state
-        if not is_allowed(from_state, to_state):
-            raise Conflict(f"A change in state '{from_state}' cannot move to '{to_state}'.", code="invalid_transition",
-                           fields={"state": [f"{from_state} → {to_state} is not allowed"]})
-        _guard(locked, to_state)
+        refusal = transition_refusal(locked, to_state)
+        if refusal is not None:
+            raise refusal
+        extra: dict[str, Any] = {}
+        going_back = (to_state == ChangeState.DRAFT or (
+            to_state == ChangeState.IN_REVIEW and from_state in (ChangeState.APPROVED, ChangeState.SCHEDULED)))
+        if going_back:
+            what = "withdrawn to draft" if to_state == ChangeState.DRAFT else "sent back to review"
+            void_reason = f"{from_state} → {to_state} ({what}) by {resolved.label}: earlier approvals are void."
+            if reason:
+                void_reason = f"{void_reason} {reason}"
+            voided = _void_live_approvals(locked, actor=resolved, reason=void_reason)
+            if voided:
+                extra = {"approvals_voided": voided, "void_reason": void_reason[:300]}
+                reason = void_reason
         locked.state = to_state
         stamp = _TIMESTAMP_ON_ENTRY.get(to_state)
         if stamp and (getattr(locked, stamp) is None or to_state == ChangeState.IN_REVIEW):
@@ -78,10 +164,54 @@ def change_transition(*, change: ChangeRequest, to_state: str, actor: Any, reaso
         locked._history_user = resolved.user
         locked.save()
         audit_event_record(action=f"change.{to_state}", target=locked, actor=resolved,
-                           details={"from": from_state, "to": to_state, "reason": reason, **(details or {})})
+                           details={"from": from_state, "to": to_state, "reason": reason, **extra, **(details or {})})
         workflow.sync_open_stages(locked)
-    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
+
+
+# --- manual lifecycle moves ------------------------------------------------------------------
+
+def _moves_by_person(change: ChangeRequest, user: Any) -> set[str]:
+    """Which manual targets `user` may ask for at all: the requester and implementer carry the
+    change through; a release manager plans and administers it (schedule, cancel, close)."""
+    if user is None or not getattr(user, "is_active", False) or getattr(user, "kind", "human") == "system":
+        return set()
+    if user.pk in (change.requester_id, change.implementer_id):
+        return set(MANUAL_ORDER)
+    if not user.is_service_account and user.has_role("release_manager"):
+        return set(RELEASE_MANAGER_MOVES)
+    return set()
+
+
+def change_moves_for(*, change: ChangeRequest, user: Any) -> list[str]:
+    """The lifecycle moves `user` may make on `change` now: what the Lifecycle panel offers and
+    what change_move accepts. Person, table of manual moves and the transition guards, in one place."""
+    allowed = _moves_by_person(change, user) & MANUAL_MOVES.get(change.state, set())
+    return [target for target in MANUAL_ORDER if target in allowed and transition_refusal(change, target) is None]
+
+
+def change_move(*, change: ChangeRequest, to_state: str, actor: Any, reason: str = "") -> ChangeRequest:
+    """A person moves a change along its lifecycle by hand (Lifecycle panel, POST /transition/).
+
+    400 for an unknown or approval state, 403 when the person may not make this move, 409 when the
+    state does not allow it now (with the guard's code); otherwise change_transition."""
+    resolved = resolve_actor(actor)
+    if to_state not in ChangeState.values:
+        raise InvalidInput(f"Unknown state '{to_state}'.", fields={"to_state": ["Unknown state."]})
+    if to_state in DECISION_STATES:
+        raise InvalidInput("Approval and review states are reached through approvals and submit.",
+                           code="invalid_transition", fields={"to_state": ["Use approvals or submit."]})
+    mine = _moves_by_person(change, resolved.user)
+    if not mine:
+        raise NotAllowed("You may not move this change: only its requester, its implementer or a release "
+                         "manager may.", code="permission_denied", fields={"to_state": ["Not yours to move."]})
+    if to_state not in MANUAL_MOVES.get(change.state, set()):
+        raise Conflict(f"A change in state '{change.state}' cannot be moved to '{to_state}' by hand.",
+                       code="invalid_transition", fields={"to_state": [f"{change.state} → {to_state} is not offered"]})
+    if to_state not in mine:
+        raise NotAllowed(f"A release manager may only {', '.join(sorted(RELEASE_MANAGER_MOVES))} someone else's "
+                         "change.", code="permission_denied", fields={"to_state": ["Not yours to make."]})
+    return change_transition(change=change, to_state=to_state, actor=resolved, reason=reason)
 
 
 # --- create, edit, submit --------------------------------------------------------------------
@@ -151,22 +281,53 @@ def change_create(*, actor: Any, title: str, change_type, service, environment, 
     return change
 
 
-EDITABLE_FIELDS = {"title", "description", "planned_start", "planned_end", "rollout_strategy", "rollback_plan",
-                   "rollback_criteria", "compliance_scopes", "risk_answers", "implementer", "service", "environment"}
+def editable_in_state(change: ChangeRequest) -> frozenset[str]:
+    """What the change's state still lets anyone edit: everything until work starts; after an
+    emergency change started without its rollback plan, only the rollback plan and criteria."""
+    if change.state in EDITABLE_STATES:
+        return EDITABLE_FIELDS
+    if change.change_type.is_emergency and change.state in STARTED_STATES:
+        return ROLLBACK_FIELDS
+    return frozenset()
+
+
+def _production_needs_rollback(change: ChangeRequest) -> None:
+    """A production change goes to review only with its rollback plan and criteria (an emergency
+    change may start without them; it cannot close without them: transition_refusal)."""
+    if not change.environment.is_production or change.change_type.is_emergency:
+        return
+    missing = missing_rollback(change)
+    if missing:
+        raise InvalidInput("A production change needs a rollback plan and rollback criteria before review: "
+                           f"{', '.join(missing)} missing.", code="rollback_plan_required", fields=missing)
 
 
 def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> ChangeRequest:
-    """Edit a change. Editing what approvers approved (plan, schedule, service, risk) voids their
-    approvals and returns the change to review, with the reason recorded on it."""
+    """Edit a change, as permissions.edit_scope lets the actor (requester and implementer: every
+    editable field; a release manager: the schedule). Editing what approvers approved (plan,
+    schedule, service, risk) voids their approvals and returns the change to review, with the
+    reason recorded on it. Returns the locked, updated instance."""
     resolved = resolve_actor(actor)
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise InvalidInput(f"These fields cannot be edited: {', '.join(sorted(unknown))}.",
                            fields={k: ["Not editable."] for k in unknown})
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type", "service").get(pk=change.pk)
-        if locked.state not in EDITABLE_STATES:
-            raise Conflict(f"A change in state '{locked.state}' can no longer be edited.", code="not_editable")
+        locked = (ChangeRequest.objects.select_for_update(of=("self",))
+                  .select_related("change_type", "service", "environment", "standard_template").get(pk=change.pk))
+        scope = edit_scope(resolved.user, locked)
+        if not scope:
+            raise NotAllowed("You may not edit this change: only its requester and implementer may (a release "
+                             "manager: its schedule).", code="permission_denied")
+        outside = set(fields) - scope
+        if outside:
+            raise NotAllowed(f"You may change only {' and '.join(sorted(scope))} of this change.",
+                             code="permission_denied", fields={k: ["Not yours to change."] for k in sorted(outside)})
+        in_state = editable_in_state(locked)
+        if not in_state or set(fields) - in_state:
+            raise Conflict(f"A change in state '{locked.state}' can no longer be edited"
+                           + (f" except its {' and '.join(sorted(in_state))}." if in_state else "."),
+                           code="not_editable", fields={k: ["No longer editable."] for k in sorted(set(fields) - in_state)})
         before = workflow.content_snapshot(locked)
         old_hash = locked.content_hash
         old_implementer_id = locked.implementer_id
@@ -177,6 +338,8 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
         _validate_plan(change_type=locked.change_type, service=locked.service, environment=locked.environment,
                        planned_start=locked.planned_start, planned_end=locked.planned_end,
                        standard_template=locked.standard_template)
+        if locked.state != ChangeState.DRAFT:
+            _production_needs_rollback(locked)
         _assess(locked)
         locked.content_hash = workflow.content_hash(locked)
         changed = workflow.content_fields_changed(before, locked)
@@ -190,7 +353,7 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
         if locked.content_hash != old_hash and locked.state != ChangeState.DRAFT:
             labels = ", ".join(name.removesuffix("_id") for name in changed)
             reason = f"Edited by {resolved.label} after review began ({labels} changed): earlier approvals are void."
-            voided = locked.approvals.filter(voided_at__isnull=True).update(voided_at=timezone.now(), void_reason=reason[:300])
+            voided = _void_live_approvals(locked, actor=resolved, reason=reason)
             if voided or locked.state != ChangeState.IN_REVIEW:
                 locked.review_reason = reason[:300]
         locked._change_reason = "edited"
@@ -203,9 +366,8 @@ def change_update(*, change: ChangeRequest, actor: Any, **fields: Any) -> Change
         if locked.content_hash != old_hash and locked.state in (ChangeState.APPROVED, ChangeState.SCHEDULED):
             locked = change_transition(change=locked, to_state=ChangeState.IN_REVIEW, actor=resolved,
                                        reason="Content edited after approval", details={"review_reason": locked.review_reason})
-        elif locked.content_hash != old_hash and locked.state == ChangeState.IN_REVIEW:
+        elif locked.content_hash != old_hash and workflow.accepts_decisions(locked):
             _reopen_stages(locked)
-    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 
@@ -232,8 +394,11 @@ def change_submit(*, change: ChangeRequest, actor: Any) -> ChangeRequest:
     with transaction.atomic():
         locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related(
             "change_type", "service", "environment", "standard_template").get(pk=change.pk)
+        if not may_submit(resolved.user, locked):
+            raise NotAllowed("Only the change's requester or implementer may submit it.", code="permission_denied")
         if locked.state != ChangeState.DRAFT:
             raise Conflict(f"Only a draft can be submitted; this change is {locked.state}.", code="invalid_transition")
+        _production_needs_rollback(locked)
         if locked.change_type.is_pre_approved and (locked.planned_start is None or locked.planned_end is None):
             raise InvalidInput("A standard change needs its planned start and end before it is scheduled.",
                                fields={"planned_start": ["Required for a standard change."]})
@@ -259,7 +424,6 @@ def change_submit(*, change: ChangeRequest, actor: Any) -> ChangeRequest:
             else:
                 change_id = locked.pk
                 transaction.on_commit(lambda: _enqueue("notify_approvers_new_request", change_id))
-    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 
@@ -357,11 +521,11 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
                                     "conflicts": [c["code"] for c in change_conflicts(locked)]})
         result = workflow.evaluate(locked)
         if result.status == workflow.OVERALL_REJECTED and locked.state == ChangeState.IN_REVIEW:
-            change_transition(change=locked, to_state=ChangeState.REJECTED, actor=approver,
-                              reason=f"Rejected in {stage_result.stage.name}")
+            locked = change_transition(change=locked, to_state=ChangeState.REJECTED, actor=approver,
+                                       reason=f"Rejected in {stage_result.stage.name}")
         elif result.status == workflow.OVERALL_APPROVED and locked.state == ChangeState.IN_REVIEW:
-            change_transition(change=locked, to_state=ChangeState.APPROVED, actor=approver,
-                              reason=f"Approved ({stage_result.stage.name} was the last stage)")
+            locked = change_transition(change=locked, to_state=ChangeState.APPROVED, actor=approver,
+                                       reason=f"Approved ({stage_result.stage.name} was the last stage)")
         elif result.status == workflow.OVERALL_APPROVED and locked.change_type.is_emergency:
             _retro_approve(locked, approver)
         else:
@@ -374,8 +538,8 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
                 sender=Approval, user=approver, privilege="approver", service=service, environment=environment, at=at))
         approval_id = approval.pk
         transaction.on_commit(lambda: _enqueue("notify_requester_decision", approval_id))
-    change.__dict__.update({k: v for k, v in ChangeRequest.objects.get(pk=change.pk).__dict__.items()
-                            if not k.startswith("_")})
+        # The caller reads the change as the decision left it from the approval.
+        approval.change = locked
     return approval
 
 
@@ -395,13 +559,37 @@ def _retro_approve(change: ChangeRequest, actor) -> None:
 
 # --- emergency changes -----------------------------------------------------------------------
 
-def emergency_override_grant(*, change: ChangeRequest, actor: Any, reason: str, hours: int | None = None,
+MAX_OVERRIDE_HOURS = 72
+
+
+def override_hours_clean(hours: Any) -> int | None:
+    """How long an override lasts, as asked by the page or the API: blank for the change type's
+    default, else a whole number of hours from 1 to MAX_OVERRIDE_HOURS. The one check for both."""
+    if hours is None or (isinstance(hours, str) and not hours.strip()):
+        return None
+    if isinstance(hours, bool):
+        hours = None
+    elif isinstance(hours, str):
+        text = hours.strip()
+        hours = int(text) if re.fullmatch(r"[0-9]{1,6}", text) else None
+    elif not isinstance(hours, int):
+        hours = None
+    if hours is None or not 1 <= hours <= MAX_OVERRIDE_HOURS:
+        message = f"An override lasts a whole number of hours from 1 to {MAX_OVERRIDE_HOURS}."
+        raise InvalidInput(message, fields={"hours": [message]})
+    return hours
+
+
+def emergency_override_grant(*, change: ChangeRequest, actor: Any, reason: str, hours: int | str | None = None,
                              start_implementation: bool = True) -> EmergencyOverride:
-    """A release manager authorises an emergency change now, for a limited time (default 24 h)."""
+    """A release manager authorises an emergency change now, for a limited time (the type's
+    default, 24 h, or `hours`, at most MAX_OVERRIDE_HOURS). `override.change` is the locked change
+    as the override left it."""
     resolved = resolve_actor(actor)
     user = resolved.user
     if not (reason or "").strip():
         raise InvalidInput("Say why the emergency cannot wait.", fields={"reason": ["Required."]})
+    hours = override_hours_clean(hours)
     with atomic_as(resolved):
         locked = ChangeRequest.objects.select_for_update(of=("self",)).select_related("change_type").get(pk=change.pk)
         if not locked.change_type.is_emergency:
@@ -421,15 +609,16 @@ def emergency_override_grant(*, change: ChangeRequest, actor: Any, reason: str, 
         override._history_user = user
         override.save()
         locked.post_mortem_due_at = now + timedelta(days=locked.change_type.post_mortem_days or 5)
+        locked._history_user = user
+        locked._change_reason = "Emergency override granted"
         locked.save(update_fields=["post_mortem_due_at", "updated_at"])
         audit_event_record(action="change.emergency.override_granted", target=locked, actor=resolved,
                            details={"expires_at": override.expires_at, "reason": reason,
                                     "post_mortem_due_at": locked.post_mortem_due_at})
         if start_implementation:
-            change_transition(change=locked, to_state=ChangeState.IMPLEMENTING, actor=resolved,
-                              reason="Emergency override", details={"override": override.pk})
-    change.__dict__.update({k: v for k, v in ChangeRequest.objects.get(pk=change.pk).__dict__.items()
-                            if not k.startswith("_")})
+            locked = change_transition(change=locked, to_state=ChangeState.IMPLEMENTING, actor=resolved,
+                                       reason="Emergency override", details={"override": override.pk})
+        override.change = locked
     return override
 
 
@@ -463,6 +652,9 @@ def post_mortem_record(*, change: ChangeRequest, actor: Any, text: str) -> Chang
         raise InvalidInput("The post-mortem cannot be empty.", fields={"post_mortem": ["Required."]})
     with transaction.atomic():
         locked = ChangeRequest.objects.select_for_update(of=("self",)).get(pk=change.pk)
+        if not can_record_post_mortem(resolved.user, locked):
+            raise NotAllowed("Only the change's requester, implementer or a release manager may record its "
+                             "post-mortem.", code="permission_denied")
         locked.post_mortem = text.strip()
         locked.post_mortem_at = timezone.now()
         locked._history_user = resolved.user
@@ -470,7 +662,6 @@ def post_mortem_record(*, change: ChangeRequest, actor: Any, text: str) -> Chang
         locked.save()
         audit_event_record(action="change.post_mortem_recorded", target=locked, actor=resolved,
                            details={"late": bool(locked.post_mortem_due_at and locked.post_mortem_at > locked.post_mortem_due_at)})
-    change.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 

@@ -25,15 +25,13 @@ from .permissions import (
     can_authorise_override,
     can_create_change,
     can_edit,
+    can_record_post_mortem,
+    edit_scope,
     get_change_for_user,
+    may_submit,
 )
 from .schedule import change_conflicts
 from .selectors import cab_queue_for, changes_list
-from .state_machine import TRANSITIONS
-
-# Lifecycle moves offered as buttons (approval states are reached by deciding, not by buttons).
-MANUAL_TARGETS = [ChangeState.SCHEDULED, ChangeState.IMPLEMENTING, ChangeState.COMPLETED, ChangeState.FAILED,
-                  ChangeState.ROLLED_BACK, ChangeState.CANCELLED, ChangeState.CLOSED, ChangeState.DRAFT]
 
 
 def _filter_choices() -> dict:
@@ -99,10 +97,15 @@ def change_edit(request, ref: str):
     change = get_change_for_user(request.user, ref)
     if not can_edit(request.user, change):
         raise PermissionDenied("You may not edit this change.")
-    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True)
+    allowed = edit_scope(request.user, change) & services.editable_in_state(change)
+    if not allowed:
+        return _render_detail(request, change, refusal=PortalError(
+            f"A change in state '{change.state}' can no longer be edited.", code="not_editable", status=409))
+    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True, editable=allowed)
     if request.method == "POST" and form.is_valid():
+        fields = {name: value for name, value in form.service_kwargs().items() if name in allowed}
         try:
-            services.change_update(change=change, actor=request.user, **form.service_kwargs())
+            change = services.change_update(change=change, actor=request.user, **fields)
         except PortalError as exc:
             _apply_errors(form, exc)
         else:
@@ -153,56 +156,56 @@ def _approval_context(request, change) -> dict:
             "refusal": refusal, "decision_form": DecisionForm()}
 
 
-@member_required
-def change_detail(request, ref: str):
-    change = get_change_for_user(request.user, ref)
-    allowed = TRANSITIONS.get(change.state, set())
+def _render_detail(request, change, *, refusal: PortalError | None = None):
+    """The change page; after a refused POST, with the refusal (its message and code) and its status."""
+    targets = services.change_moves_for(change=change, user=request.user)
     context = {
         **_approval_context(request, change),
         "conflicts": change_conflicts(change),
-        "can_edit": can_edit(request.user, change) and change.state in services.EDITABLE_STATES,
-        "can_submit": can_edit(request.user, change) and change.state == ChangeState.DRAFT,
-        "can_move": can_edit(request.user, change),
-        "targets": [(s, ChangeState(s).label) for s in MANUAL_TARGETS if s in allowed and not (
-            s == ChangeState.IMPLEMENTING and change.state == ChangeState.IN_REVIEW)],
+        "can_edit": can_edit(request.user, change) and bool(services.editable_in_state(change)),
+        "can_submit": may_submit(request.user, change) and change.state == ChangeState.DRAFT,
+        "can_record_post_mortem": can_record_post_mortem(request.user, change),
+        "targets": [(s, ChangeState(s).label) for s in targets],
         "can_override": can_authorise_override(request.user, change),
         "overrides": list(change.emergency_overrides.select_related("authorised_by")),
         "history": _history_diffs(change),
         "sections": collect_sections("change_sections", request, change),
+        "action_refusal": refusal,
+        "max_override_hours": services.MAX_OVERRIDE_HOURS,
     }
-    return render(request, "changes/change_detail.html", context)
+    return render(request, "changes/change_detail.html", context, status=refusal.status if refusal else 200)
+
+
+@member_required
+def change_detail(request, ref: str):
+    return _render_detail(request, get_change_for_user(request.user, ref))
 
 
 @member_required
 @require_POST
 def change_submit(request, ref: str):
     change = get_change_for_user(request.user, ref)
-    if not can_edit(request.user, change):
+    if not may_submit(request.user, change):
         raise PermissionDenied("You may not submit this change.")
     try:
-        services.change_submit(change=change, actor=request.user)
-        messages.success(request, f"{change.number} is now {change.get_state_display().lower()}.")
+        change = services.change_submit(change=change, actor=request.user)
     except PortalError as exc:
-        messages.error(request, exc.message)
+        return _render_detail(request, get_change_for_user(request.user, change.pk), refusal=exc)
+    messages.success(request, f"{change.number} is now {change.get_state_display().lower()}.")
     return redirect("changes:detail", ref=change.number)
 
 
 @member_required
 @require_POST
 def change_move(request, ref: str):
+    """A Lifecycle panel button: services.change_move decides who may make which move."""
     change = get_change_for_user(request.user, ref)
-    if not can_edit(request.user, change):
-        raise PermissionDenied("You may not move this change.")
-    target = request.POST.get("to_state", "")
-    if target not in MANUAL_TARGETS:
-        messages.error(request, "That move is not offered here.")
-        return redirect("changes:detail", ref=change.number)
     try:
-        services.change_transition(change=change, to_state=target, actor=request.user,
-                                   reason=request.POST.get("reason", "")[:300])
-        messages.success(request, f"{change.number} is now {change.get_state_display().lower()}.")
+        change = services.change_move(change=change, to_state=request.POST.get("to_state", ""), actor=request.user,
+                                      reason=request.POST.get("reason", "")[:300])
     except PortalError as exc:
-        messages.error(request, exc.message)
+        return _render_detail(request, get_change_for_user(request.user, change.pk), refusal=exc)
+    messages.success(request, f"{change.number} is now {change.get_state_display().lower()}.")
     return redirect("changes:detail", ref=change.number)
 
 
@@ -242,14 +245,11 @@ def change_decide(request, ref: str):
 def change_override(request, ref: str):
     change = get_change_for_user(request.user, ref)
     try:
-        hours = int(request.POST.get("hours") or 0) or None
         services.emergency_override_grant(change=change, actor=request.user, reason=request.POST.get("reason", ""),
-                                          hours=hours)
-        messages.success(request, "Emergency override granted: the change may be implemented now.")
-    except ValueError:
-        messages.error(request, "Hours must be a number.")
+                                          hours=request.POST.get("hours"))
     except PortalError as exc:
-        messages.error(request, exc.message)
+        return _render_detail(request, get_change_for_user(request.user, change.pk), refusal=exc)
+    messages.success(request, "Emergency override granted: the change may be implemented now.")
     return redirect("changes:detail", ref=change.number)
 
 
@@ -257,11 +257,11 @@ def change_override(request, ref: str):
 @require_POST
 def change_post_mortem(request, ref: str):
     change = get_change_for_user(request.user, ref)
-    if not can_edit(request.user, change):
+    if not can_record_post_mortem(request.user, change):
         raise PermissionDenied("You may not record this change's post-mortem.")
     try:
         services.post_mortem_record(change=change, actor=request.user, text=request.POST.get("post_mortem", ""))
-        messages.success(request, "Post-mortem recorded.")
     except PortalError as exc:
-        messages.error(request, exc.message)
+        return _render_detail(request, get_change_for_user(request.user, change.pk), refusal=exc)
+    messages.success(request, "Post-mortem recorded.")
     return redirect(reverse("changes:detail", args=[change.number]) + "#emergency")

@@ -277,7 +277,7 @@ def _move_change(*, deployment: Deployment, actor: Any) -> None:
                                    reason=f"Deployment #{deployment.pk} started", details=details)
     outcome = _CHANGE_OUTCOME.get(deployment.status)
     if outcome and is_allowed(change.state, outcome):
-        change_transition(change=change, to_state=outcome, actor=actor,
+        change = change_transition(change=change, to_state=outcome, actor=actor,
                           reason=f"Deployment #{deployment.pk} {deployment.status.replace('_', ' ')}", details=details)
     deployment.change = change
 

@@ -91,6 +91,6 @@ def production_change(requester, service, environments, db):
     start = timezone.now() + timedelta(days=3)
     change = change_create(actor=requester, title="Rotate the card vault keys", change_type=change_type,
                            service=service, environment=environments["prod"], planned_start=start,
-                           planned_end=start + timedelta(hours=1), rollback_plan="Restore the previous keys")
-    change_submit(change=change, actor=requester)
-    return change
+                           planned_end=start + timedelta(hours=1), rollback_plan="Restore the previous keys",
+                           rollback_criteria={"error_rate_pct": 5})
+    return change_submit(change=change, actor=requester)

@@ -46,8 +46,9 @@ def test_a_standard_change_from_an_approved_template_is_scheduled_at_once(propos
     proposed = template_approve(template=proposed, actor=release_manager)
     change = change_create(actor=requester, title="Rotate", change_type=seeded_types["standard"], service=service,
                            environment=environments["prod"], planned_start=start, planned_end=start + timedelta(hours=1),
-                           standard_template=proposed)
-    change_submit(change=change, actor=requester)
+                           standard_template=proposed, rollback_plan="Restore the old certificates",
+                           rollback_criteria={"error_rate_pct": 5})
+    change = change_submit(change=change, actor=requester)
     assert change.state == "scheduled"
 
 

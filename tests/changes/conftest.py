@@ -59,11 +59,13 @@ def make_change(requester, service, environments):
         fields.setdefault("planned_end", start + timedelta(hours=1))
         fields.setdefault("environment", environments["staging"])
         fields.setdefault("service", service)
+        # Production changes are submitted only with a rollback plan and criteria.
+        fields.setdefault("rollback_plan", "Redeploy previous")
+        fields.setdefault("rollback_criteria", {"error_rate_pct": 5})
         change = change_create(actor=actor or requester, title=fields.pop("title", "Upgrade the widget"),
-                               change_type=change_type, planned_start=start, rollback_plan="Redeploy previous",
-                               **fields)
+                               change_type=change_type, planned_start=start, **fields)
         if submit:
-            change_submit(change=change, actor=actor or requester)
+            change = change_submit(change=change, actor=actor or requester)
         return change
 
     return make

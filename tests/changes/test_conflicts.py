@@ -59,7 +59,7 @@ def test_a_freeze_blocks_submit_of_normal_changes_but_not_emergencies(seeded_typ
         change_submit(change=normal, actor=normal.requester)
     assert exc.value.code == "freeze_active"
     emergency = make_change(seeded_types["emergency"], planned_start=start, planned_end=end)
-    change_submit(change=emergency, actor=emergency.requester)
+    emergency = change_submit(change=emergency, actor=emergency.requester)
     assert emergency.state == "in_review"
 
 

@@ -36,6 +36,20 @@ def test_demo_covers_every_state_and_is_idempotent(seeded_types, roles_ready):
 
 
 @pytest.mark.django_db
+def test_demo_changes_ready_for_work_are_approved_on_the_record(seeded_types, roles_ready):
+    from apps.changes.selectors import change_is_deployable
+
+    _seed()
+    ready = ChangeRequest.objects.filter(state__in=["approved", "scheduled"]).select_related(
+        "change_type", "standard_template", "service", "environment")
+    assert ready.exists()
+    assert [c.number for c in ready if not change_is_deployable(c)] == []
+    in_review_prod = ChangeRequest.objects.filter(state="in_review", environment__is_production=True,
+                                                  change_type__is_emergency=False)
+    assert all(c.rollback_plan and c.rollback_criteria for c in in_review_prod)
+
+
+@pytest.mark.django_db
 def test_demo_history_is_in_the_audit_log_with_who_acted_and_when(seeded_types, roles_ready):
     from apps.audit.models import AuditEvent
     from apps.audit.verification import verify_chain

@@ -51,12 +51,12 @@ def test_a_freeze_scoped_to_another_team_does_not_apply(service, environments, o
     assert schedule_blockers(service=service, environment=environments["prod"], at=now) == []
 
 
-def test_deployable_states_and_overrides(seeded_types, make_change, release_manager):
-    change = make_change(seeded_types["emergency"])
+def test_an_emergency_change_is_deployable_on_its_active_override_only(seeded_types, make_change, release_manager):
+    change = make_change(seeded_types["emergency"], submit=True)
     assert not change_is_deployable(change)
     assert active_emergency_override(change) is None
-    change.state = "approved"
-    assert change_is_deployable(change)
+    change.state = "approved"  # a state name alone authorises nothing
+    assert not change_is_deployable(change)
     change.state = "in_review"
     override = EmergencyOverride.objects.create(change=change, authorised_by=release_manager, reason="outage",
                                                 expires_at=timezone.now() + timedelta(hours=24))

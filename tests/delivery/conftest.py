@@ -57,6 +57,7 @@ def change_type(db):
 @pytest.fixture
 def make_change(change_type, requester, service, environments):
     from apps.changes.models import ChangeRequest
+    from tests.factories import DEPLOYABLE_STATES, approve_on_record
 
     def make(state="scheduled", env="prod", svc=None, **extra):
         now = timezone.now()
@@ -66,6 +67,9 @@ def make_change(change_type, requester, service, environments):
             requester=requester, state=state, **fields)
         change.number = ChangeRequest.format_number(change.pk)
         change.save(update_fields=["number"])
+        if state in DEPLOYABLE_STATES:
+            # A deployable change is one approved on the record, not one whose state says so.
+            approve_on_record(change)
         return change
 
     return make
