@@ -186,7 +186,7 @@ def schedule(request):
 
 @member_required
 def delegations(request):
-    form = DelegationForm(request.POST or None)
+    form = DelegationForm(request.POST or None, delegator=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             services.delegation_create(delegator=request.user, delegate=form.cleaned_data["delegate"],

@@ -64,7 +64,10 @@ def applicable_stages(change: ChangeRequest) -> list[ApprovalStage]:
 
 
 def sod_excluded_ids(change: ChangeRequest) -> set[int]:
-    return {pk for pk in (change.requester_id, change.implementer_id) if pk}
+    """Who segregation of duties keeps out of the change's decisions (see sod.py)."""
+    from .sod import excluded_ids
+
+    return excluded_ids(change)
 
 
 def stage_member_ids(stage: ApprovalStage, change: ChangeRequest) -> set[int]:
@@ -138,7 +141,7 @@ def evaluate(change: ChangeRequest, approvals: list[Approval] | None = None) -> 
     stages = applicable_stages(change)
     if not stages:
         return ApprovalResult(stages=[], status=OVERALL_NOT_REQUIRED)
-    excluded = sod_excluded_ids(change)
+    excluded: set[int] | None = None
     results: list[StageResult] = []
     blocked = False
     any_rejected = False
@@ -152,6 +155,8 @@ def evaluate(change: ChangeRequest, approvals: list[Approval] | None = None) -> 
         elif stage.rule == ApprovalStage.Rule.QUORUM:
             required = stage.quorum
         else:
+            if excluded is None:
+                excluded = sod_excluded_ids(change)
             required = max(len(stage_member_ids(stage, change) - excluded), 1)
         if cab is not None:
             status = STAGE_APPROVED if cab.decision == Approval.Decision.APPROVE else STAGE_REJECTED

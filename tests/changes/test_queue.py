@@ -121,7 +121,7 @@ def test_a_decision_made_by_my_delegate_takes_the_change_out_of_my_queue(make_ty
     change_type = make_type("dba2", [{"name": "DBA", "group": "dba", "rule": "quorum", "quorum": 2}])
     dora = person("dora", roles=("dba",))
     person("dan", roles=("dba",))
-    sam = person("sam", roles=("requester",))
+    sam = person("sam", roles=("approver",))
     delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
     change = make_change(change_type, submit=True)
     assert numbers(cab_queue_for(dora)[0]) == [change.number]
