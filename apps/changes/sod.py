@@ -70,7 +70,8 @@ def approval_require_separate_duties(*, change: ChangeRequest, user, on_behalf_o
 
 def deciding_roles() -> set[str]:
     """Roles that decide in some stage: approver, CAB member and every group a stage names."""
-    named = set(ApprovalStage.objects.exclude(approver_group="").values_list("approver_group", flat=True).distinct())
+    named = set(ApprovalStage.objects.exclude(approver_group="").order_by().values_list("approver_group", flat=True)
+                .distinct())
     return ({APPROVER, CAB_MEMBER} | named) - NON_DECIDING_ROLES
 
 
@@ -91,7 +92,8 @@ def delegate_refusal(*, delegator, delegate, roles: set[str] | None = None) -> s
     if oversight:
         return (f"{delegate.username} is an {' and '.join(sorted(oversight))}: oversight roles never decide on "
                 "changes (segregation of duties).")
-    if not held & (roles if roles is not None else deciding_roles()):
+    # Approver and CAB member always decide somewhere; other groups only if a stage names them.
+    if not held & {APPROVER, CAB_MEMBER} and not held & (roles if roles is not None else deciding_roles()):
         return (f"{delegate.username} holds no approving role (approver, CAB member or a stage's group), so cannot "
                 "decide in your place.")
     return None

@@ -28,7 +28,7 @@ from .permissions import (
     get_change_for_user,
 )
 from .schedule import change_conflicts
-from .selectors import cab_queue_for, changes_list
+from .selectors import blocked_for, cab_queue_for, changes_list
 from .state_machine import TRANSITIONS
 
 # Lifecycle moves offered as buttons (approval states are reached by deciding, not by buttons).
@@ -55,14 +55,14 @@ def change_list(request):
 
 @member_required
 def queue(request):
-    qs, counts = cab_queue_for(request.user, service=request.GET.get("service") or None,
-                               team=request.GET.get("team") or None,
-                               change_type=request.GET.get("change_type") or None,
-                               risk=request.GET.get("risk") or None,
-                               delegated_only=request.GET.get("delegated") == "1")
+    filters = {"service": request.GET.get("service") or None, "team": request.GET.get("team") or None,
+               "change_type": request.GET.get("change_type") or None, "risk": request.GET.get("risk") or None}
+    qs, counts = cab_queue_for(request.user, delegated_only=request.GET.get("delegated") == "1", **filters)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "changes/queue.html", {"page_obj": page, "counts": counts, "filters": request.GET,
-                                                  **_filter_choices()})
+    # What names the person but cannot be decided now, and why (instead of a button that errors).
+    blocked = blocked_for(request.user, scope=qs.scope, **filters)
+    return render(request, "changes/queue.html", {"page_obj": page, "counts": counts, "blocked": blocked,
+                                                  "filters": request.GET, **_filter_choices()})
 
 
 def _apply_errors(form, exc: PortalError) -> None:

@@ -196,7 +196,8 @@ def accepts_decisions(change: ChangeRequest) -> bool:
 def open_stage_copies(change: ChangeRequest) -> dict:
     """What an open stage copies from its change for the queue (see OpenStage)."""
     return {"requester_id": change.requester_id, "implementer_id": change.implementer_id,
-            "service_id": change.service_id, "risk_level": change.risk_level, "planned_start": change.planned_start}
+            "service_id": change.service_id, "risk_level": change.risk_level, "planned_start": change.planned_start,
+            "environment_id": change.environment_id, "planned_end": change.planned_end}
 
 
 def sync_open_stages(change: ChangeRequest, result: ApprovalResult | None = None) -> list[OpenStage]:
