@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.accounts import segregation
 from apps.accounts.models import User
@@ -64,6 +64,26 @@ def approval_require_separate_duties(*, change: ChangeRequest, user, on_behalf_o
     conflict = approval_conflict(change=change, user=user, on_behalf_of=on_behalf_of, live=live)
     if conflict is not None:
         raise conflict.error()
+
+
+def approval_conflicts(*, user, changes: Iterable[ChangeRequest]) -> dict[int, DutyConflict]:
+    """`approval_conflict` for many changes at once (a CAB agenda), in two queries: {change id: conflict}."""
+    changes = list(changes)
+    ids = [c.pk for c in changes]
+    authorised = set(EmergencyOverride.objects.filter(change_id__in=ids, authorised_by_id=user.pk)
+                     .values_list("change_id", flat=True))
+    decided = set(Approval.objects.filter(change_id__in=ids, voided_at__isnull=True)
+                  .filter(Q(approver_id=user.pk) | Q(on_behalf_of_id=user.pk)).values_list("change_id", flat=True))
+    found = {}
+    for change in changes:
+        parties = {segregation.REQUESTER: {change.requester_id},
+                   segregation.IMPLEMENTER: {change.implementer_id} - {None},
+                   segregation.OVERRIDE_AUTHORISER: {user.pk} if change.pk in authorised else set()}
+        conflict = duty_conflict(user=user, parties=parties, decided_ids={user.pk} if change.pk in decided else (),
+                                 what="this change")
+        if conflict is not None:
+            found[change.pk] = conflict
+    return found
 
 
 # --- delegation --------------------------------------------------------------------------------

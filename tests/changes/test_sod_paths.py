@@ -138,3 +138,14 @@ def test_approvers_in_one_change_are_distinct_people_across_stages_and_cab(make_
         cab_item_decide(item=meeting.agenda.get(change=change), decision="approve", notes="", actor=both)
     assert exc.value.code == "already_decided"
     assert Approval.objects.filter(change=change).count() == 1
+
+
+def test_the_cab_page_offers_the_override_authoriser_no_decision_buttons(held_emergency, cab_member, person, login):
+    change, hedy, _ = held_emergency
+    meeting = cab_meeting_create(actor=hedy, title="Retro CAB", starts_at=timezone.now() + timedelta(hours=1),
+                                 quorum=1, members=[hedy, cab_member])
+    approve = 'name="decision" value="approve"'
+    body = login(hedy).get(reverse("changes:cab_meeting", args=[meeting.pk])).content.decode()
+    assert approve not in body and "authorised the emergency override of this change" in body
+    body = login(cab_member).get(reverse("changes:cab_meeting", args=[meeting.pk])).content.decode()
+    assert approve in body and change.number in body
