@@ -148,8 +148,14 @@ def _approval_context(request, change) -> dict:
             if not holds_privilege(request.user, "approver", change.service, change.environment):
                 refusal = (f"Approving production changes to {change.service} needs the approver privilege "
                            "(granted through an access review).")
+    # A freeze refuses approval (not rejection) of a non-emergency change: say so instead of a button that errors.
+    freeze = None
+    if accepts and refusal is None and not change.change_type.is_emergency:
+        from .schedule import blocking_freeze
+
+        freeze = blocking_freeze(change)
     return {"change": change, "result": result, "voided": [a for a in approvals if a.voided_at],
-            "can_approve": accepts and refusal is None,
+            "can_approve": accepts and refusal is None, "approve_frozen": freeze["message"] if freeze else "",
             "refusal": refusal, "decision_form": DecisionForm()}
 
 

@@ -351,3 +351,13 @@ def test_the_queue_costs_the_same_queries_with_explanations(login, undecidable, 
     assert response.context["counts"]["total"] == 13
     assert response.context["blocked"]["total"] == 16
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_the_change_page_offers_no_approve_button_under_a_freeze(login, undecidable, person):
+    hedy = type(person("x")).objects.get(username="hedy")
+    frozen = undecidable["freeze_active"]
+    response = login(hedy).get(reverse("changes:detail", args=[frozen.number]))
+    body = response.content.decode()
+    assert 'value="approve"' not in body and 'value="reject"' in body and "Year end" in body
+    body = login(hedy).get(reverse("changes:detail", args=[undecidable["decidable"].number])).content.decode()
+    assert 'value="approve"' in body
