@@ -22,6 +22,10 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from apps.accounts.models import TeamMembership
+from apps.catalog.privileges import APPROVER, privilege_held_q
+
+from . import sod
 from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, Freeze, OpenStage
 from .schedule import freezes_for, window_occurrence, windows_for
 
@@ -131,8 +135,6 @@ def _decided_q(pk: int) -> Q:
 
 
 def _privileged_q(pk: int) -> Q:
-    from apps.catalog.privileges import APPROVER, privilege_held_q
-
     return Q(environment__is_production=False) | Q(privilege_held_q(pk, APPROVER))
 
 
@@ -150,10 +152,6 @@ def _frozen_q() -> Q:
 
 
 def decision_scope(user, now: datetime | None = None) -> DecisionScope:
-    from apps.accounts.models import TeamMembership
-
-    from .sod import delegate_refusal
-
     now = now or timezone.now()
     groups: dict[int, set[str]] = {user.pk: set(user.role_names())}  # already read for the request
     # The active delegators and their roles, in one query.
@@ -172,7 +170,7 @@ def decision_scope(user, now: datetime | None = None) -> DecisionScope:
 
     delegator_ids = sorted(pk for pk in groups if pk != user.pk)
     return DecisionScope(user=user, now=now, own_q=named(user.pk), delegated={pk: named(pk) for pk in delegator_ids},
-                         delegate_refusal=delegate_refusal(delegator=None, delegate=user) if delegator_ids else None,
+                         delegate_refusal=sod.delegate_refusal(delegator=None, delegate=user) if delegator_ids else None,
                          own_groups=groups[user.pk], own_teams=teams[user.pk])
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.change_types.models import ApprovalStage
 
+from . import sod
 from .models import Approval, ChangeRequest, ChangeState, OpenStage
 
 STAGE_WAITING = "waiting"  # an earlier mandatory stage is not approved yet
@@ -65,9 +66,7 @@ def applicable_stages(change: ChangeRequest) -> list[ApprovalStage]:
 
 def sod_excluded_ids(change: ChangeRequest) -> set[int]:
     """Who segregation of duties keeps out of the change's decisions (see sod.py)."""
-    from .sod import excluded_ids
-
-    return excluded_ids(change)
+    return sod.excluded_ids(change)
 
 
 def stage_member_ids(stage: ApprovalStage, change: ChangeRequest) -> set[int]:
