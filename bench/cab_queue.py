@@ -129,7 +129,8 @@ def setup_data():
                     open_stages.append(OpenStage(change=change, stage=stage, group_name="cab_member",
                                                  requester=requester, service=change.service,
                                                  risk_level=change.risk_level, planned_start=change.planned_start,
-                                                 opened_at=change.submitted_at,
+                                                 environment_id=change.environment_id,
+                                                 planned_end=change.planned_end, opened_at=change.submitted_at,
                                                  due_at=change.submitted_at + timedelta(hours=72)))
             Approval.objects.bulk_create(approvals, batch_size=BATCH)
             OpenStage.objects.bulk_create(open_stages, batch_size=BATCH)

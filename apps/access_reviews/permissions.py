@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
+from apps.accounts import segregation
 from apps.accounts.permissions import is_portal_member
 from apps.accounts.roles import ACCESS_ADMIN, AUDITOR
 
@@ -80,3 +81,16 @@ def get_item_for_decision(user, pk) -> ReviewItem:
 
 def is_reviewer(user) -> bool:
     return is_portal_member(user) and ReviewItem.objects.filter(reviewer=user).exists()
+
+
+def review_conflict(user, grant: AccessGrant) -> segregation.DutyConflict | None:
+    """Segregation of duties for a review decision (the one rule, apps.accounts.segregation):
+    nobody certifies a grant they issued or hold, and only a person decides."""
+    return segregation.duty_conflict(
+        user=user, parties={segregation.GRANT_ISSUER: {grant.granted_by_id}, segregation.GRANT_HOLDER: {grant.user_id}},
+        what="this grant")
+
+
+def review_sod_q(user) -> Q:
+    """The items `user` may not certify under `review_conflict`, as a filter on review items."""
+    return Q(grant__user=user) | Q(grant__granted_by=user)

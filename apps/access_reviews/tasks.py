@@ -46,7 +46,7 @@ def close_campaign(campaign_id: int, user_id: int | None = None) -> dict | None:
         return None
     requester = User.objects.filter(pk=user_id).first() if user_id else None
     with acting_as(Actor.for_task("access_reviews.close_campaign", on_behalf_of=requester)) as actor:
-        return campaign_close(campaign=campaign, actor=actor).__dict__
+        return campaign_close(campaign=campaign, actor=actor).counts()
 
 
 @shared_task(acks_late=True)

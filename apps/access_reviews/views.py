@@ -43,14 +43,18 @@ def _safe_next(request, default: str) -> str:
 
 def _row_context(request, item: ReviewItem, *, error: str = "", error_field: str = "", show_reviewer=False) -> dict:
     limit = selectors.inactive_days_limit()
-    item.can_decide = _can_decide(request.user, item)
+    _mark_decidable(request.user, item)
     return {"item": item, "error": error, "error_field": error_field, "limit": limit,
             "show_reviewer": show_reviewer, "today": timezone.localdate()}
 
 
-def _can_decide(user, item: ReviewItem) -> bool:
-    return (not item.decision and item.campaign.status == ReviewCampaign.Status.OPEN
-            and item.grant.user_id != user.pk and (item.reviewer_id == user.pk or permissions.can_manage_access(user)))
+def _mark_decidable(user, item: ReviewItem) -> None:
+    """`can_decide` (offer the decision form) and `sod_refusal` (why the user may not certify
+    this grant: she issued or holds it; the row says it needs another reviewer)."""
+    conflict = permissions.review_conflict(user, item.grant)
+    item.sod_refusal = conflict.message if conflict is not None else ""
+    item.can_decide = (not item.decision and item.campaign.status == ReviewCampaign.Status.OPEN and conflict is None
+                       and (item.reviewer_id == user.pk or permissions.can_manage_access(user)))
 
 
 def _annotate_rows(items, user, now=None) -> list[ReviewItem]:
@@ -68,7 +72,7 @@ def _annotate_rows(items, user, now=None) -> list[ReviewItem]:
         item.days_inactive = max(0, (now - item.last_activity).days)
         item.needs_justification = item.days_inactive > limit
         item.grant_age_days = (now - grant.granted_at).days
-        item.can_decide = _can_decide(user, item)
+        _mark_decidable(user, item)
     return rows
 
 
@@ -95,6 +99,7 @@ def reviews(request):
                      .order_by("due_date").values("pk", "name", "due_date"))
     return render(request, "access_reviews/reviews.html", {
         "page_obj": page, "rows": rows, "filters": g, "campaigns": campaigns,
+        "needs_another_reviewer": qs.filter(permissions.review_sod_q(request.user)).count(),
         "services": Service.objects.order_by("name").only("slug", "name"), "privileges": Privilege.choices,
         "limit": selectors.inactive_days_limit(), "today": timezone.localdate(),
         "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),

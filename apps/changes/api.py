@@ -167,7 +167,8 @@ class ChangeApprovalsApi(PortalAPIView):
         return Response(ApprovalOut(approvals, many=True, context={"change": change}).data)
 
     @extend_schema(request=ApprovalIn, responses={201: ApprovalOut},
-                   summary="Approve or reject (403 self_approval_forbidden / not_an_approver, 409 already_decided)")
+                   summary="Approve or reject (403 self_approval_forbidden / not_an_approver / delegate_not_eligible / "
+                           "approver_privilege_required, 409 already_decided / stage_not_open / freeze_active)")
     def post(self, request, ref: str):
         change = get_change_for_user(request.user, ref)
         data = ApprovalIn(data=request.data)

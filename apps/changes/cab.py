@@ -14,7 +14,7 @@ from apps.audit.actor import resolve_actor
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
-from . import workflow
+from . import sod, workflow
 from .models import Approval, CabAgendaItem, CabMeeting, CabMember, ChangeRequest, ChangeState, OpenStage
 
 
@@ -116,9 +116,8 @@ def cab_item_decide(*, item: CabAgendaItem, decision: str, notes: str, actor: An
                 raise Conflict("This change has no CAB stage.", code="not_an_approver")
             if cab_stage.status != workflow.STAGE_OPEN:
                 raise Conflict(f"The CAB stage is {cab_stage.status}, not open.", code="stage_not_open")
-            if resolved.user.pk in (change.requester_id, change.implementer_id):
-                raise NotAllowed("You requested or implement this change; another member must record the decision.",
-                                 code="self_approval_forbidden")
+            # Whoever records the board's decision is its approver: the same segregation of duties.
+            sod.approval_require_separate_duties(change=change, user=resolved.user)
             comment = f"Decided in CAB {meeting.starts_at:%Y-%m-%d}" + (f": {notes}" if notes else "")
             approval_record(change=change, approver=resolved.user, decision=decision, comment=comment,
                             cab_meeting=meeting, stage_result=cab_stage)

@@ -8,6 +8,7 @@ from apps.change_types.models import ChangeType, StandardChangeTemplate
 
 from .models import RolloutStrategy
 from .risk import QUESTIONS
+from .sod import eligible_delegates
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -103,11 +104,19 @@ class DecisionForm(forms.Form):
 
 
 class DelegationForm(forms.Form):
-    delegate = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True, kind="human")
-                                      .order_by("username"), to_field_name="username")
+    """Offers only the people delegation_create accepts (sod.eligible_delegates); the service
+    re-checks whatever arrives."""
+
+    delegate = forms.ModelChoiceField(queryset=None, to_field_name="username",
+                                      help_text="People with an approving role of their own; never an auditor, "
+                                                "executive or administrator account.")
     starts_at = forms.DateTimeField(required=False, widget=DATETIME_WIDGET, help_text="Blank: now (UTC)")
     ends_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
     reason = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, delegator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["delegate"].queryset = eligible_delegates(delegator)
 
 
 class WindowForm(forms.Form):

@@ -172,6 +172,11 @@ class OpenStage(models.Model):
     service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="+", db_index=False)
     risk_level = models.CharField(max_length=10, blank=True, default="")
     planned_start = models.DateTimeField(null=True, blank=True)
+    # What "can this person decide now?" needs beyond that: production (the approver privilege)
+    # and the whole planned slot (freezes).
+    environment = models.ForeignKey("catalog.Environment", on_delete=models.CASCADE, related_name="+",
+                                    db_index=False)
+    planned_end = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(db_index=True)
     reminded_at = models.DateTimeField(null=True, blank=True)

@@ -3,15 +3,31 @@
 
 from __future__ import annotations
 
+import operator
+from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
+from typing import Any
 
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
+from apps.accounts.models import TeamMembership
+from apps.catalog.privileges import APPROVER, privilege_held_q
 from apps.change_types.models import StandardChangeTemplate
 
-from . import workflow
-from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, OpenStage
+from . import sod, workflow
+from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, Freeze, OpenStage
 from .schedule import freezes_for, window_occurrence, windows_for
 
 # A change may be deployed only in these states, and only when the record backs it (approval_basis).
@@ -126,28 +142,90 @@ def active_delegator_ids(user, at: datetime | None = None) -> list[int]:
                 .values_list("delegator_id", flat=True))
 
 
-def _who_filters(user, delegator_ids: list[int]) -> tuple[Q, Q | None]:
-    """Which open stages name the user (own right) and which name their delegators. The user's
-    roles are the ones already read for the request; teams (and delegators' roles) cost a query each."""
-    from apps.accounts.models import TeamMembership, User
+@dataclass
+class DecisionScope:
+    """What "can this person decide now?" needs for a whole queue, read once per request (two
+    queries): the stages naming the person and each delegator, and whether the person may act as
+    a delegate. The rest (privileges, freezes, decisions, overrides) are subqueries of the filter."""
 
-    principals = [user.pk, *delegator_ids]
-    groups: dict[int, set[str]] = {pk: set() for pk in principals}
-    teams: dict[int, set[int]] = {pk: set() for pk in principals}
-    groups[user.pk] = set(user.role_names())
-    if delegator_ids:
-        for pk, name in User.groups.through.objects.filter(user_id__in=delegator_ids).values_list("user_id",
-                                                                                                  "group__name"):
-            groups[pk].add(name)
-    for pk, team_id in TeamMembership.objects.filter(user_id__in=principals).values_list("user_id", "team_id"):
+    user: Any
+    now: datetime
+    own_q: Q
+    delegated: dict[int, Q]
+    delegate_refusal: str | None
+    own_groups: set[str]
+    own_teams: set[int]
+
+    @property
+    def named_q(self) -> Q:
+        """Open stages naming the person, in their own right or through a delegation."""
+        return reduce(operator.or_, self.delegated.values(), self.own_q)
+
+    @property
+    def delegated_q(self) -> Q | None:
+        return reduce(operator.or_, self.delegated.values()) if self.delegated else None
+
+    def decidable_q(self) -> Q:
+        """Open stages the person can decide in now, as one filter: segregation of duties and
+        "already decided" (sod.approval_conflict), the approver privilege on production (theirs,
+        and a delegator's: sod.may_act_for) and freezes (services.approval_record)."""
+        me = self.user.pk
+        q = self.own_q
+        if self.delegate_refusal is None:
+            for delegator_id, named in self.delegated.items():
+                q |= named & ~_party_q(delegator_id) & ~_decided_q(delegator_id) & _privileged_q(delegator_id)
+        return q & ~_party_q(me) & ~_decided_q(me) & _privileged_q(me) & ~_frozen_q()
+
+
+def _party_q(pk: int) -> Q:
+    """The person is a party to the open stage's change (requester, implementer, override authoriser)."""
+    return (Q(requester_id=pk) | Q(implementer_id=pk)
+            | Q(Exists(EmergencyOverride.objects.filter(change_id=OuterRef("change_id"), authorised_by_id=pk))))
+
+
+def _decided_q(pk: int) -> Q:
+    live = Approval.objects.filter(change_id=OuterRef("change_id"), voided_at__isnull=True)
+    return Q(Exists(live.filter(Q(approver_id=pk) | Q(on_behalf_of_id=pk))))
+
+
+def _privileged_q(pk: int) -> Q:
+    return Q(environment__is_production=False) | Q(privilege_held_q(pk, APPROVER))
+
+
+def _covering_freezes() -> QuerySet[Freeze]:
+    """Freezes over the open stage's planned slot (schedule.freezes_for, as a subquery)."""
+    return (Freeze.objects.filter(starts_at__lt=OuterRef("planned_end"), ends_at__gt=OuterRef("planned_start"))
+            .filter(Q(service__isnull=True) | Q(service_id=OuterRef("service_id")))
+            .filter(Q(environment__isnull=True) | Q(environment_id=OuterRef("environment_id")))
+            .filter(Q(team__isnull=True) | Q(team_id=OuterRef("service__owner_team_id"))))
+
+
+def _frozen_q() -> Q:
+    """Approval refused by a freeze: a non-emergency change whose planned slot a freeze covers."""
+    return Q(Exists(_covering_freezes())) & Q(stage__change_type__is_emergency=False)
+
+
+def decision_scope(user, now: datetime | None = None) -> DecisionScope:
+    now = now or timezone.now()
+    groups: dict[int, set[str]] = {user.pk: set(user.role_names())}  # already read for the request
+    # The active delegators and their roles, in one query.
+    for delegator_id, name in (Delegation.objects.filter(delegate=user, revoked_at__isnull=True, starts_at__lte=now,
+                                                         ends_at__gt=now)
+                               .values_list("delegator_id", "delegator__groups__name")):
+        groups.setdefault(delegator_id, set())
+        if name:
+            groups[delegator_id].add(name)
+    teams: dict[int, set[int]] = {pk: set() for pk in groups}
+    for pk, team_id in TeamMembership.objects.filter(user_id__in=list(groups)).values_list("user_id", "team_id"):
         teams[pk].add(team_id)
 
-    def q_for(ids: list[int]) -> Q:
-        names = set().union(*(groups[i] for i in ids))
-        team_ids = set().union(*(teams[i] for i in ids))
-        return Q(group_name__in=sorted(names), team__isnull=True) | Q(team_id__in=sorted(team_ids))
+    def named(pk: int) -> Q:
+        return Q(group_name__in=sorted(groups[pk]), team__isnull=True) | Q(team_id__in=sorted(teams[pk]))
 
-    return q_for([user.pk]), (q_for(delegator_ids) if delegator_ids else None)
+    delegator_ids = sorted(pk for pk in groups if pk != user.pk)
+    return DecisionScope(user=user, now=now, own_q=named(user.pk), delegated={pk: named(pk) for pk in delegator_ids},
+                         delegate_refusal=sod.delegate_refusal(delegator=None, delegate=user) if delegator_ids else None,
+                         own_groups=groups[user.pk], own_teams=teams[user.pk])
 
 
 QUEUE_ORDER = ("planned_start", "pk")
@@ -212,23 +290,36 @@ class WaitingQueue:
 
 
 def cab_queue_for(user, *, service: str | None = None, team: str | None = None, change_type: str | None = None,
-                  risk: str | None = None, delegated_only: bool = False) -> tuple[WaitingQueue, dict]:
-    """Changes waiting for `user`'s decision, directly or as a delegate, and counts by kind.
+                  risk: str | None = None, delegated_only: bool = False,
+                  scope: DecisionScope | None = None) -> tuple[WaitingQueue, dict]:
+    """Changes `user` can decide now, directly or as a delegate, and counts by kind.
 
-    A fixed number of queries whatever the size of the queue. The list, its pages and the counts
-    all come from the person's open stages (a few thousand rows, never every change ever filed),
-    filtered on the copies those rows keep of their change."""
+    Only what a decision would be accepted on (DecisionScope.decidable_q: segregation of duties,
+    already decided, the approver privilege on production, freezes); `blocked_for` explains the
+    rest. A fixed number of queries whatever the size of the queue. The list, its pages and the
+    counts all come from the person's open stages (a few thousand rows, never every change ever
+    filed), filtered on the copies those rows keep of their change."""
     now = timezone.now()
     if not user.is_authenticated or getattr(user, "kind", "human") != "human":
         return (WaitingQueue(stages=OpenStage.objects.none(), total=0, own_q=Q(pk__in=[]), who=Q(pk__in=[]),
                              now=now), {"total": 0, "own": 0, "delegated": 0, "overdue": 0})
-    delegators = active_delegator_ids(user, now)
-    own_q, delegated_q = _who_filters(user, delegators)
+    scope = scope or decision_scope(user, now)
+    own_q, delegated_q = scope.own_q, scope.delegated_q
     who = own_q | delegated_q if delegated_q is not None else own_q
-    # Segregation of duties and "already decided": never the person's own changes, never twice.
-    live = Approval.objects.filter(change=OuterRef("change_id"), voided_at__isnull=True)
-    stages = OpenStage.objects.filter(who).exclude(requester=user).exclude(implementer=user).exclude(
-        Exists(live.filter(approver=user))).exclude(Exists(live.filter(on_behalf_of=user)))
+    stages = _filtered(OpenStage.objects.filter(scope.decidable_q()), service=service, team=team,
+                       change_type=change_type, risk=risk)
+    if delegated_only:
+        stages = stages.exclude(change_id__in=OpenStage.objects.filter(own_q).values("change_id"))
+    counts = stages.aggregate(total=Count("change_id", distinct=True),
+                              own=Count("change_id", distinct=True, filter=own_q),
+                              overdue=Count("change_id", distinct=True, filter=Q(due_at__lt=now)))
+    counts["delegated"] = counts["total"] - counts["own"]
+    queue = WaitingQueue(stages=stages, total=counts["total"], own_q=own_q, who=who, now=now)
+    queue.scope = scope
+    return queue, counts
+
+
+def _filtered(stages: QuerySet[OpenStage], *, service=None, team=None, change_type=None, risk=None):
     if service:
         stages = stages.filter(service__slug=service)
     if team:
@@ -237,13 +328,108 @@ def cab_queue_for(user, *, service: str | None = None, team: str | None = None, 
         stages = stages.filter(stage__change_type__slug=change_type)
     if risk:
         stages = stages.filter(risk_level=risk)
-    if delegated_only:
-        stages = stages.exclude(change_id__in=OpenStage.objects.filter(own_q).values("change_id"))
-    counts = stages.aggregate(total=Count("change_id", distinct=True),
-                              own=Count("change_id", distinct=True, filter=own_q),
-                              overdue=Count("change_id", distinct=True, filter=Q(due_at__lt=now)))
-    counts["delegated"] = counts["total"] - counts["own"]
-    return WaitingQueue(stages=stages, total=counts["total"], own_q=own_q, who=who, now=now), counts
+    return stages
+
+
+BLOCKED_SHOWN = 20
+
+
+def blocked_for(user, *, scope: DecisionScope, service: str | None = None, team: str | None = None,
+                change_type: str | None = None, risk: str | None = None) -> dict:
+    """The changes waiting in a stage that names `user` (or a delegator) which they cannot decide
+    now, each with why: already decided, segregation of duties, the approver privilege missing,
+    a freeze, or only as a delegate who cannot. Plus changes where their stage is not open yet.
+    {"total": n, "rows": [first BLOCKED_SHOWN rows]}; two queries, whatever the number."""
+    me = user.pk
+    decidable = OpenStage.objects.filter(scope.decidable_q()).values("change_id")
+    stages = _filtered(OpenStage.objects.filter(scope.named_q), service=service, team=team, change_type=change_type,
+                       risk=risk).exclude(change_id__in=decidable)
+    covering = _covering_freezes().order_by("ends_at")
+    flags = {
+        "decided": _decided_q(me),
+        "is_requester": Q(requester_id=me), "is_implementer": Q(implementer_id=me),
+        "is_authoriser": Q(Exists(EmergencyOverride.objects.filter(change_id=OuterRef("change_id"),
+                                                                   authorised_by_id=me))),
+        "unprivileged": ~_privileged_q(me),
+        "frozen": _frozen_q(),
+        "own": scope.own_q,
+    }
+    total = stages.aggregate(n=Count("change_id", distinct=True))["n"]
+    rows = (stages.annotate(**{k: ExpressionWrapper(q, output_field=BooleanField()) for k, q in flags.items()},
+                            freeze_name=Subquery(covering.values("name")[:1]),
+                            freeze_ends_at=Subquery(covering.values("ends_at")[:1]))
+            .order_by("planned_start", "change_id", "stage__order")
+            .values("change_id", "change__number", "change__title", "service__name", "stage__name", "freeze_name",
+                    "freeze_ends_at", *flags)
+            [:BLOCKED_SHOWN * 4])
+    shown: dict[int, dict] = {}
+    for row in rows:
+        if row["change_id"] in shown:
+            continue
+        row["reason"], row["explanation"] = _why_not(row, scope)
+        shown[row["change_id"]] = row
+        if len(shown) == BLOCKED_SHOWN:
+            break
+    waiting = (_filtered(OpenStage.objects.filter(_stage_not_open_q(scope)), service=service, team=team,
+                         change_type=change_type, risk=risk)
+               .exclude(change_id__in=OpenStage.objects.filter(scope.named_q).values("change_id"))
+               .exclude(_party_q(me)).exclude(_decided_q(me))
+               .order_by("planned_start", "change_id", "stage__order")
+               .values("change_id", "change__number", "change__title", "service__name", "stage__name")
+               [:BLOCKED_SHOWN * 2])
+    for row in waiting:
+        if row["change_id"] in shown or len(shown) >= BLOCKED_SHOWN:
+            continue
+        row["reason"] = "stage_not_open"
+        row["explanation"] = (f"Your stage is not open yet: it opens once “{row['stage__name']}” approves.")
+        shown[row["change_id"]] = row
+    return {"total": total, "rows": list(shown.values())}
+
+
+def _stage_not_open_q(scope: DecisionScope) -> Q:
+    """Open stages of changes where a later stage names the person (in their own right) and applies
+    (workflow.stage_applies): their stage waits for this one (approval_target's `stage_not_open`)."""
+    from apps.change_types.models import ApprovalStage
+
+    later = ApprovalStage.objects.filter(change_type_id=OuterRef("stage__change_type_id"),
+                                         order__gt=OuterRef("stage__order"))
+    kinds = ApprovalStage.ApproverKind
+
+    def names_me(**applies) -> Q:
+        by_group = Q(Exists(later.filter(approver_kind=kinds.GROUP, approver_group__in=sorted(scope.own_groups),
+                                         **applies)))
+        by_team = Q(Exists(later.filter(approver_kind=kinds.OWNING_TEAM, **applies))) & Q(
+            service__owner_team_id__in=sorted(scope.own_teams))
+        return by_group | by_team
+
+    when = ApprovalStage.AppliesWhen
+    return (names_me(applies_when=when.ALWAYS)
+            | (names_me(applies_when=when.CAB) & Q(change__cab_required=True))
+            | (names_me(applies_when=when.DATABASE_CHANGE) & Q(change__risk_answers__database_change=True)))
+
+
+def _why_not(row: dict, scope: DecisionScope) -> tuple[str, str]:
+    if row["decided"]:
+        return "already_decided", "You have already decided on this change; the stage waits for others."
+    parties = [text for flag, text in (("is_requester", "requested"), ("is_implementer", "implement"),
+                                       ("is_authoriser", "authorised the emergency override of")) if row[flag]]
+    if parties:
+        return "segregation_of_duties", (f"You {' and '.join(parties)} this change, so you cannot decide on it "
+                                         "(segregation of duties).")
+    if row["unprivileged"]:
+        return "privilege_required", (f"Production change to {row['service__name']}: you do not hold the approver "
+                                      "privilege (granted through an access review; revoked or expired).")
+    if row["frozen"]:
+        until = f" until {row['freeze_ends_at']:%Y-%m-%d %H:%M} UTC" if row["freeze_ends_at"] else ""
+        return "freeze_active", (f"Freeze “{row['freeze_name']}”{until} covers its planned slot: it cannot be "
+                                 "approved before the freeze ends (it can still be rejected from the change page).")
+    if not row["own"]:
+        if scope.delegate_refusal:
+            return "delegate_not_eligible", f"Only as a delegate, and you cannot act as one now: {scope.delegate_refusal}"
+        return "delegate_cannot", ("Only as a delegate, and the person you stand in for cannot decide it (they are "
+                                   "a party to it, already decided, or lack the approver privilege).")
+    return "not_decidable", "You cannot decide on this change now."
+
 
 
 def change_detail_queryset() -> QuerySet[ChangeRequest]:

@@ -16,7 +16,7 @@ from apps.audit.history import atomic_as, history_copy_many
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
-from . import risk, workflow
+from . import risk, sod, workflow
 from .models import (
     EDITABLE_FIELDS,
     ROLLBACK_FIELDS,
@@ -438,24 +438,21 @@ def _enqueue(task_name: str, *args: Any) -> None:
 def approval_target(*, change: ChangeRequest, user) -> tuple[workflow.StageResult, Any]:
     """The open stage `user` decides in, and on whose behalf (None: their own right).
 
-    Raises the refusal a decision by `user` would get, in the order API.md documents."""
-    if getattr(user, "kind", "human") != "human" or not user.is_active:
-        raise NotAllowed("Pipelines and service accounts never approve changes.", code="not_an_approver")
-    if user.pk in (change.requester_id, change.implementer_id):
-        role = "requested" if user.pk == change.requester_id else "implement"
-        raise NotAllowed(f"You {role} this change, so you cannot approve it (segregation of duties).",
-                         code="self_approval_forbidden")
+    Raises the refusal a decision by `user` would get, in the order API.md documents. Segregation
+    of duties (sod.approval_conflict) is asked for the user and for every delegator they would act for."""
     live = workflow.live_approvals(change)
-    if any(a.approver_id == user.pk or a.on_behalf_of_id == user.pk for a in live):
-        raise Conflict("You have already decided on this change.", code="already_decided")
+    parties = sod.change_parties(change)
+    conflict = sod.approval_conflict(change=change, user=user, live=live, parties=parties)
+    if conflict is not None:
+        raise conflict.error()
     if not workflow.accepts_decisions(change):
         raise Conflict(f"This change is {change.state}; it is not waiting for approvals.", code="not_in_review")
     result = workflow.evaluate(change, live)
     from .selectors import active_delegator_ids
 
     delegators = None
-    excluded = workflow.sod_excluded_ids(change)
-    decided = {a.approver_id for a in live} | {a.on_behalf_of_id for a in live if a.on_behalf_of_id}
+    roles = None
+    delegate_refusal: PortalError | None = None
     waiting_match = False
     for stage_result in result.stages:
         stage = stage_result.stage
@@ -468,15 +465,26 @@ def approval_target(*, change: ChangeRequest, user) -> tuple[workflow.StageResul
             from apps.accounts.models import User
 
             delegators = list(User.objects.filter(pk__in=active_delegator_ids(user)))
+            roles = sod.deciding_roles() if delegators else set()
         for delegator in delegators:
-            if delegator.pk in excluded or delegator.pk in decided:
+            if not workflow.user_in_stage(delegator, stage, change):
                 continue
-            if workflow.user_in_stage(delegator, stage, change):
-                if stage_result.status == workflow.STAGE_OPEN:
-                    return stage_result, delegator
-                waiting_match = waiting_match or stage_result.status == workflow.STAGE_WAITING
+            conflict = sod.approval_conflict(change=change, user=user, on_behalf_of=delegator, live=live,
+                                             parties=parties)
+            if conflict is not None:
+                delegate_refusal = delegate_refusal or conflict.error()
+                continue
+            refusal = sod.may_act_for(delegate=user, delegator=delegator, change=change, roles=roles)
+            if refusal is not None:
+                delegate_refusal = delegate_refusal or NotAllowed(refusal, code="delegate_not_eligible")
+                continue
+            if stage_result.status == workflow.STAGE_OPEN:
+                return stage_result, delegator
+            waiting_match = waiting_match or stage_result.status == workflow.STAGE_WAITING
     if waiting_match:
         raise Conflict("Your stage is not open yet: earlier stages must approve first.", code="stage_not_open")
+    if delegate_refusal is not None:
+        raise delegate_refusal
     raise NotAllowed("You are not an approver in any open stage of this change.", code="not_an_approver")
 
 
@@ -496,6 +504,8 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
         if stage_result is None:
             stage_result, on_behalf_of = approval_target(change=locked, user=approver)
         else:
+            # A stage settled elsewhere (a CAB meeting): the same segregation of duties, on the locked row.
+            sod.approval_require_separate_duties(change=locked, user=approver)
             on_behalf_of = None
         if locked.environment.is_production and not holds_privilege(approver, "approver", locked.service,
                                                                      locked.environment):
@@ -671,10 +681,9 @@ def delegation_create(*, delegator, delegate, ends_at: datetime, actor: Any, sta
                       reason: str = "") -> Delegation:
     resolved = resolve_actor(actor)
     starts_at = starts_at or timezone.now()
-    if delegate.pk == delegator.pk:
-        raise InvalidInput("You cannot delegate to yourself.", fields={"delegate": ["Choose a colleague."]})
-    if getattr(delegate, "kind", "human") != "human" or not delegate.is_active:
-        raise InvalidInput("Decisions can only be delegated to an active person.", fields={"delegate": ["Not a person."]})
+    # Only to someone who could hold the authority handed over (sod.delegate_refusal): never an
+    # auditor, executive, plain requester, administrator account or pipeline.
+    sod.delegate_require_eligible(delegator=delegator, delegate=delegate)
     if ends_at <= starts_at:
         raise InvalidInput("The delegation must end after it starts.", fields={"ends_at": ["Must be after the start."]})
     if ends_at - starts_at > timedelta(days=90):

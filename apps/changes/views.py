@@ -31,7 +31,7 @@ from .permissions import (
     may_submit,
 )
 from .schedule import change_conflicts
-from .selectors import cab_queue_for, changes_list
+from .selectors import blocked_for, cab_queue_for, changes_list
 
 
 def _filter_choices() -> dict:
@@ -53,14 +53,14 @@ def change_list(request):
 
 @member_required
 def queue(request):
-    qs, counts = cab_queue_for(request.user, service=request.GET.get("service") or None,
-                               team=request.GET.get("team") or None,
-                               change_type=request.GET.get("change_type") or None,
-                               risk=request.GET.get("risk") or None,
-                               delegated_only=request.GET.get("delegated") == "1")
+    filters = {"service": request.GET.get("service") or None, "team": request.GET.get("team") or None,
+               "change_type": request.GET.get("change_type") or None, "risk": request.GET.get("risk") or None}
+    qs, counts = cab_queue_for(request.user, delegated_only=request.GET.get("delegated") == "1", **filters)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "changes/queue.html", {"page_obj": page, "counts": counts, "filters": request.GET,
-                                                  **_filter_choices()})
+    # What names the person but cannot be decided now, and why (instead of a button that errors).
+    blocked = blocked_for(request.user, scope=qs.scope, **filters)
+    return render(request, "changes/queue.html", {"page_obj": page, "counts": counts, "blocked": blocked,
+                                                  "filters": request.GET, **_filter_choices()})
 
 
 def _apply_errors(form, exc: PortalError) -> None:
@@ -151,8 +151,14 @@ def _approval_context(request, change) -> dict:
             if not holds_privilege(request.user, "approver", change.service, change.environment):
                 refusal = (f"Approving production changes to {change.service} needs the approver privilege "
                            "(granted through an access review).")
+    # A freeze refuses approval (not rejection) of a non-emergency change: say so instead of a button that errors.
+    freeze = None
+    if accepts and refusal is None and not change.change_type.is_emergency:
+        from .schedule import blocking_freeze
+
+        freeze = blocking_freeze(change)
     return {"change": change, "result": result, "voided": [a for a in approvals if a.voided_at],
-            "can_approve": accepts and refusal is None,
+            "can_approve": accepts and refusal is None, "approve_frozen": freeze["message"] if freeze else "",
             "refusal": refusal, "decision_form": DecisionForm()}
 
 

@@ -20,7 +20,7 @@ from apps.accounts.permissions import member_required
 from releaseportal.errors import PortalError
 
 from . import cab as cab_services
-from . import services
+from . import services, sod
 from .forms import CabMeetingForm, DelegationForm, FreezeForm, WindowForm
 from .models import (
     CabAgendaItem,
@@ -186,7 +186,7 @@ def schedule(request):
 
 @member_required
 def delegations(request):
-    form = DelegationForm(request.POST or None)
+    form = DelegationForm(request.POST or None, delegator=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             services.delegation_create(delegator=request.user, delegate=form.cleaned_data["delegate"],
@@ -264,6 +264,11 @@ def cab_meeting(request, pk: int):
         return redirect("changes:cab_meeting", pk=meeting.pk)
     members = list(meeting.memberships.select_related("user").order_by("user__username"))
     agenda = list(meeting.agenda.select_related("change", "change__service", "change__environment", "decided_by"))
+    # Who may not record the board's decision on an item (segregation of duties) sees why, not a button.
+    refused = sod.approval_conflicts(user=request.user, changes=[i.change for i in agenda if not i.decision])
+    for item in agenda:
+        conflict = refused.get(item.change_id)
+        item.sod_refusal = conflict.message if conflict else ""
     return render(request, "changes/cab_meeting.html", {
         "meeting": meeting, "members": members, "agenda": agenda, "runner": runner,
         "present": sum(1 for m in members if m.present), "user_model": get_user_model()})

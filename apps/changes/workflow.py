@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.change_types.models import ApprovalStage
 
+from . import sod
 from .models import Approval, ChangeRequest, ChangeState, OpenStage
 
 STAGE_WAITING = "waiting"  # an earlier mandatory stage is not approved yet
@@ -64,7 +65,8 @@ def applicable_stages(change: ChangeRequest) -> list[ApprovalStage]:
 
 
 def sod_excluded_ids(change: ChangeRequest) -> set[int]:
-    return {pk for pk in (change.requester_id, change.implementer_id) if pk}
+    """Who segregation of duties keeps out of the change's decisions (see sod.py)."""
+    return sod.excluded_ids(change)
 
 
 def stage_member_ids(stage: ApprovalStage, change: ChangeRequest) -> set[int]:
@@ -138,7 +140,7 @@ def evaluate(change: ChangeRequest, approvals: list[Approval] | None = None) -> 
     stages = applicable_stages(change)
     if not stages:
         return ApprovalResult(stages=[], status=OVERALL_NOT_REQUIRED)
-    excluded = sod_excluded_ids(change)
+    excluded: set[int] | None = None
     results: list[StageResult] = []
     blocked = False
     any_rejected = False
@@ -152,6 +154,8 @@ def evaluate(change: ChangeRequest, approvals: list[Approval] | None = None) -> 
         elif stage.rule == ApprovalStage.Rule.QUORUM:
             required = stage.quorum
         else:
+            if excluded is None:
+                excluded = sod_excluded_ids(change)
             required = max(len(stage_member_ids(stage, change) - excluded), 1)
         if cab is not None:
             status = STAGE_APPROVED if cab.decision == Approval.Decision.APPROVE else STAGE_REJECTED
@@ -191,7 +195,8 @@ def accepts_decisions(change: ChangeRequest) -> bool:
 def open_stage_copies(change: ChangeRequest) -> dict:
     """What an open stage copies from its change for the queue (see OpenStage)."""
     return {"requester_id": change.requester_id, "implementer_id": change.implementer_id,
-            "service_id": change.service_id, "risk_level": change.risk_level, "planned_start": change.planned_start}
+            "service_id": change.service_id, "risk_level": change.risk_level, "planned_start": change.planned_start,
+            "environment_id": change.environment_id, "planned_end": change.planned_end}
 
 
 def sync_open_stages(change: ChangeRequest, result: ApprovalResult | None = None) -> list[OpenStage]:

@@ -25,14 +25,23 @@ def team_lead(roles_ready, team):
 
 
 @pytest.fixture
-def make_grant(environments, access_admin):
-    """make_grant(user, service, privilege="approver", env="prod", days_old=0, last_used_days=None)."""
+def grant_issuer(roles_ready):
+    """Who issues the fixtures' grants: not a reviewer, so access admins may certify them (nobody
+    certifies a grant they issued)."""
+    from tests.factories import UserFactory
+
+    return UserFactory(username="ines", first_name="Ines", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def make_grant(environments, grant_issuer):
+    """make_grant(user, service, privilege="approver", env="prod", days_old=0, last_used_days=None, actor=grant_issuer)."""
     from apps.access_reviews.models import AccessGrant
     from apps.access_reviews.services import grant_create
 
-    def make(user, service, privilege="approver", env="prod", days_old=0, last_used_days=None, **kwargs):
+    def make(user, service, privilege="approver", env="prod", days_old=0, last_used_days=None, actor=None, **kwargs):
         grant = grant_create(user=user, privilege=privilege, service=service, environment=environments[env],
-                             justification="needed for on-call", actor=access_admin, **kwargs)
+                             justification="needed for on-call", actor=actor or grant_issuer, **kwargs)
         updates = {}
         if days_old:
             updates["granted_at"] = timezone.now() - timedelta(days=days_old)

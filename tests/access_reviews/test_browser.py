@@ -17,17 +17,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_grace_runs_a_campaign_and_the_revoked_approver_is_refused(page, browser_login, roles_ready, approver,
                                                                    requester, service, environments,
-                                                                   production_change):
+                                                                   production_change, grant_issuer):
     from apps.access_reviews.services import grant_create
     from apps.changes.services import approval_record
     from tests.factories import UserFactory
 
     # The demo's access admin, the only one; payments has no lead, so she reviews its grants herself.
-    grace = UserFactory(username="grace", first_name="Grace", roles=("access_admin",))
+    # Someone else issued them: nobody certifies a grant she issued (test_segregation.py).
+    UserFactory(username="grace", first_name="Grace", roles=("access_admin",))
     revoke_me = grant_create(user=approver, privilege="approver", service=service, environment=environments["prod"],
-                             justification="payments approver", actor=grace)
+                             justification="payments approver", actor=grant_issuer)
     keep_me = grant_create(user=requester, privilege="deployer", service=service, environment=environments["prod"],
-                           justification="on-call deploys", actor=grace)
+                           justification="on-call deploys", actor=grant_issuer)
     AccessGrant.objects.filter(pk=revoke_me.pk).update(last_used_at=timezone.now() - timedelta(days=5))
     # Unused for 200 days: keeping it needs a justification.
     AccessGrant.objects.filter(pk=keep_me.pk).update(granted_at=timezone.now() - timedelta(days=200))

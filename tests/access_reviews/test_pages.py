@@ -228,8 +228,8 @@ def test_reviewers_cannot_open_or_close(client, team_lead, campaign_with_items):
 def test_the_report_downloads_for_auditors(client, auditor, access_admin, campaign_with_items):
     from apps.access_reviews.evidence import campaign_reports_store
 
-    campaign_close(campaign=campaign_with_items, actor=access_admin)
-    reports = {r.format: r for r in campaign_reports_store(campaign=campaign_with_items, actor=access_admin)}
+    closed = campaign_close(campaign=campaign_with_items, actor=access_admin).campaign
+    reports = {r.format: r for r in campaign_reports_store(campaign=closed, actor=access_admin)}
     client.force_login(auditor)
     response = client.get(reverse("access_reviews:report", args=[campaign_with_items.pk, "csv"]))
     assert response.status_code == 200 and response["X-Content-SHA256"] == reports["csv"].sha256

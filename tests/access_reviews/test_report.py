@@ -26,8 +26,7 @@ def closed_campaign(team_lead, access_admin, approver, requester, implementer, s
     item_decide(item=campaign.items.get(grant=revoked), decision="revoke", actor=team_lead)
     item_decide(item=campaign.items.get(grant=kept), decision="keep", justification="month-end releases",
                 actor=team_lead)
-    campaign_close(campaign=campaign, actor=access_admin)
-    return campaign
+    return campaign_close(campaign=campaign, actor=access_admin).campaign
 
 
 def test_the_csv_lists_every_item_decision_and_revocation(closed_campaign, access_admin):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.changes.models import Delegation
 from apps.changes.selectors import cab_queue_for
 from apps.changes.services import approval_record, delegation_create, delegation_revoke
-from releaseportal.errors import InvalidInput, NotAllowed
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def dba_type(make_type):
 
 def test_a_delegate_decides_and_both_are_named(dba_type, make_change, person):
     dora = person("dora", roles=("dba",))
-    sam = person("sam", roles=("requester",))
+    sam = person("sam", roles=("approver",))
     delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
     change = make_change(dba_type, submit=True)
     queue, counts = cab_queue_for(sam)
@@ -33,7 +33,7 @@ def test_a_delegate_decides_and_both_are_named(dba_type, make_change, person):
 
 def test_an_expired_delegation_gives_nothing(dba_type, make_change, person):
     dora = person("dora", roles=("dba",))
-    sam = person("sam", roles=("requester",))
+    sam = person("sam", roles=("approver",))
     start = timezone.now() - timedelta(days=3)
     delegation_create(delegator=dora, delegate=sam, starts_at=start, ends_at=timezone.now() - timedelta(minutes=1),
                       actor=dora)
@@ -46,7 +46,7 @@ def test_an_expired_delegation_gives_nothing(dba_type, make_change, person):
 
 def test_a_revoked_delegation_gives_nothing(dba_type, make_change, person):
     dora = person("dora", roles=("dba",))
-    sam = person("sam", roles=("requester",))
+    sam = person("sam", roles=("approver",))
     delegation = delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=1), actor=dora)
     delegation_revoke(delegation=delegation, actor=dora)
     change = make_change(dba_type, submit=True)
@@ -57,15 +57,19 @@ def test_a_revoked_delegation_gives_nothing(dba_type, make_change, person):
 def test_delegator_and_delegate_count_once(make_type, make_change, person):
     change_type = make_type("dba2", [{"name": "DBA", "group": "dba", "rule": "quorum", "quorum": 2}])
     dora = person("dora", roles=("dba",))
-    sam = person("sam", roles=("requester",))
+    sam = person("sam", roles=("approver",))
     delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=1), actor=dora)
     change = make_change(change_type, submit=True)
     approval_record(change=change, approver=dora, decision="approve")
-    with pytest.raises(NotAllowed):
+    with pytest.raises(Conflict) as exc:
         approval_record(change=change, approver=sam, decision="approve")
+    assert exc.value.code == "already_decided" and "dora has already decided" in exc.value.message
 
 
 def test_a_delegate_who_requested_the_change_cannot_approve_it(dba_type, make_change, person, requester):
+    from django.contrib.auth.models import Group
+
+    requester.groups.add(Group.objects.get(name="approver"))  # eligible as a delegate, still the requester
     dora = person("dora", roles=("dba",))
     delegation_create(delegator=dora, delegate=requester, ends_at=timezone.now() + timedelta(days=1), actor=dora)
     change = make_change(dba_type, submit=True)

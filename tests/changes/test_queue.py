@@ -121,7 +121,7 @@ def test_a_decision_made_by_my_delegate_takes_the_change_out_of_my_queue(make_ty
     change_type = make_type("dba2", [{"name": "DBA", "group": "dba", "rule": "quorum", "quorum": 2}])
     dora = person("dora", roles=("dba",))
     person("dan", roles=("dba",))
-    sam = person("sam", roles=("requester",))
+    sam = person("sam", roles=("approver",))
     delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
     change = make_change(change_type, submit=True)
     assert numbers(cab_queue_for(dora)[0]) == [change.number]
@@ -234,3 +234,130 @@ def test_only_the_pages_rows_are_read_from_the_change_table(simple_type, make_ch
     reads = [q["sql"] for q in ctx.captured_queries if "changes_changerequest" in q["sql"]]
     assert len(reads) == len(expected)
     assert all('WHERE "changes_changerequest"."id" IN (' in sql for sql in reads)
+
+
+# --- only what I can decide now; the rest explained ----------------------------------------------
+
+@pytest.fixture
+def undecidable(seeded_types, make_type, simple_type, quorum_type, make_change, approver, person, environments,
+                service, requester):
+    """For adam (approver): one change he can decide, and one of each kind he cannot decide now."""
+    from guardian.shortcuts import assign_perm
+
+    from apps.changes.models import Freeze
+
+    start = timezone.now() + timedelta(days=3)
+    later = make_type("later", [{"name": "Security", "group": "security"}, {"name": "Approval", "group": "approver"}])
+    hedy = person("hedy", roles=("approver",))
+    changes = {
+        "decidable": make_change(simple_type, submit=True, title="Decidable", planned_start=start),
+        "segregation_of_duties": make_change(simple_type, submit=True, title="Mine", actor=approver,
+                                             planned_start=start + timedelta(hours=1)),
+        "already_decided": make_change(quorum_type, submit=True, title="Decided",
+                                       planned_start=start + timedelta(hours=2)),
+        "privilege_required": make_change(simple_type, submit=True, title="Production", environment=environments["prod"],
+                                          planned_start=start + timedelta(hours=3)),
+        "freeze_active": make_change(simple_type, submit=True, title="Frozen", planned_start=start + timedelta(days=10)),
+        "stage_not_open": make_change(later, submit=True, title="Later", planned_start=start + timedelta(hours=4)),
+    }
+    approval_record(change=changes["already_decided"], approver=approver, decision="approve")
+    assign_perm("catalog.approve_service_changes", hedy, service)  # hedy may decide production; adam may not
+    Freeze.objects.create(name="Year end", reason="Closing the books", starts_at=start + timedelta(days=9),
+                          ends_at=start + timedelta(days=12))
+    return changes
+
+
+def test_the_queue_lists_only_what_i_can_decide_now_and_explains_the_rest(login, undecidable, approver):
+    queue, counts = cab_queue_for(approver)
+    assert numbers(queue) == [undecidable["decidable"].number] and counts["total"] == 1
+    response = login(approver).get(reverse("changes:queue"))
+    assert [c.number for c in response.context["page_obj"]] == [undecidable["decidable"].number]
+    reasons = {row["change__number"]: row["reason"] for row in response.context["blocked"]["rows"]}
+    assert reasons == {change.number: reason for reason, change in undecidable.items() if reason != "decidable"}
+    assert response.context["blocked"]["total"] == 4  # stage-not-open changes are listed after the count
+    body = response.content.decode()
+    for reason, change in undecidable.items():
+        decide = f'hx-post="{reverse("changes:decide", args=[change.number])}"'
+        assert (decide in body) == (reason == "decidable"), reason
+    for words in ("You requested this change", "You have already decided", "do not hold the approver privilege",
+                  "Freeze “Year end”", "Your stage is not open yet"):
+        assert words in body, words
+
+
+def test_each_explanation_matches_the_refusal_a_decision_would_get(undecidable, approver):
+    """What the queue says is what the service does: every explained change refuses adam's approval."""
+    from releaseportal.errors import PortalError
+
+    codes = {"segregation_of_duties": "self_approval_forbidden", "already_decided": "already_decided",
+             "privilege_required": "approver_privilege_required", "freeze_active": "freeze_active",
+             "stage_not_open": "stage_not_open"}
+    for reason, change in undecidable.items():
+        if reason == "decidable":
+            continue
+        with pytest.raises(PortalError) as exc:
+            approval_record(change=change, approver=approver, decision="approve")
+        assert exc.value.code == codes[reason], reason
+    approval_record(change=undecidable["decidable"], approver=approver, decision="approve")
+
+
+def test_others_still_see_what_adam_cannot_decide(undecidable, person):
+    hedy = type(person("x")).objects.get(username="hedy")
+    shown = numbers(cab_queue_for(hedy)[0])
+    for reason in ("segregation_of_duties", "already_decided", "privilege_required", "decidable"):
+        assert undecidable[reason].number in shown, reason
+    assert undecidable["freeze_active"].number not in shown  # frozen for everyone
+
+
+def test_the_override_authoriser_sees_the_retrospective_stage_explained(seeded_types, make_change, person, login):
+    from apps.changes.services import emergency_override_grant
+
+    hedy = person("hedy", roles=("release_manager", "cab_member"))
+    change = make_change(seeded_types["emergency"], submit=True, title="Hotfix")
+    emergency_override_grant(change=change, actor=hedy, reason="Payments are down")
+    assert numbers(cab_queue_for(hedy)[0]) == []
+    rows = login(hedy).get(reverse("changes:queue")).context["blocked"]["rows"]
+    assert [(r["change__number"], r["reason"]) for r in rows] == [(change.number, "segregation_of_duties")]
+    assert "authorised the emergency override" in rows[0]["explanation"]
+    assert numbers(cab_queue_for(person("cato", roles=("cab_member",)))[0]) == [change.number]
+
+
+def test_a_delegate_sees_changes_of_a_delegator_who_cannot_decide_explained(make_type, make_change, person, login):
+    dba_type = make_type("dbaonly", [{"name": "DBA", "group": "dba"}])
+    dora = person("dora", roles=("dba", "requester"))
+    sam = person("sam", roles=("approver",))
+    delegation_create(delegator=dora, delegate=sam, ends_at=timezone.now() + timedelta(days=3), actor=dora)
+    doras_own = make_change(dba_type, submit=True, actor=dora)
+    assert numbers(cab_queue_for(sam)[0]) == []
+    rows = login(sam).get(reverse("changes:queue")).context["blocked"]["rows"]
+    assert [(r["change__number"], r["reason"]) for r in rows] == [(doras_own.number, "delegate_cannot")]
+
+
+def test_the_queue_costs_the_same_queries_with_explanations(login, undecidable, approver, simple_type, make_change,
+                                                           make_type, person, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    dora = person("dora", roles=("dba",))
+    delegation_create(delegator=dora, delegate=approver, ends_at=timezone.now() + timedelta(days=3), actor=dora)
+    client = login(approver)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse("changes:queue")).status_code == 200
+    dba_type = make_type("dbaonly", [{"name": "DBA", "group": "dba"}])
+    for i in range(12):
+        make_change(simple_type if i % 2 else dba_type, submit=True)
+        make_change(simple_type, submit=True, actor=approver)  # explained: his own
+    with django_assert_max_num_queries(15), CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("changes:queue"))
+    assert response.context["counts"]["total"] == 13
+    assert response.context["blocked"]["total"] == 16
+    assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_the_change_page_offers_no_approve_button_under_a_freeze(login, undecidable, person):
+    hedy = type(person("x")).objects.get(username="hedy")
+    frozen = undecidable["freeze_active"]
+    response = login(hedy).get(reverse("changes:detail", args=[frozen.number]))
+    body = response.content.decode()
+    assert 'value="approve"' not in body and 'value="reject"' in body and "Year end" in body
+    body = login(hedy).get(reverse("changes:detail", args=[undecidable["decidable"].number])).content.decode()
+    assert 'value="approve"' in body

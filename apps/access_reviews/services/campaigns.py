@@ -21,6 +21,7 @@ from apps.audit.services import PendingEvent, audit_event_record, audit_events_r
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from ..models import AccessGrant, Decision, ReviewCampaign, ReviewItem
+from ..permissions import review_conflict
 from ..selectors import inactive_days_limit, token_activity
 from .bulk import update_in_groups
 from .grants import grant_set_expiry, grants_revoke_many
@@ -28,9 +29,17 @@ from .opening import access_admins
 
 # --- deciding --------------------------------------------------------------------------------
 
+def _refuse_a_party(user: User, grant: AccessGrant) -> None:
+    """Nobody certifies a grant they issued or hold (permissions.review_conflict, the shared rule)."""
+    conflict = review_conflict(user, grant)
+    if conflict is not None:
+        code = "self_review_forbidden" if conflict.party else conflict.code
+        raise NotAllowed(conflict.message + (" Another reviewer decides." if conflict.party else ""), code=code,
+                         fields={"reviewer": [conflict.message]} if conflict.party else {})
+
+
 def _may_decide(user: User, item: ReviewItem) -> None:
-    if user.pk == item.grant.user_id:
-        raise NotAllowed("Nobody reviews their own grant.", code="self_review_forbidden")
+    _refuse_a_party(user, item.grant)
     if user.pk != item.reviewer_id and not user.has_role(ACCESS_ADMIN):
         raise NotAllowed("This item is assigned to another reviewer.", code="not_the_reviewer")
 
@@ -111,7 +120,6 @@ def item_decide(*, item: ReviewItem, decision: str, actor: Any, justification: s
         locked._change_reason = f"decided: {decision}"
         locked.save()
         audit_events_record_many(events=[_decided_event(locked)], actor=resolved)
-    item.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 
@@ -167,8 +175,7 @@ def item_reassign(*, item: ReviewItem, reviewer: User, actor: Any) -> ReviewItem
         locked = ReviewItem.objects.select_for_update(of=("self",)).select_related("grant", "campaign").get(pk=item.pk)
         if locked.decision or locked.campaign.status != ReviewCampaign.Status.OPEN:
             raise Conflict("Only open, undecided items can be reassigned.", code="item_not_open")
-        if reviewer.pk == locked.grant.user_id:
-            raise NotAllowed("Nobody reviews their own grant.", code="self_review_forbidden")
+        _refuse_a_party(reviewer, locked.grant)
         previous = locked.reviewer
         locked.reviewer = reviewer
         locked.assignment_note = f"Reassigned from {previous.username} by {resolved.label}"[:200]
@@ -184,12 +191,18 @@ def item_reassign(*, item: ReviewItem, reviewer: User, actor: Any) -> ReviewItem
 
 @dataclass
 class CloseResult:
+    """The counts of a close, and the closed campaign (the locked instance, as saved)."""
+
     revoked: int = 0
     revoked_by_policy: int = 0
     kept: int = 0
     kept_until: int = 0
     undecided: int = 0
     tokens_disabled: int = 0
+    campaign: ReviewCampaign | None = field(default=None, repr=False, compare=False)
+
+    def counts(self) -> dict[str, int]:
+        return {name: value for name, value in self.__dict__.items() if name != "campaign"}
 
 
 def _end_of_day(day: date) -> datetime:
@@ -267,11 +280,11 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
         locked._history_user = resolved.user
         locked.save()
         audit_event_record(action="access_review.campaign_closed", target=locked, actor=resolved,
-                           details={**result.__dict__, "items": len(items)})
+                           details={**result.counts(), "items": len(items)})
         campaign_id = locked.pk
         if generate_reports:
             transaction.on_commit(lambda: _generate_reports(campaign_id))
-    campaign.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    result.campaign = locked
     return result
 
 

@@ -80,7 +80,6 @@ def grant_revoke(*, grant: AccessGrant, reason: str, actor: Any, now: datetime |
         permissions_sync(user=locked.user, service=locked.service)
         audit_event_record(action="access_grant.revoked", target=locked, actor=resolved,
                            details={**_grant_details(locked), "reason": locked.revoked_reason})
-    grant.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return locked
 
 

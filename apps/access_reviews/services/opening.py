@@ -66,6 +66,7 @@ class GrantRow(NamedTuple):
     lead_is_active: bool | None
     granted_at: datetime
     flag_reason: str
+    granted_by_id: int | None
 
     def label(self) -> str:
         return f"{self.username} · {self.privilege} · {self.service_slug}"
@@ -73,7 +74,7 @@ class GrantRow(NamedTuple):
 
 _GRANT_COLUMNS = ("pk", "user_id", "user__username", "user__kind", "user__owner_team_id", "privilege", "service_id",
                   "service__slug", "service__owner_team_id", "service__owner_team__lead_id",
-                  "service__owner_team__lead__is_active", "granted_at", "flag_reason")
+                  "service__owner_team__lead__is_active", "granted_at", "flag_reason", "granted_by_id")
 
 
 def grants_in_scope(scope: str, team: Team | None, compliance: str) -> list[GrantRow]:
@@ -136,23 +137,31 @@ class Assignment(NamedTuple):
 
 def _assign(grants: list[GrantRow], admins: list[User]) -> list[Assignment]:
     """The owning team's lead, else the access admin with the fewest items so far; never the
-    holder of the grant."""
+    holder of the grant, nor (segregation of duties) whoever issued it. When only the issuer is
+    left, the item goes to her marked as needing another reviewer: the decision service refuses
+    her, and the reviewer page says so, until an access admin reassigns it."""
     load: Counter[int] = Counter()
     result = []
 
-    def least_loaded(exclude_id: int) -> int | None:
-        candidates = [a for a in admins if a.pk != exclude_id]
+    def least_loaded(*exclude_ids: int | None) -> int | None:
+        candidates = [a for a in admins if a.pk not in exclude_ids]
         if not candidates:
             return None
         return min(candidates, key=lambda a: (load[a.pk], a.username)).pk
 
     for g in grants:
-        if g.lead_id is not None and g.lead_is_active and g.lead_id != g.user_id:
+        parties = (g.user_id, g.granted_by_id)
+        if g.lead_id is not None and g.lead_is_active and g.lead_id not in parties:
             reviewer, original, note = g.lead_id, None, ""
         elif g.lead_id is not None and g.lead_id == g.user_id:
-            reviewer, original, note = least_loaded(g.user_id), g.lead_id, "Reassigned: the team lead holds this grant"
+            reviewer, original, note = least_loaded(*parties), g.lead_id, "Reassigned: the team lead holds this grant"
+        elif g.lead_id is not None and g.lead_is_active and g.lead_id == g.granted_by_id:
+            reviewer, original, note = least_loaded(*parties), g.lead_id, "Reassigned: the team lead issued this grant"
         else:
-            reviewer, original, note = least_loaded(g.user_id), None, "No active team lead: access admin reviews"
+            reviewer, original, note = least_loaded(*parties), None, "No active team lead: access admin reviews"
+        if reviewer is None and g.granted_by_id is not None:
+            reviewer = least_loaded(g.user_id)
+            note = "Needs another reviewer: the only access admin left issued this grant"
         if reviewer is None:
             raise Unprocessable(f"Nobody but the holder could review {g.label()}: add an access admin first.",
                                 code="no_reviewer_available")
