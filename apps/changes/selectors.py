@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, OpenStage
 from .schedule import freezes_for, window_occurrence, windows_for
+from .workflow import OVERALL_APPROVED, content_hash, evaluate, live_approvals
 
 DEPLOYABLE_STATES = {ChangeState.APPROVED, ChangeState.SCHEDULED, ChangeState.IMPLEMENTING}
 
@@ -43,6 +44,18 @@ def change_is_deployable(change: ChangeRequest) -> bool:
     if change.state in DEPLOYABLE_STATES:
         return True
     return active_emergency_override(change) is not None
+
+
+def change_approval_record_complete(change: ChangeRequest) -> bool:
+    """What the approvals say, whatever the state says: a pre-approved standard change, or every
+    mandatory stage approved by live approvals given on the content as it is now."""
+    if change.change_type.is_pre_approved:
+        return True
+    approvals = live_approvals(change)
+    current = content_hash(change)
+    if any(a.content_hash != current for a in approvals):
+        return False
+    return evaluate(change, approvals).status == OVERALL_APPROVED
 
 
 # --- lists -------------------------------------------------------------------------------------
