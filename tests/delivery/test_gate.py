@@ -309,11 +309,20 @@ def test_it_denies_a_change_missing_one_mandatory_stage(check, good_artifact, ma
     assert deny_codes(check(good_artifact, change)) == {"change_not_approved"}
 
 
-def test_a_pre_approved_standard_change_needs_no_approval_rows(check, good_artifact, make_change, change_type):
-    from apps.change_types.models import ChangeType
+@pytest.mark.parametrize("template_state, decision", [("approved", "allow"), ("retired", "deny"), (None, "deny")])
+def test_a_pre_approved_standard_change_needs_an_approved_template(check, good_artifact, make_change, change_type,
+                                                                    requester, template_state, decision):
+    from apps.change_types.models import ChangeType, StandardChangeTemplate
 
+    template = None
+    if template_state:
+        template = StandardChangeTemplate.objects.create(slug="restart", name="Restart", state=template_state,
+                                                         proposed_by=requester)
     standard = ChangeType.objects.get(slug="standard")
-    assert check(good_artifact, make_change(change_type=standard, approved=False))["decision"] == "allow"
+    change = make_change(change_type=standard, standard_template=template, approved=False)
+    result = check(good_artifact, change)
+    assert result["decision"] == decision
+    assert deny_codes(result) == (set() if decision == "allow" else {"change_not_approved"})
 
 
 def test_the_changes_app_still_has_its_say(check, good_artifact, make_change):
