@@ -27,10 +27,14 @@ def gate(client, artifact, change):
     return client.post("/api/v1/gates/check/", body, format="json").json()
 
 
+MONTH = "2026-11"
+
+
 @pytest.fixture
-def scenario(make_artifact, promoted, make_change, deployer):
+def scenario(clock, make_artifact, promoted, make_change, deployer):
     """Artifact A allowed into production for an approved change; artifact B built for the same
-    change with failing tests and never promoted, denied by the gate."""
+    change with failing tests and never promoted, denied by the gate. In mid-November 2026."""
+    clock(f"{MONTH}-18 10:00")
     change = make_change()
     a = make_artifact()
     promoted(a)
@@ -40,10 +44,6 @@ def scenario(make_artifact, promoted, make_change, deployer):
     b = make_artifact()
     services.evidence_attach(artifact=b, kind="junit", data=docs.junit_xml(tests=5, failures=2), actor=deployer)
     return {"change": change, "a": a, "b": b, "allow": allow}
-
-
-def _month(deployment_id: int) -> str:
-    return f"{Deployment.objects.get(pk=deployment_id).started_at:%Y-%m}"
 
 
 @pytest.mark.django_db
@@ -113,12 +113,11 @@ def test_reconciliation_lists_the_unauthorised_deployments(pipeline, client, aud
     right = post(pipeline, a, change).json()["id"]
     again = post(pipeline, a, change).json()["id"]
     client.force_login(auditor)
-    month = _month(right)
     rows = {r.deployment.pk: r.exceptions for r in
-            client.get(f"/delivery/reconciliation/?month={month}").context["rows"]}
+            client.get(f"/delivery/reconciliation/?month={MONTH}").context["rows"]}
     assert "unauthorized" in rows[wrong] and "unauthorized" in rows[again]
     assert rows[right] == []
-    lines = client.get(f"/delivery/reconciliation/?month={month}&format=csv").content.decode().splitlines()
+    lines = client.get(f"/delivery/reconciliation/?month={MONTH}&format=csv").content.decode().splitlines()
     flagged = {int(line.split(",")[0]) for line in lines[1:] if "unauthorized" in line}
     assert flagged == {wrong, again}
     listed = pipeline.get("/api/v1/deployments/", {"is_unauthorized": "true"}).json()
@@ -133,7 +132,7 @@ def test_reconciliation_flags_a_deployment_linked_to_another_artifacts_allow(cli
                                        change=scenario["change"], gate_decision=allow, status="succeeded",
                                        finished_at=timezone.now())
     client.force_login(auditor)
-    rows = client.get(f"/delivery/reconciliation/?month={_month(legacy.pk)}").context["rows"]
+    rows = client.get(f"/delivery/reconciliation/?month={MONTH}").context["rows"]
     assert "gate_mismatch" in next(r for r in rows if r.deployment.pk == legacy.pk).exceptions
 
 
@@ -184,7 +183,7 @@ def test_ten_simultaneous_deployments_of_another_artifact_are_all_unauthorised(s
     assert not Deployment.objects.filter(gate_decision=allow).exists()
     assert post(client_(), a, change).json()["gate_decision_id"] == allow.pk
     client.force_login(auditor)
-    rows = client.get(f"/delivery/reconciliation/?month={_month(answers[0].json()['id'])}").context["rows"]
+    rows = client.get(f"/delivery/reconciliation/?month={MONTH}").context["rows"]
     flagged = {r.deployment.pk for r in rows if "unauthorized" in r.exceptions}
     assert flagged == {r.json()["id"] for r in answers}
 
