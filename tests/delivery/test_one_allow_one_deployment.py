@@ -107,6 +107,18 @@ def test_the_database_refuses_a_second_deployment_on_one_allow(scenario):
 
 
 @pytest.mark.django_db
+def test_an_allow_used_behind_the_locks_back_is_not_used_twice(pipeline, scenario):
+    """The lock does not know this allow was used (a row written past the service): the
+    constraint still refuses a second link, and the deployment is recorded, unauthorised."""
+    allow, a = scenario["allow"], scenario["a"]
+    Deployment.objects.create(service=a.service, environment=allow.environment, artifact=a, version=a.version,
+                              change=scenario["change"], gate_decision=allow)
+    response = post(pipeline, a, scenario["change"])
+    assert response.status_code == 201, response.json()
+    assert response.json()["is_unauthorized"] is True and response.json()["gate_decision_id"] is None
+
+
+@pytest.mark.django_db
 def test_reconciliation_lists_the_unauthorised_deployments(pipeline, client, auditor, scenario):
     change, a, b = scenario["change"], scenario["a"], scenario["b"]
     wrong = post(pipeline, b, change).json()["id"]
