@@ -14,8 +14,14 @@ from typing import Any
 from django.db import connection
 
 from apps.catalog.privileges import DEPLOYER, holds_privilege
+from apps.changes.selectors import (
+    active_emergency_override,
+    change_approval_record_complete,
+    change_is_deployable,
+    schedule_blockers,
+)
 
-from . import change_rules, licenses
+from . import licenses
 from .models import EnvironmentPolicy, SignatureStatus
 
 DENY = "deny"
@@ -196,9 +202,12 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
         if change.service_id != service.id or change.environment_id != environment.id:
             verdict.deny("change_service_mismatch", f"{change.number} is for {change.service.slug} in "
                                                     f"{change.environment.slug}, not {service.slug} in {environment.slug}.")
-        if not change_rules.change_is_deployable(change):
-            verdict.deny("change_not_approved", f"{change.number} is {change.state.replace('_', ' ')}, not approved.")
-    for code, message in change_rules.schedule_blockers(service=service, environment=environment, at=at, change=change):
+        # The changes app decides; the approval record is asked on its own as well, so no state
+        # name (a change pushed to `scheduled` without its approvals) stands in for approval.
+        if not (change_is_deployable(change) and change_approval_record_complete(change)):
+            verdict.deny("change_not_approved", f"{change.number} is not approved: its mandatory approval stages "
+                                                "are not all approved on its current content.")
+    for code, message in schedule_blockers(service=service, environment=environment, at=at, change=change):
         verdict.deny(code, message)
     if artifact is None:
         verdict.deny("artifact_unknown", f"No artifact {artifact_ref or '(none given)'} is registered for {service.slug}.")
@@ -214,7 +223,7 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
                                                "is in progress.")
     denials = [r for r in verdict.reasons if r["severity"] == DENY]
     if denials and change is not None and all(r["code"] in OVERRIDABLE for r in denials):
-        override = change_rules.active_emergency_override(change)
+        override = active_emergency_override(change)
         if override is not None:
             verdict.override = override
             for reason in denials:

@@ -146,8 +146,10 @@ class Deployment(models.Model):
     pipeline_run_id = models.CharField(max_length=100, blank=True)
     pipeline_url = models.URLField(max_length=500, blank=True)
     rollback_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollbacks")
-    # A production deployment with no preceding gate `allow` for its change (recorded, flagged).
+    # A production deployment that consumed no gate `allow` of its own: none for its service,
+    # environment, artifact and change held the slot's lock unused (recorded all the same, flagged).
     is_unauthorized = models.BooleanField(default=False)
+    # The allow this deployment consumed; one allow authorises one deployment (constraint below).
     gate_decision = models.ForeignKey("GateDecision", null=True, blank=True, on_delete=models.PROTECT,
                                       related_name="deployments")
     # Provider id for deployments reported by webhooks ("github:123", "gitlab:45").
@@ -167,6 +169,11 @@ class Deployment(models.Model):
             # slot's whole history.
             models.Index(fields=["service", "environment", "started_at"], name="deploy_running_idx",
                          condition=models.Q(status__in=["started", "in_progress"])),
+        ]
+        constraints = [
+            # The database holds "one gate allow, one deployment", whatever races past the service.
+            models.UniqueConstraint(fields=["gate_decision"], condition=models.Q(gate_decision__isnull=False),
+                                    name="one_deployment_per_gate_decision"),
         ]
 
     def __str__(self) -> str:

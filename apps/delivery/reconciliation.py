@@ -12,7 +12,8 @@ from .models import Deployment
 from .selectors import production_deployments
 
 EXCEPTION_LABELS = {
-    "unauthorized": "No gate allow before deploying",
+    "unauthorized": "No gate allow of its own (for this artifact and change, unused) before deploying",
+    "gate_mismatch": "Linked gate decision is not an allow for this service, environment, artifact and change",
     "no_change": "No change request",
     "change_not_approved": "Change not approved before the deployment",
     "change_mismatch": "Change is for another service or environment",
@@ -30,16 +31,25 @@ class Row:
         return [EXCEPTION_LABELS[e] for e in self.exceptions]
 
 
+def _gate_matches(d: Deployment) -> bool:
+    """Its gate decision is an allow for exactly what was deployed (records made before one allow
+    was held to one deployment may point at another artifact's allow)."""
+    gate = d.gate_decision
+    return (gate.decision == "allow" and gate.service_id == d.service_id and gate.environment_id == d.environment_id
+            and gate.artifact_id == d.artifact_id and gate.change_id == d.change_id)
+
+
 def _exceptions(d: Deployment) -> list[str]:
     found = []
     if d.is_unauthorized:
         found.append("unauthorized")
+    if d.gate_decision is not None and not _gate_matches(d):
+        found.append("gate_mismatch")
     change = d.change
     if change is None:
         found.append("no_change")
         return found
-    pre_approved = bool(getattr(change.change_type, "is_pre_approved", False))
-    if not pre_approved and (change.approved_at is None or change.approved_at > d.started_at):
+    if not change.change_type.is_pre_approved and (change.approved_at is None or change.approved_at > d.started_at):
         found.append("change_not_approved")
     if change.service_id != d.service_id or change.environment_id != d.environment_id:
         found.append("change_mismatch")

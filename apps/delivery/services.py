@@ -51,6 +51,14 @@ def _user_of(actor: Any):
     return resolve_actor(actor).user
 
 
+def _saved(obj, *, actor: Any, **kwargs):
+    """Save a governed record with its history row naming `actor` (the same as its audit event),
+    not whoever the request or task context happens to hold."""
+    obj._history_user = _user_of(actor)
+    obj.save(**kwargs)
+    return obj
+
+
 def _exercised(*, user, service: Service, environment: Environment, at: datetime) -> None:
     """Tell access reviews a deployer privilege was used (production only, where it is required)."""
     if not environment.is_production or user is None:
@@ -66,8 +74,8 @@ def signing_key_register(*, team, name: str, public_key_pem: str, actor: Any) ->
     with atomic_as(actor):
         if SigningKey.objects.filter(fingerprint=fingerprint).exists():
             raise Conflict("This public key is already registered.", code="signing_key_exists")
-        key = SigningKey.objects.create(team=team, name=name, algorithm=algorithm, public_key_pem=public_key_pem.strip(),
-                                        fingerprint=fingerprint, created_by=_user_of(actor))
+        key = _saved(SigningKey(team=team, name=name, algorithm=algorithm, public_key_pem=public_key_pem.strip(),
+                                fingerprint=fingerprint, created_by=_user_of(actor)), actor=actor)
         audit_event_record(action="delivery.signing_key_registered", target=key, actor=actor,
                            details={"team": team.slug, "algorithm": algorithm, "fingerprint": fingerprint})
     return key
@@ -75,12 +83,13 @@ def signing_key_register(*, team, name: str, public_key_pem: str, actor: Any) ->
 
 def signing_key_revoke(*, key: SigningKey, actor: Any) -> SigningKey:
     with atomic_as(actor):
-        key.is_active = False
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["is_active", "revoked_at"])
-        audit_event_record(action="delivery.signing_key_revoked", target=key, actor=actor,
-                           details={"fingerprint": key.fingerprint})
-    return key
+        locked = SigningKey.objects.select_for_update().get(pk=key.pk)
+        locked.is_active = False
+        locked.revoked_at = timezone.now()
+        _saved(locked, actor=actor, update_fields=["is_active", "revoked_at"])
+        audit_event_record(action="delivery.signing_key_revoked", target=locked, actor=actor,
+                           details={"fingerprint": locked.fingerprint})
+    return locked
 
 
 # --- artifacts ------------------------------------------------------------------------------
@@ -117,11 +126,11 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
         status = SignatureStatus.VALID if key is not None else SignatureStatus.INVALID
     try:
         with atomic_as(actor):
-            artifact = Artifact.objects.create(
+            artifact = _saved(Artifact(
                 service=service, version=version, digest=digest, git_sha=git_sha, pipeline_id=pipeline_id,
                 build_id=build_id, format=format, signature=signature, signature_status=status, signing_key=key,
                 created_by=_user_of(actor),
-            )
+            ), actor=actor)
             audit_event_record(action="delivery.artifact_registered", target=artifact, actor=actor, details={
                 "service": service.slug, "version": version, "digest": digest, "signature": status,
                 "signing_key": key.fingerprint if key else "", "pipeline_id": pipeline_id,
@@ -181,7 +190,7 @@ def evidence_attach(*, artifact: Artifact, kind: str, data: bytes, actor: Any, f
                            save=False)
     try:
         with atomic_as(actor):
-            evidence.save()
+            _saved(evidence, actor=actor)
             audit_event_record(action="delivery.evidence_attached", target=evidence, actor=actor, details={
                 "artifact": artifact.digest, "service": artifact.service.slug, "kind": kind, "sha256": sha,
                 "size": len(data), "pipeline_run_id": pipeline_run_id,
@@ -247,9 +256,22 @@ def _lock_acquire(*, decision: GateDecision, policy, now: datetime) -> bool:
     return True
 
 
-def _lock_for(deployment: Deployment) -> DeploymentLock | None:
-    return (DeploymentLock.objects.select_for_update()
-            .filter(service_id=deployment.service_id, environment_id=deployment.environment_id).first())
+def _allow_for(lock: DeploymentLock | None, *, service: Service, environment: Environment,
+               artifact: Artifact | None, change: ChangeRequest | None, now: datetime) -> GateDecision | None:
+    """The gate allow a deployment may consume: the one holding its slot's live lock, given for
+    this very artifact and change, not yet used by another deployment. Anything else (another
+    artifact or change, an expired lock, an allow already used) authorises nothing."""
+    if lock is None or lock.expires_at <= now or lock.deployment_id is not None:
+        return None
+    allow = lock.gate_decision
+    if (allow.decision != GateDecision.Decision.ALLOW or allow.service_id != service.pk
+            or allow.environment_id != environment.pk):
+        return None
+    if artifact is None or allow.artifact_id != artifact.pk:
+        return None
+    if allow.change_id != (change.pk if change is not None else None):
+        return None
+    return allow
 
 
 # --- deployments ----------------------------------------------------------------------------
@@ -263,22 +285,25 @@ _CHANGE_OUTCOME = {
 
 
 def _move_change(*, deployment: Deployment, actor: Any) -> None:
-    """The linked change follows its deployment to the change's own environment."""
-    from apps.changes.services import change_transition
-    from apps.changes.state_machine import is_allowed
+    """The linked change follows its deployment to the change's own environment, when the change's
+    own guards allow the move. A deployment the record does not back (a change still in review, say)
+    is recorded all the same, unauthorised where the gate did not allow it, and leaves the change
+    where it is: refusing to record it would hide it from reconciliation."""
+    from apps.changes.services import change_transition, transition_refusal
 
     change = deployment.change
     if change is None or change.environment_id != deployment.environment_id:
         return
-    change = ChangeRequest.objects.select_for_update().get(pk=change.pk)
+    change = ChangeRequest.objects.select_for_update().select_related("change_type").get(pk=change.pk)
     details = {"deployment": deployment.pk, "pipeline_run_id": deployment.pipeline_run_id}
-    if is_allowed(change.state, ChangeState.IMPLEMENTING):
+    if transition_refusal(change, ChangeState.IMPLEMENTING) is None:
         change = change_transition(change=change, to_state=ChangeState.IMPLEMENTING, actor=actor,
                                    reason=f"Deployment #{deployment.pk} started", details=details)
     outcome = _CHANGE_OUTCOME.get(deployment.status)
-    if outcome and is_allowed(change.state, outcome):
+    if outcome and transition_refusal(change, outcome) is None:
         change = change_transition(change=change, to_state=outcome, actor=actor,
-                          reason=f"Deployment #{deployment.pk} {deployment.status.replace('_', ' ')}", details=details)
+                                   reason=f"Deployment #{deployment.pk} {deployment.status.replace('_', ' ')}",
+                                   details=details)
     deployment.change = change
 
 
@@ -362,9 +387,11 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                       finished_at: datetime | None = None, pipeline_run_id: str = "", pipeline_url: str = "",
                       commits: Iterable[dict] = (), rollback_of: Deployment | None = None, external_id: str = "",
                       check_privilege: bool = True) -> Deployment:
-    """Record a deployment the way it happened. Production without a gate allow for its change is
-    recorded all the same, flagged unauthorised. Reported by an account without the deployer
-    privilege, it is refused (and that refusal is in the audit log)."""
+    """Record a deployment the way it happened. It consumes the gate allow that holds its slot's
+    lock if that allow was given for this artifact and this change and no other deployment has
+    used it (one allow, one deployment). Production without one is recorded all the same, flagged
+    unauthorised. Reported by an account without the deployer privilege, it is refused (and that
+    refusal is in the audit log)."""
     resolved = resolve_actor(actor)
     user = resolved.user
     now = timezone.now()
@@ -377,6 +404,9 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                          f"for {service.slug} in {environment.slug}.", code="deployer_not_authorized")
     if artifact is not None and artifact.service_id != service.id:
         raise InvalidInput("The artifact belongs to another service.", fields={"artifact": ["another service's"]})
+    if artifact is not None and version and version != artifact.version:
+        raise InvalidInput(f"The artifact {artifact.digest} is version {artifact.version}, not {version}.",
+                           fields={"version": [f"the artifact is {artifact.version}"]})
     if status not in Deployment.Status.values:
         raise InvalidInput(f"Unknown status {status!r}.", fields={"status": ["unknown"]})
     finished = status in Deployment.FINISHED
@@ -391,27 +421,35 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                                                       version=version if artifact is None else "")
         artifact = artifact or by_version
         version = version or (artifact.version if artifact else "")
-        allow = lock = None
+        lock = None
         if lock_id is not None:
+            # Held until commit: recordings on one slot take their turn, so an allow is consumed once.
             lock = (DeploymentLock.objects.select_for_update(of=("self",)).select_related("gate_decision")
                     .filter(pk=lock_id).first())
-        if lock is not None and lock.change_id == (change.pk if change else None) and (
-                artifact is None or lock.gate_decision.artifact_id in (None, artifact.pk)):
-            # The allow that took this slot's lock is this deployment's authorisation.
-            allow = lock.gate_decision
-        elif change is not None:
-            allow = (GateDecision.objects.filter(change=change, service=service, environment=environment,
-                                                 decision=GateDecision.Decision.ALLOW)
-                     .order_by("-created_at").first())
-        unauthorized = environment.is_production and allow is None
-        deployment = Deployment.objects.create(
+        allow = _allow_for(lock, service=service, environment=environment, artifact=artifact, change=change, now=now)
+        deployment = Deployment(
             service=service, environment=environment, artifact=artifact, version=version, change=change,
             status=status, kind=kind, started_at=started_at, finished_at=finished_at if finished else None,
             pipeline_run_id=pipeline_run_id, pipeline_url=pipeline_url, rollback_of=rollback_of,
-            is_unauthorized=unauthorized, gate_decision=allow, external_id=external_id, created_by=user,
+            is_unauthorized=environment.is_production and allow is None, gate_decision=allow,
+            external_id=external_id, created_by=user,
         )
+        if allow is None:
+            _saved(deployment, actor=actor)
+        else:
+            try:
+                with transaction.atomic():
+                    _saved(deployment, actor=actor)
+            except IntegrityError:
+                # The database's one-deployment-per-allow constraint: another recording used it first.
+                if not Deployment.objects.filter(gate_decision=allow).exists():
+                    raise
+                allow, deployment.gate_decision = None, None
+                deployment.is_unauthorized = environment.is_production
+                _saved(deployment, actor=actor)
+        unauthorized = deployment.is_unauthorized
         _commits_insert(deployment, commit_rows)
-        if lock is not None and allow is not None and lock.gate_decision_id == allow.pk:
+        if allow is not None:
             if finished:
                 lock.delete()
             else:
@@ -466,7 +504,7 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
             raise InvalidInput("finished_at is before started_at.", fields={"finished_at": ["before started_at"]})
         if pipeline_url is not None:
             locked.pipeline_url = pipeline_url
-        locked.save()
+        _saved(locked, actor=actor)
         if locked.status in Deployment.FINISHED:
             DeploymentLock.objects.filter(service_id=locked.service_id, environment_id=locked.environment_id,
                                           deployment=locked).delete()
@@ -486,8 +524,8 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
 def evidence_record_build(*, artifact: Artifact, summary: dict, actor: Any) -> Evidence:
     """A pipeline run's outcome, reported by a webhook: evidence without a document."""
     with atomic_as(actor):
-        evidence = Evidence.objects.create(artifact=artifact, kind=Evidence.Kind.OTHER, summary=summary,
-                                           pipeline_run_id=str(summary.get("run_id", ""))[:100])
+        evidence = _saved(Evidence(artifact=artifact, kind=Evidence.Kind.OTHER, summary=summary,
+                                   pipeline_run_id=str(summary.get("run_id", ""))[:100]), actor=actor)
         audit_event_record(action="delivery.build_recorded", target=evidence, actor=actor,
                            details={"artifact": artifact.digest, **summary})
     return evidence
@@ -524,7 +562,7 @@ def pull_request_record(*, provider: str, external_id: str, service: Service, ch
         if not created and before == [getattr(pr, name) for name in _PR_TRACKED]:
             # Nothing we show has moved (a description edit, a re-sent event): no history row, no event.
             return PullRequestRecorded(pr, False)
-        pr.save()
+        _saved(pr, actor=actor)
         audit_event_record(action="delivery.pull_request_recorded" if created else "delivery.pull_request_updated",
                            target=pr, actor=actor, details={
                                "action": action, "repository": pr.repository, "number": pr.number, "state": pr.state,

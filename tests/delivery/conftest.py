@@ -49,27 +49,60 @@ def _fast_passwords(settings):
 
 @pytest.fixture
 def change_type(db):
+    """The seeded Normal change type with its approval stages (a transactional flush removes
+    migration data: put it back)."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
     from apps.change_types.models import ChangeType
 
-    return ChangeType.objects.get_or_create(slug="normal", defaults={"name": "Normal"})[0]
+    if not ChangeType.objects.filter(slug="normal").exists():
+        importlib.import_module("apps.change_types.migrations.0003_seed_change_types").seed_change_types(django_apps)
+    return ChangeType.objects.get(slug="normal")
+
+
+APPROVED_STATES = {"approved", "scheduled", "implementing"}
+
+
+def approve_fully(change) -> None:
+    """Give every mandatory stage that applies an approval on the change's current content, each
+    by its own person (neither requester nor implementer), as the approval engine would have."""
+    from apps.accounts.models import User
+    from apps.changes.models import Approval
+    from apps.changes.workflow import applicable_stages, content_hash
+
+    current = content_hash(change)
+    for stage in applicable_stages(change):
+        if not stage.mandatory:
+            continue
+        for n in range(stage.quorum if stage.rule == "quorum" else 1):
+            person = User.objects.get_or_create(username=f"approver-{stage.pk}-{n}")[0]
+            Approval.objects.create(change=change, stage=stage, stage_name=stage.name, approver=person,
+                                    decision=Approval.Decision.APPROVE, content_hash=current)
+    change.content_hash = current
+    change.approved_at = change.approved_at or timezone.now()
+    change.save(update_fields=["content_hash", "approved_at"])
 
 
 @pytest.fixture
 def make_change(change_type, requester, service, environments):
+    """make_change(state="scheduled", env="prod", svc=None, approved=None, **fields). A change in
+    approved, scheduled or implementing is approved for real (approval rows on its content) unless
+    `approved=False`."""
     from apps.changes.models import ChangeRequest
-    from tests.factories import DEPLOYABLE_STATES, approve_on_record
 
-    def make(state="scheduled", env="prod", svc=None, **extra):
+    def make(state="scheduled", env="prod", svc=None, approved=None, **extra):
         now = timezone.now()
-        fields = {"planned_start": now - timedelta(hours=1), "planned_end": now + timedelta(hours=2), **extra}
+        fields = {"change_type": change_type, "planned_start": now - timedelta(hours=1),
+                  "planned_end": now + timedelta(hours=2), **extra}
         change = ChangeRequest.objects.create(
-            title="Ship it", change_type=change_type, service=svc or service, environment=environments[env],
-            requester=requester, state=state, **fields)
+            title="Ship it", service=svc or service, environment=environments[env], requester=requester, state=state,
+            **fields)
         change.number = ChangeRequest.format_number(change.pk)
         change.save(update_fields=["number"])
-        if state in DEPLOYABLE_STATES:
-            # A deployable change is one approved on the record, not one whose state says so.
-            approve_on_record(change)
+        if approved if approved is not None else state in APPROVED_STATES:
+            approve_fully(change)
         return change
 
     return make

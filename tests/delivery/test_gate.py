@@ -80,7 +80,7 @@ def test_change_service_mismatch(check, good_artifact, make_change, team):
 
 @pytest.mark.parametrize("code", ["outside_maintenance_window", "freeze_active"])
 def test_schedule_blockers_from_the_changes_app(check, good_artifact, make_change, monkeypatch, code):
-    from apps.delivery import change_rules
+    from apps.delivery import gate
 
     seen = {}
 
@@ -88,7 +88,7 @@ def test_schedule_blockers_from_the_changes_app(check, good_artifact, make_chang
         seen.update(service=service, environment=environment, change=change)
         return [(code, "Not now.")]
 
-    monkeypatch.setattr(change_rules, "schedule_blockers", blockers)
+    monkeypatch.setattr(gate, "schedule_blockers", blockers)
     change = make_change()
     assert deny_codes(check(good_artifact, change)) == {code}
     assert seen["change"] == change and seen["environment"].slug == "prod"
@@ -264,11 +264,11 @@ def test_several_reasons_are_reported_together(check, make_artifact, make_change
 
 
 def test_an_emergency_override_allows_with_a_warning(check, good_artifact, make_change, monkeypatch):
-    from apps.delivery import change_rules
+    from apps.delivery import gate
 
     change = make_change(state="in_review")
     good_artifact.evidence.filter(kind="slsa_provenance").delete()
-    monkeypatch.setattr(change_rules, "active_emergency_override", lambda c: object() if c == change else None)
+    monkeypatch.setattr(gate, "active_emergency_override", lambda c: object() if c == change else None)
     result = check(good_artifact, change)
     assert result["decision"] == "allow"
     assert result["emergency_override"] is True
@@ -277,20 +277,57 @@ def test_an_emergency_override_allows_with_a_warning(check, good_artifact, make_
 
 
 def test_an_emergency_override_never_waives_a_bad_signature(check, good_artifact, make_change, monkeypatch):
-    from apps.delivery import change_rules
+    from apps.delivery import gate
 
     good_artifact.signature_status = SignatureStatus.INVALID
     good_artifact.save()
-    monkeypatch.setattr(change_rules, "active_emergency_override", lambda c: object())
+    monkeypatch.setattr(gate, "active_emergency_override", lambda c: object())
     assert check(good_artifact, make_change())["decision"] == "deny"
 
 
-def test_the_gate_uses_the_real_change_rules_when_the_changes_app_has_them(good_artifact, make_change):
-    from apps.delivery import change_rules
+def test_it_denies_a_change_forced_into_scheduled_without_approvals(check, good_artifact, make_change):
+    from apps.changes.models import ChangeRequest
 
-    # Either the changes app's answer or the fallback: a scheduled change is deployable.
-    assert change_rules.change_is_deployable(make_change(state="scheduled")) is True
-    assert change_rules.change_is_deployable(make_change(state="draft")) is False
+    change = make_change(state="draft")
+    ChangeRequest.objects.filter(pk=change.pk).update(state="scheduled")  # past every service and guard
+    result = check(good_artifact, change)
+    assert result["decision"] == "deny"
+    assert deny_codes(result) == {"change_not_approved"}
+
+
+def test_it_denies_a_change_whose_content_moved_after_its_approvals(check, good_artifact, make_change):
+    from apps.changes.models import ChangeRequest
+
+    change = make_change()  # scheduled, every mandatory stage approved on its content
+    ChangeRequest.objects.filter(pk=change.pk).update(rollback_plan="Nothing; hope.")
+    assert deny_codes(check(good_artifact, change)) == {"change_not_approved"}
+
+
+def test_it_denies_a_change_missing_one_mandatory_stage(check, good_artifact, make_change):
+    change = make_change()
+    change.approvals.filter(stage_name="Security").delete()
+    assert deny_codes(check(good_artifact, change)) == {"change_not_approved"}
+
+
+@pytest.mark.parametrize("template_state, decision", [("approved", "allow"), ("retired", "deny"), (None, "deny")])
+def test_a_pre_approved_standard_change_needs_an_approved_template(check, good_artifact, make_change, change_type,
+                                                                    requester, template_state, decision):
+    from apps.change_types.models import ChangeType, StandardChangeTemplate
+
+    template = None
+    if template_state:
+        template = StandardChangeTemplate.objects.create(slug="restart", name="Restart", state=template_state,
+                                                         proposed_by=requester)
+    standard = ChangeType.objects.get(slug="standard")
+    change = make_change(change_type=standard, standard_template=template, approved=False)
+    result = check(good_artifact, change)
+    assert result["decision"] == decision
+    assert deny_codes(result) == (set() if decision == "allow" else {"change_not_approved"})
+
+
+def test_the_changes_app_still_has_its_say(check, good_artifact, make_change):
+    # A fully approved record does not make a completed change deployable again.
+    assert deny_codes(check(good_artifact, make_change(state="completed", approved=True))) == {"change_not_approved"}
 
 
 def test_a_policy_free_environment_still_enforces_promotion(check, make_artifact, environments):
