@@ -292,13 +292,20 @@ TIER_COLUMNS = ("deployment_frequency_tier", "lead_time_tier", "change_failure_t
 
 
 def add_tiers(out: pd.DataFrame, bench: tiers.Benchmark) -> pd.DataFrame:
-    """The tier columns, from the figures and a benchmark (snapshots store figures, not tiers)."""
-    out["deployment_frequency_tier"] = [
+    """The tier columns, from the figures and a benchmark (snapshots store figures, not tiers).
+    A missing tier is None in an object column, whatever the other rows hold: left to inference,
+    pandas makes a column with one tier a string column (missing = NaN) and a column without
+    any an object column (missing = None), so the same month read from a snapshot and from a
+    recomputation would differ, and NaN would reach the API as a tier."""
+    def column(values) -> pd.Series:
+        return pd.Series(list(values), index=out.index, dtype=object)
+
+    out["deployment_frequency_tier"] = column(
         tiers.deployment_frequency_tier(m, d, bench)
-        for m, d in zip(out["median_deploy_days_per_week"], out["deployment_days"], strict=True)]
-    out["lead_time_tier"] = [tiers.lead_time_tier(v, bench) for v in out["lead_median"]]
-    out["change_failure_tier"] = [tiers.change_failure_tier(v, bench) for v in out["change_failure_rate"]]
-    out["recovery_tier"] = [tiers.recovery_tier(v, bench) for v in out["recovery_median"]]
+        for m, d in zip(out["median_deploy_days_per_week"], out["deployment_days"], strict=True))
+    out["lead_time_tier"] = column(tiers.lead_time_tier(v, bench) for v in out["lead_median"])
+    out["change_failure_tier"] = column(tiers.change_failure_tier(v, bench) for v in out["change_failure_rate"])
+    out["recovery_tier"] = column(tiers.recovery_tier(v, bench) for v in out["recovery_median"])
     return out
 
 

@@ -16,7 +16,10 @@ def _report_tz() -> ZoneInfo:
 
 
 def report_now() -> datetime:
-    return datetime.now(_report_tz())
+    from django.utils import timezone
+
+    # timezone.now, the one clock of the portal (and the one tests pin).
+    return timezone.now().astimezone(_report_tz())
 
 
 class report_crontab(crontab):  # noqa: N801 — named like celery's own schedule classes

@@ -42,7 +42,7 @@ def generate_monthly_reports(month: str | None = None) -> list[int]:
 def fill_metric_snapshots(months: int = 13) -> int:
     """Every hour: drop the snapshots late data has changed and compute the closed months that
     have none, so pages and the API read them instead of recomputing. Idempotent: a month that
-    has its snapshot is not computed again. Returns how many months it computed."""
+    has its snapshot is not computed again. Returns how many months it stored."""
     from .snapshots import fill
 
     return fill(months=months)

@@ -12,7 +12,9 @@ from apps.changes.models import CalendarFeed, Freeze, MaintenanceWindow
 from apps.changes.services import calendar_feed_revoke, calendar_feed_rotate
 
 
-def test_month_calendar_shows_changes_windows_and_freezes(client, requester, simple_type, make_change):
+def test_month_calendar_shows_changes_windows_and_freezes(client, clock, requester, simple_type, make_change):
+    # Early in the month, so the 10th of this month is still ahead (a change is planned ahead).
+    clock("2026-10-05 09:00")
     start = timezone.now().replace(day=10, hour=2, minute=0, second=0, microsecond=0)
     change = make_change(simple_type, submit=True, planned_start=start, planned_end=start + timedelta(hours=1))
     Freeze.objects.create(name="Quarter close", reason="Finance", starts_at=start + timedelta(days=2),

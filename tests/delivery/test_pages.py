@@ -15,6 +15,13 @@ from . import documents as docs
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _mid_month(clock):
+    """The reconciliation reads "this month" and `history` dates its deployments up to five
+    days back: from the 1st to the 5th of a month some would fall into the month before."""
+    clock("2026-10-20 12:00")
+
+
 @pytest.fixture
 def history(make_artifact, make_change, environments, deployer):
     """Several artifacts with evidence, gate decisions and deployments, some unauthorised."""

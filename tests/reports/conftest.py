@@ -12,8 +12,18 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+@pytest.fixture
+def today() -> str:
+    """The day every reports test runs on. The fixtures hold October 2026, and which months are
+    closed, recent or open (snapshots) and which month a page shows by default ("last month")
+    depend on the day: by default October is last month. Override or parametrize `today`."""
+    return "2026-11-16 09:00"
+
+
 @pytest.fixture(autouse=True)
-def _report_settings(settings, monkeypatch):
+def _report_settings(settings, monkeypatch, clock, today):
+    # Pinned before any row is written, so every row is dated on that day.
+    clock(today)
     settings.REPORT_TIMEZONE = "UTC"
     settings.REPORT_BENCHMARK_YEAR = 2023
     # Tests write and read within milliseconds, in committed order: a snapshot computed after a

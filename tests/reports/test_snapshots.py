@@ -17,7 +17,15 @@ from .conftest import at
 pytestmark = pytest.mark.django_db
 
 OCT = Month(2026, 10)
+# Which months are closed, recent or open depends on "now": the clock is pinned before any row
+# is written (conftest.py), to this day unless a test parametrizes `today`.
+TODAY = "2026-12-03 09:00"
 COLUMNS = list(snapshots.FIGURE_COLUMNS) + list(dora.TIER_COLUMNS)
+
+
+@pytest.fixture
+def today() -> str:
+    return TODAY
 
 
 def _frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -193,6 +201,36 @@ def test_the_beat_task_fills_the_closed_months_once(year):
     assert_same_figures(OCT)
 
 
+@pytest.mark.parametrize(("today", "first", "last"), [
+    ("2026-12-03 09:00", "2025-11", "2026-11"),  # early December: November just closed
+    ("2027-01-04 09:00", "2025-12", "2026-12"),  # January: December, across the new year
+    ("2026-11-02 09:00", "2025-10", "2026-10"),
+])
+def test_the_fill_stores_every_closed_month_in_every_month_of_the_year(year, first, last):
+    expected = pd.period_range(first, last, freq="M").strftime("%Y-%m").tolist()
+    assert snapshots.fill(months=13) == 13
+    stored = MetricSnapshot.objects.filter(level="organisation", group_id=0)
+    assert sorted(stored.values_list("period", flat=True)) == expected
+    teams, services = (MetricSnapshot.objects.filter(level=level, period=last).count() for level in ("team", "service"))
+    assert (teams, services) == (2, 2)
+    assert snapshots.fill(months=13) == 0
+    assert_same_figures(Month.parse(last))
+
+
+def test_the_fill_reports_the_months_it_kept_not_the_months_it_computed(year, clock, monkeypatch):
+    """The bench's "0 rows": the production environment was written less than MARGIN before the
+    fill, which reaches every snapshot, so store() dropped all it had just stored while the fill
+    said 13. It says 0 now, and stores them once the margin has passed."""
+    from datetime import timedelta
+
+    monkeypatch.setattr(snapshots, "MARGIN", timedelta(minutes=1))
+    assert snapshots.fill(months=13) == 0  # the environments were written a moment ago
+    assert not MetricSnapshot.objects.exists()
+    clock("2026-12-03 09:05")
+    assert snapshots.fill(months=13) == 13
+    assert MetricSnapshot.objects.filter(level="organisation").count() == 13
+
+
 def test_the_open_month_window_gives_the_figures_of_the_whole_history(year, deploy, incident, other_team):
     """compute_window (the open month's path) reads only the rows since a week before the month;
     over the same month it must agree with the engine over the whole history."""
@@ -221,7 +259,7 @@ def test_the_open_month_window_gives_the_figures_of_the_whole_history(year, depl
     deploy(ledger, "2026-10-02 10:00")
 
     tz = report_timezone("UTC")
-    now = timezone.now()
+    now = timezone.now()  # pinned (TODAY)
     for scope in (ORGANISATION, resolve_scope(team="payments"), resolve_scope(team="identity"),
                   resolve_scope(service="ledger")):
         for months in ([OCT], [Month(2026, 9), OCT]):
@@ -268,11 +306,17 @@ def test_an_emergency_flag_edit_changes_rework_everywhere_and_only_once(service,
     assert _stored().pk == kept
 
 
+# Last month with figures (October), and without any (November: no lead time, so no tier; the
+# snapshot and the recomputation must both say None); in December and across the new year.
+@pytest.mark.parametrize("today", ["2026-11-03 09:00", "2026-12-03 09:00", "2027-01-04 09:00"])
 def test_late_data_in_last_month_is_recomputed_from_recent_rows_only(year, deploy, monkeypatch):
     from django.utils import timezone
 
     now = timezone.now()
     last_month = Month(now.year, now.month).previous()
+    # The service's previous success is in the month before, so the late row reaches back no
+    # further than the recent months (this one and the two before).
+    deploy(year["payments"], f"{last_month.previous().label}-20 10:00")
     snapshots.cached_report(last_month)
     deploy(year["payments"], last_month.start(snapshots.report_timezone("UTC")).strftime("%Y-%m-%d") + " 10:00")
 
