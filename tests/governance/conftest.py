@@ -249,17 +249,25 @@ def build_world() -> World:
     return w
 
 
+# Mid-month, mid-quarter: nothing in the world may change meaning when the real month turns.
+PINNED_NOW = "2026-06-16 10:00"
+
+
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The seeded world, shared by the tests of one module and rolled back after it."""
+    """The seeded world, shared by the tests of one module and rolled back after it. The clock is
+    pinned (tests/conftest.py pin_clock) for the whole module."""
+    from tests.conftest import pin_clock
+
     media = tmp_path_factory.mktemp("bypass-media")
-    with django_db_blocker.unblock(), override_settings(
+    with pytest.MonkeyPatch.context() as monkeypatch, django_db_blocker.unblock(), override_settings(
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"], MEDIA_ROOT=str(media),
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
         from releaseportal.celery import app
 
         app.conf.task_always_eager = True
         app.conf.task_eager_propagates = True
+        pin_clock(monkeypatch, PINNED_NOW)
         atomic = transaction.atomic()
         atomic.__enter__()
         try:

@@ -21,7 +21,6 @@ nobody may)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,7 +55,6 @@ class Write:
     watch: Callable[[Any], list] = lambda w: []
     refusal: str = STATUS
     unjudged: dict[str, str] = field(default_factory=dict)
-    fmt: str = "json"   # API body: json | multipart
 
 
 @dataclass(frozen=True)
@@ -97,12 +95,6 @@ def _change_form(w, change, **over):
             "rollback_plan": "Redeploy previous", "rollback_error_rate_pct": "5"}
     data.update(over)
     return data
-
-
-def _file():
-    upload = io.BytesIO(b"pre-rollback heap dump")
-    upload.name = "dump.txt"
-    return upload
 
 
 ROUTES: dict[str, Any] = {
@@ -272,8 +264,6 @@ ROUTES: dict[str, Any] = {
         data=lambda w: {"kind": "log", "document": "all green"}, watch=lambda w: _models("delivery.Evidence"))],
     "api-signing-keys": [Write(
         allowed=frozenset({"pipeline"}),
-        unjudged={"requester": "team members hold no delivery:write scope to register keys with",
-                  "implementer": "as requester", "approver": "as requester"},
         data=lambda w: {"team": "payments", "name": "ci", "public_key_pem": w.public_key_pem},
         watch=lambda w: _models("delivery.SigningKey"))],
     "api-gate-check": [Write(

@@ -59,7 +59,7 @@ def send(world, signed_in, route, write, persona):
     data = write.data(world)
     method = getattr(client, write.method.lower())
     if route.is_api:
-        return method(url, data, format=write.fmt)
+        return method(url, data, format="json")
     return method(url, data)
 
 
