@@ -86,7 +86,7 @@ def _people(w: World) -> None:
 def _tokens(w: World) -> None:
     from apps.accounts.services import api_token_create
 
-    for persona in API_PERSONAS:
+    for persona in (*API_PERSONAS, "superuser"):
         if persona == "anonymous":
             continue
         user = w.people[persona]
@@ -285,7 +285,7 @@ def signed_in(world, django_db_blocker):
 
     clients = {}
     with django_db_blocker.unblock():
-        for persona in HTML_PERSONAS:
+        for persona in (*HTML_PERSONAS, "superuser"):
             client = Client()
             if persona != "anonymous":
                 client.force_login(world.people[persona])

@@ -13,6 +13,7 @@ An entry is one of:
   `refusal="status"` means a refusal is a 403/404 (HTML) or 401/403/404 (API);
   `refusal="soft"` accepts a page that re-renders or redirects with the error (the view reports
   a service refusal as a message) — nothing may change either way.
+  `control` names who proves the request well formed when no persona of the matrix may send it.
 - `ReadOnly(reason)`: the view renders only; a POST to it must change nothing.
 - `Public(reason)`: open to anyone by design (sign-in, sign-out).
 - `Signed(reason)`: authenticated by a signature in the request, not by a session or token.
@@ -55,6 +56,9 @@ class Write:
     watch: Callable[[Any], list] = lambda w: []
     refusal: str = STATUS
     unjudged: dict[str, str] = field(default_factory=dict)
+    # Who shows the request is well formed when no persona of the matrix may send it
+    # (default: the first allowed persona).
+    control: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,12 +126,12 @@ ROUTES: dict[str, Any] = {
     "catalog:service": ReadOnly(),
     "catalog:environments": ReadOnly(),
     "catalog:service_edit": [Write(
-        allowed=frozenset(), kwargs=lambda w: {"slug": w.service.slug},
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.service.slug},
         data=lambda w: {"name": "Renamed", "description": "x", "tier": "1", "compliance_scopes": ["sox"]},
         watch=lambda w: [w.service])],
     "api-services": ReadOnly("list"),
     "api-service": [Write(
-        method="PATCH", allowed=frozenset(), kwargs=lambda w: {"slug": w.service.slug},
+        method="PATCH", allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.service.slug},
         data=lambda w: {"name": "Renamed"}, watch=lambda w: [w.service])],
     "api-environments": ReadOnly("list"),
 
@@ -426,14 +430,14 @@ ROUTES: dict[str, Any] = {
         data=lambda w: {"scope": "change", "change": w.in_review.number},
         watch=lambda w: _models("audit.EvidencePack"))],
     "audit:retention": [Write(
-        allowed=frozenset(), kwargs=lambda w: {},
-        data=lambda w: {"policy": str(w.retention_policy.pk), "years": "1", "counted_from": "created"},
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {},
+        data=lambda w: {"policy": str(w.retention_policy.pk), "years": "9", "counted_from": "creation"},
         watch=lambda w: [w.retention_policy])],
     "audit:holds": [Write(
-        allowed=frozenset(), data=lambda w: {"title": "Hold", "reason": "counsel", "service": "payments-api"},
+        allowed=frozenset(), control="superuser", data=lambda w: {"title": "Hold", "reason": "counsel", "service": str(w.service.pk)},
         watch=lambda w: _models("audit.LegalHold"))],
     "audit:hold_release": [Write(
-        allowed=frozenset(), kwargs=lambda w: {"pk": w.hold.pk}, data=lambda w: {"release_reason": "settled"},
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"pk": w.hold.pk}, data=lambda w: {"release_reason": "settled"},
         watch=lambda w: [w.hold])],
     "api-evidence-packs": [Write(
         allowed=frozenset({"auditor"}), data=lambda w: {"scope": "change", "change": w.in_review.number},

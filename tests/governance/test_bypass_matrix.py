@@ -34,7 +34,7 @@ def _cases(want_allowed: bool):
             personas = API_PERSONAS if route.is_api else HTML_PERSONAS
             if want_allowed:
                 # One positive control per scenario: the table's first allowed persona of this surface.
-                chosen = [p for p in personas if p in write.allowed][:1]
+                chosen = [write.control] if write.control else [p for p in personas if p in write.allowed][:1]
             else:
                 chosen = [p for p in personas if p not in write.allowed and p not in write.unjudged]
             for persona in chosen:
