@@ -57,6 +57,27 @@ def _clean_state(settings, tmp_path):
     yield
 
 
+def pin_clock(monkeypatch, when):
+    """Pin "now" to `when` (a UTC "YYYY-MM-DD HH:MM" or an aware datetime) through `monkeypatch`:
+    see the `clock` fixture. Module-wide fixtures call it with their own MonkeyPatch."""
+    from datetime import UTC, datetime
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    real_now = timezone.now
+    instant = datetime.fromisoformat(when).replace(tzinfo=UTC) if isinstance(when, str) else when
+    offset = instant - real_now()
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
+    # `default=timezone.now` holds the function itself, not the patched name: point those
+    # fields at the pinned clock too (Field caches its default callable in _get_default).
+    for model in apps.get_models(include_auto_created=True):
+        for field in model._meta.concrete_fields:
+            if field.default is real_now:
+                monkeypatch.setattr(field, "_get_default", lambda: timezone.now())
+    return instant
+
+
 @pytest.fixture
 def clock(monkeypatch):
     """clock("2026-12-03 09:00") pins "now" to that UTC instant for the rest of the test: every
@@ -64,26 +85,7 @@ def clock(monkeypatch):
     then returns the instant plus the real time elapsed since the call (the clock keeps ticking,
     so rows written later in the test are still later). A test that reads "now", "this month"
     or "last month" pins the clock, or it changes meaning when the month turns."""
-    from datetime import UTC, datetime
-
-    from django.apps import apps
-    from django.utils import timezone
-
-    real_now = timezone.now
-
-    def pin(when: str | datetime) -> datetime:
-        instant = datetime.fromisoformat(when).replace(tzinfo=UTC) if isinstance(when, str) else when
-        offset = instant - real_now()
-        monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
-        # `default=timezone.now` holds the function itself, not the patched name: point those
-        # fields at the pinned clock too (Field caches its default callable in _get_default).
-        for model in apps.get_models(include_auto_created=True):
-            for field in model._meta.concrete_fields:
-                if field.default is real_now:
-                    monkeypatch.setattr(field, "_get_default", lambda: timezone.now())
-        return instant
-
-    return pin
+    return lambda when: pin_clock(monkeypatch, when)
 
 
 # --- personas -----------------------------------------------------------------------------

@@ -1,0 +1,475 @@
+"""The bypass table: for every route of the URLconf, who may change state through it.
+
+When you add a route, add it here. tests/governance/test_route_table.py fails with
+"unclassified state-changing route: <name>" for any route that accepts POST/PUT/PATCH/DELETE
+(or a function view that does not restrict its methods) and has no entry, and
+tests/governance/test_bypass_matrix.py then proves, for every entry, that each persona not in
+`allowed` is refused and that nothing changed.
+
+An entry is one of:
+- `Write(...)`: the route changes state. `allowed` names the personas (tests/governance/conftest.py)
+  that may succeed; every other persona of the surface (HTML or API) must be refused.
+  `unjudged` names personas whose outcome another suite decides, each with the reason.
+  `refusal="status"` means a refusal is a 403/404 (HTML) or 401/403/404 (API);
+  `refusal="soft"` accepts a page that re-renders or redirects with the error (the view reports
+  a service refusal as a message) — nothing may change either way.
+  `control` names who proves the request well formed when no persona of the matrix may send it.
+- `ReadOnly(reason)`: the view renders only; a POST to it must change nothing.
+- `Public(reason)`: open to anyone by design (sign-in, sign-out).
+- `Signed(reason)`: authenticated by a signature in the request, not by a session or token.
+Several `Write` scenarios may share a route (e.g. one payload any member may send, and one
+nobody may)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+STATUS, SOFT = "status", "soft"
+
+MEMBERS = frozenset({"requester", "implementer", "approver", "cab_member", "release_manager", "rm_cab", "auditor",
+                     "executive", "access_admin", "other_member"})
+PIPELINES = frozenset({"pipeline", "pipeline_readonly", "pipeline_other"})
+# The change's own people (requester rita, implementer ivan).
+CHANGE_OWNERS = frozenset({"requester", "implementer"})
+RM_LIFECYCLE = {
+    "release_manager": "a release manager's manual moves and schedule edits are decided in the service (issue #12); "
+                       "tests/changes judges them",
+    "rm_cab": "a release manager's manual moves and schedule edits are decided in the service (issue #12); "
+              "tests/changes judges them",
+}
+# Who may open and update incidents on payments-api (incidents/permissions.py).
+INCIDENT_WRITERS = frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab", "other_member"})
+DELIVERY_WRITERS = frozenset({"release_manager", "rm_cab", "pipeline", "pipeline_other"})
+
+
+@dataclass(frozen=True)
+class Write:
+    allowed: frozenset[str]
+    method: str = "POST"
+    scenario: str = "default"
+    kwargs: Callable[[Any], dict] = lambda w: {}
+    data: Callable[[Any], dict] = lambda w: {}
+    # Rows (model instances) whose stored values must not move, and models whose row count must not.
+    watch: Callable[[Any], list] = lambda w: []
+    refusal: str = STATUS
+    unjudged: dict[str, str] = field(default_factory=dict)
+    # Who shows the request is well formed when no persona of the matrix may send it
+    # (default: the first allowed persona).
+    control: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadOnly:
+    reason: str = "renders a page; a POST is answered like a GET"
+
+
+@dataclass(frozen=True)
+class Public:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Signed:
+    reason: str
+
+
+@dataclass(frozen=True)
+class AdminSite:
+    reason: str = "Django admin: staff only, refused to every persona of the matrix"
+
+
+def _models(*names: str) -> list:
+    from django.apps import apps
+
+    return [apps.get_model(n) for n in names]
+
+
+def _later(w, days=3, hours=0):
+    return (w.now + timedelta(days=days, hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _change_form(w, change, **over):
+    data = {"title": "Retitled by someone", "change_type": change.change_type.slug, "service": change.service.slug,
+            "environment": change.environment.slug, "implementer": "ivan", "description": "d",
+            "planned_start": change.planned_start.strftime("%Y-%m-%dT%H:%M"),
+            "planned_end": change.planned_end.strftime("%Y-%m-%dT%H:%M"), "rollout_strategy": "rolling",
+            "rollback_plan": "Redeploy previous", "rollback_error_rate_pct": "5"}
+    data.update(over)
+    return data
+
+
+ROUTES: dict[str, Any] = {
+    # --- root -------------------------------------------------------------------------------
+    "home": ReadOnly(),
+    "healthz": ReadOnly(),
+    "api-schema": ReadOnly("the OpenAPI schema"),
+    "api-docs": ReadOnly("the Swagger page"),
+
+    # --- accounts ---------------------------------------------------------------------------
+    "accounts:login": Public("signing in is how anyone becomes a persona"),
+    "accounts:logout": Public("signing out changes only the caller's own session"),
+    "accounts:profile": [Write(
+        allowed=MEMBERS | {"outsider"}, data=lambda w: {"name": "laptop", "expires_in_days": "7"},
+        watch=lambda w: _models("accounts.ApiToken"))],
+    "accounts:token_revoke": [Write(
+        allowed=frozenset({"requester"}), kwargs=lambda w: {"pk": w.requester_token.pk},
+        watch=lambda w: [w.requester_token])],
+    "api-tokens": [Write(
+        allowed=(MEMBERS | PIPELINES), data=lambda w: {"name": "ci", "expires_in_days": 7},
+        watch=lambda w: _models("accounts.ApiToken"))],
+
+    # --- catalog ----------------------------------------------------------------------------
+    "catalog:services": ReadOnly(),
+    "catalog:service": ReadOnly(),
+    "catalog:environments": ReadOnly(),
+    "catalog:service_edit": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.service.slug},
+        data=lambda w: {"name": "Renamed", "description": "x", "tier": "1", "compliance_scopes": ["sox"]},
+        watch=lambda w: [w.service])],
+    "api-services": ReadOnly("list"),
+    "api-service": [Write(
+        method="PATCH", allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.service.slug},
+        data=lambda w: {"name": "Renamed"}, watch=lambda w: [w.service])],
+    "api-environments": ReadOnly("list"),
+
+    # --- change types -----------------------------------------------------------------------
+    "change_types:list": ReadOnly(),
+    "change_types:templates": [Write(
+        allowed=MEMBERS, data=lambda w: {"slug": "flush-cache", "name": "Flush cache", "description": "redis FLUSHALL",
+                                         "rollback_plan": "none"},
+        watch=lambda w: _models("change_types.StandardChangeTemplate"), refusal=SOFT)],
+    "change_types:template_approve": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"pk": w.template_proposed.pk},
+        watch=lambda w: [w.template_proposed], refusal=SOFT)],
+    "change_types:template_retire": [Write(
+        allowed=frozenset({"release_manager", "rm_cab", "cab_member"}), kwargs=lambda w: {"pk": w.template_approved.pk},
+        data=lambda w: {"reason": "replaced by automation"}, watch=lambda w: [w.template_approved], refusal=SOFT)],
+
+    # --- changes: pages ---------------------------------------------------------------------
+    "changes:list": ReadOnly(),
+    "changes:queue": ReadOnly(),
+    "changes:calendar": ReadOnly(),
+    "changes:calendar_feed": ReadOnly("the iCalendar feed; its secret is the credential"),
+    "changes:detail": ReadOnly(),
+    "changes:create": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "cab_member", "release_manager", "rm_cab",
+                           "other_member"}),
+        data=lambda w: _change_form(w, w.draft, title="A new change"), watch=lambda w: _models("changes.ChangeRequest"))],
+    "changes:edit": [Write(
+        allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: _change_form(w, w.draft), watch=lambda w: [w.draft])],
+    "changes:submit": [Write(
+        allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.draft.number},
+        watch=lambda w: [w.draft])],
+    "changes:move": [
+        Write(allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.draft.number},
+              data=lambda w: {"to_state": "cancelled"}, watch=lambda w: [w.draft], refusal=SOFT),
+        # No approvals: nobody may schedule it (the approval bypass of issue #12).
+        Write(scenario="draft-to-scheduled", allowed=frozenset(), kwargs=lambda w: {"ref": w.draft.number},
+              data=lambda w: {"to_state": "scheduled"}, watch=lambda w: [w.draft], refusal=SOFT),
+    ],
+    "changes:decide": [
+        Write(allowed=frozenset({"approver", "cab_member"}), kwargs=lambda w: {"ref": w.in_review.number},
+              data=lambda w: {"decision": "approve", "comment": "ok"},
+              watch=lambda w: [w.in_review, *_models("changes.Approval")]),
+        # The retrospective CAB approval of an emergency change: its override's authoriser may not give it.
+        Write(scenario="override-authoriser", allowed=frozenset({"cab_member"}),
+              kwargs=lambda w: {"ref": w.emergency.number}, data=lambda w: {"decision": "approve", "comment": "ok"},
+              watch=lambda w: [w.emergency, *_models("changes.Approval")]),
+    ],
+    "changes:override": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"ref": w.emergency_pending.number},
+        data=lambda w: {"reason": "Payments down", "hours": "4"},
+        watch=lambda w: [w.emergency_pending, *_models("changes.EmergencyOverride")], refusal=SOFT)],
+    "changes:post_mortem": [Write(
+        allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.emergency.number},
+        data=lambda w: {"post_mortem": "Root cause: a bad config"}, watch=lambda w: [w.emergency])],
+    "changes:calendar_feed_manage": [Write(
+        allowed=MEMBERS, data=lambda w: {"action": "rotate"}, watch=lambda w: _models("changes.CalendarFeed"))],
+    "changes:schedule": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}),
+        data=lambda w: {"kind": "freeze", "f-name": "Year end", "f-reason": "Closing the books",
+                        "f-starts_at": _later(w, 10), "f-ends_at": _later(w, 12)},
+        watch=lambda w: _models("changes.Freeze", "changes.MaintenanceWindow"))],
+    "changes:delegations": [
+        Write(allowed=MEMBERS, data=lambda w: {"delegate": "adam", "ends_at": _later(w, 5)},
+              unjudged={"approver": "adam cannot delegate to himself (a form error)"},
+              watch=lambda w: _models("changes.Delegation"), refusal=SOFT),
+        # Delegation only to people who hold the privilege the stage needs (issue #12).
+        Write(scenario="to-an-auditor", allowed=frozenset(), data=lambda w: {"delegate": "audra", "ends_at": _later(w, 5)},
+              watch=lambda w: _models("changes.Delegation"), refusal=SOFT),
+        Write(scenario="to-an-executive", allowed=frozenset(), data=lambda w: {"delegate": "exec", "ends_at": _later(w, 5)},
+              watch=lambda w: _models("changes.Delegation"), refusal=SOFT),
+    ],
+    "changes:delegation_revoke": [Write(
+        allowed=frozenset({"approver"}), kwargs=lambda w: {"pk": w.delegation.pk}, watch=lambda w: [w.delegation])],
+    "changes:cab_meetings": [Write(
+        allowed=frozenset({"release_manager", "rm_cab", "cab_member"}),
+        data=lambda w: {"title": "CAB", "starts_at": _later(w, 2), "duration_minutes": "60", "quorum": "1",
+                        "members": ["cate"]},
+        watch=lambda w: _models("changes.CabMeeting"))],
+    "changes:cab_meeting": [Write(
+        allowed=frozenset({"release_manager", "rm_cab", "cab_member"}), kwargs=lambda w: {"pk": w.cab_meeting.pk},
+        data=lambda w: {"action": "minutes", "minutes": "Approved nothing"}, watch=lambda w: [w.cab_meeting])],
+
+    # --- changes: API -----------------------------------------------------------------------
+    "api-changes": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "cab_member", "release_manager", "rm_cab",
+                           "other_member", "pipeline", "pipeline_other"}),
+        data=lambda w: {"title": "New", "change_type": "simple", "service": "payments-api", "environment": "staging"},
+        watch=lambda w: _models("changes.ChangeRequest"))],
+    "api-change": [Write(
+        method="PATCH", allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"title": "Retitled by someone"}, watch=lambda w: [w.draft])],
+    "api-change-submit": [Write(
+        allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.draft.number},
+        watch=lambda w: [w.draft])],
+    "api-change-transition": [
+        Write(allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.draft.number},
+              data=lambda w: {"to_state": "cancelled"}, watch=lambda w: [w.draft]),
+        Write(scenario="draft-to-scheduled", allowed=frozenset(), kwargs=lambda w: {"ref": w.draft.number},
+              data=lambda w: {"to_state": "scheduled"}, watch=lambda w: [w.draft], refusal=SOFT),
+    ],
+    "api-change-approvals": [
+        Write(allowed=frozenset({"approver", "cab_member"}), kwargs=lambda w: {"ref": w.in_review.number},
+              data=lambda w: {"decision": "approve"}, watch=lambda w: [w.in_review, *_models("changes.Approval")]),
+        Write(scenario="override-authoriser", allowed=frozenset({"cab_member"}),
+              kwargs=lambda w: {"ref": w.emergency.number}, data=lambda w: {"decision": "approve"},
+              watch=lambda w: [w.emergency, *_models("changes.Approval")]),
+    ],
+    "api-change-emergency-override": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"ref": w.emergency_pending.number},
+        data=lambda w: {"reason": "Payments down", "hours": 4},
+        watch=lambda w: [w.emergency_pending, *_models("changes.EmergencyOverride")])],
+    "api-change-post-mortem": [Write(
+        allowed=CHANGE_OWNERS, unjudged=RM_LIFECYCLE, kwargs=lambda w: {"ref": w.emergency.number},
+        data=lambda w: {"post_mortem": "Root cause: a bad config"}, watch=lambda w: [w.emergency])],
+
+    # --- delivery ---------------------------------------------------------------------------
+    "delivery:hook-github": Signed("X-Hub-Signature-256 against the configured secret"),
+    "delivery:hook-gitlab": Signed("X-Gitlab-Token against the configured secret"),
+    "delivery:deployments": ReadOnly(),
+    "delivery:deployment": ReadOnly(),
+    "delivery:artifact": ReadOnly(),
+    "delivery:gate-decisions": ReadOnly(),
+    "delivery:reconciliation": ReadOnly(),
+    "delivery:service-environments": ReadOnly(),
+    "api-artifacts": [Write(
+        allowed=DELIVERY_WRITERS,
+        data=lambda w: {"service": "payments-api", "version": "2.0.0", "digest": "sha256:" + "b" * 64,
+                        "git_sha": "b" * 40, "format": "oci_image"},
+        watch=lambda w: _models("delivery.Artifact"))],
+    "api-artifact": ReadOnly("read"),
+    "api-artifact-evidence": [Write(
+        allowed=DELIVERY_WRITERS, kwargs=lambda w: {"digest": w.artifact.digest},
+        data=lambda w: {"kind": "log", "document": "all green"}, watch=lambda w: _models("delivery.Evidence"))],
+    "api-signing-keys": [Write(
+        allowed=frozenset({"pipeline"}),
+        data=lambda w: {"team": "payments", "name": "ci", "public_key_pem": w.public_key_pem},
+        watch=lambda w: _models("delivery.SigningKey"))],
+    "api-gate-check": [Write(
+        allowed=DELIVERY_WRITERS,
+        data=lambda w: {"service": "payments-api", "environment": "prod", "artifact": w.artifact.digest,
+                        "change": w.draft.number},
+        watch=lambda w: _models("delivery.GateDecision", "delivery.DeploymentLock"))],
+    "api-gate-decisions": ReadOnly("list"),
+    "api-deployments": [Write(
+        allowed=frozenset({"pipeline"}),
+        data=lambda w: {"service": "payments-api", "environment": "prod", "artifact": w.artifact.digest,
+                        "status": "succeeded"},
+        watch=lambda w: _models("delivery.Deployment"))],
+    "api-deployment": [Write(
+        method="PATCH", allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
+        data=lambda w: {"status": "succeeded"}, watch=lambda w: [w.prod_deployment])],
+
+    # --- incidents --------------------------------------------------------------------------
+    "incidents:list": ReadOnly(),
+    "incidents:reviews": ReadOnly(),
+    "incidents:action_items": ReadOnly(),
+    "incidents:patterns": ReadOnly(),
+    "incidents:detail": ReadOnly(),
+    "incidents:attachment": ReadOnly(),
+    "incidents:runbooks": ReadOnly(),
+    "incidents:create": [Write(
+        allowed=INCIDENT_WRITERS,
+        data=lambda w: {"service": "payments-api", "title": "Outage", "severity": "sev2",
+                        "started_at": (w.now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")},
+        watch=lambda w: _models("incidents.Incident"), refusal=SOFT)],
+    "incidents:post_update": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"message": "Mitigated", "status": ""},
+        watch=lambda w: [w.incident, *_models("incidents.IncidentUpdate")])],
+    "incidents:edit": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"title": "Renamed", "severity": "sev1"}, watch=lambda w: [w.incident])],
+    "incidents:link": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"target": "none", "reason": "unrelated"}, watch=lambda w: [w.incident])],
+    "incidents:attach": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"kind": "note", "text": "heap looked fine"},
+        watch=lambda w: _models("incidents.IncidentAttachment"))],
+    "incidents:rollback": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"deployment": str(w.rollback_deployment.pk), "note": "rolled back"},
+        watch=lambda w: [w.incident, w.rollback_deployment, *_models("incidents.IncidentRollback")])],
+    "incidents:review_start": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.incident.pk},
+        watch=lambda w: _models("incidents.Review"))],
+    "incidents:review": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.reviewed_incident.pk},
+        data=lambda w: {"summary": "We learned", "timeline": "t"}, watch=lambda w: [w.review])],
+    "incidents:action_item_add": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"pk": w.reviewed_incident.pk},
+        data=lambda w: {"title": "Alert", "type": "monitoring", "owner": "rita",
+                        "due_date": (w.now + timedelta(days=9)).date().isoformat()},
+        watch=lambda w: _models("incidents.ActionItem"))],
+    "incidents:action_item_status": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"item_id": w.action_item.pk},
+        data=lambda w: {"status": "in_progress"}, watch=lambda w: [w.action_item])],
+    "incidents:subscription": [Write(
+        allowed=MEMBERS, kwargs=lambda w: {"slug": w.service.slug}, data=lambda w: {"subscribe": "1"},
+        watch=lambda w: _models("incidents.ServiceSubscription"))],
+    "incidents:runbook": [Write(
+        allowed=INCIDENT_WRITERS, kwargs=lambda w: {"slug": w.bare_service.slug},
+        data=lambda w: {"owner": "rita", "summary": "How to restart"}, watch=lambda w: _models("incidents.Runbook"))],
+    "incidents:runbook_step_add": [Write(
+        allowed=INCIDENT_WRITERS - {"other_member"}, kwargs=lambda w: {"slug": w.service.slug},
+        data=lambda w: {"area": "code", "instruction": "Redeploy", "verification": "200 OK"},
+        watch=lambda w: _models("incidents.RunbookStep"))],
+    "incidents:runbook_test_add": [Write(
+        allowed=INCIDENT_WRITERS - {"other_member"}, kwargs=lambda w: {"slug": w.service.slug},
+        data=lambda w: {"outcome": "passed", "environment": "staging", "notes": "fine"},
+        watch=lambda w: _models("incidents.RunbookTest"))],
+    "api-incidents": [Write(
+        allowed=INCIDENT_WRITERS | {"pipeline", "pipeline_other"},
+        data=lambda w: {"service": "payments-api", "title": "Outage", "severity": "sev2",
+                        "started_at": (w.now - timedelta(minutes=30)).isoformat()},
+        watch=lambda w: _models("incidents.Incident"))],
+    "api-incident": [Write(
+        method="PATCH", allowed=INCIDENT_WRITERS | {"pipeline", "pipeline_other"}, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"title": "Renamed"}, watch=lambda w: [w.incident])],
+    "api-incident-updates": [Write(
+        allowed=INCIDENT_WRITERS | {"pipeline", "pipeline_other"}, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"message": "Mitigated"}, watch=lambda w: [w.incident, *_models("incidents.IncidentUpdate")])],
+    "api-incident-rollbacks": [Write(
+        allowed=INCIDENT_WRITERS | {"pipeline", "pipeline_other"}, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"deployment": w.rollback_deployment.pk, "note": "rolled back"},
+        watch=lambda w: [w.incident, w.rollback_deployment, *_models("incidents.IncidentRollback")])],
+    "api-incident-attachments": [Write(
+        allowed=INCIDENT_WRITERS | {"pipeline", "pipeline_other"}, kwargs=lambda w: {"pk": w.incident.pk},
+        data=lambda w: {"kind": "note", "text": "heap looked fine"},
+        watch=lambda w: _models("incidents.IncidentAttachment"))],
+    "api-incident-classifications": ReadOnly("list"),
+
+    # --- access reviews ---------------------------------------------------------------------
+    "access_reviews:reviews": ReadOnly(),
+    "access_reviews:campaigns": ReadOnly(),
+    "access_reviews:campaign": ReadOnly(),
+    "access_reviews:report": ReadOnly("a download"),
+    "access_reviews:grants": ReadOnly(),
+    "access_reviews:item-decide": [
+        Write(allowed=frozenset({"access_admin"}), kwargs=lambda w: {"pk": w.item.pk},
+              data=lambda w: {"decision": "keep", "justification": "still approves"}, watch=lambda w: [w.item],
+              refusal=SOFT),
+        # Nobody certifies a grant they issued (gina issued this one).
+        Write(scenario="grant-issuer", allowed=frozenset(), kwargs=lambda w: {"pk": w.own_item.pk},
+              data=lambda w: {"decision": "keep", "justification": "still approves"}, watch=lambda w: [w.own_item],
+              refusal=SOFT),
+    ],
+    "access_reviews:items-bulk": [Write(
+        allowed=frozenset({"access_admin"}),
+        data=lambda w: {"items": [str(w.item.pk)], "decision": "keep", "justification": "still needed"},
+        watch=lambda w: [w.item], refusal=SOFT)],
+    "access_reviews:campaign-open": [Write(
+        allowed=frozenset({"access_admin"}),
+        data=lambda w: {"name": "Extra review", "due_date": (w.now + timedelta(days=30)).date().isoformat(),
+                        "scope": "all_production"},
+        watch=lambda w: _models("access_reviews.ReviewCampaign"))],
+    "access_reviews:campaign-close": [Write(
+        allowed=frozenset({"access_admin"}), kwargs=lambda w: {"pk": w.campaign.pk}, watch=lambda w: [w.campaign],
+        refusal=SOFT)],
+    "access_reviews:grant-new": [Write(
+        allowed=frozenset({"access_admin"}),
+        data=lambda w: {"user": "ivan", "privilege": "deployer", "service": "payments-api", "environment": "prod",
+                        "justification": "on call"},
+        watch=lambda w: _models("access_reviews.AccessGrant"))],
+    "access_reviews:grant-revoke": [Write(
+        allowed=frozenset({"access_admin"}), kwargs=lambda w: {"pk": w.grant.pk}, data=lambda w: {"reason": "left"},
+        watch=lambda w: [w.grant])],
+    "api-access-grants": [Write(
+        allowed=frozenset({"access_admin"}),
+        data=lambda w: {"user": "ivan", "privilege": "deployer", "service": "payments-api", "environment": "prod",
+                        "justification": "on call"},
+        watch=lambda w: _models("access_reviews.AccessGrant"))],
+    "api-access-grant-revoke": [Write(
+        allowed=frozenset({"access_admin"}), kwargs=lambda w: {"pk": w.grant.pk}, data=lambda w: {"reason": "left"},
+        watch=lambda w: [w.grant])],
+    "api-access-campaigns": ReadOnly("list"),
+    "api-access-campaign": ReadOnly("read"),
+    "api-access-item-decide": [
+        Write(allowed=frozenset({"access_admin"}), kwargs=lambda w: {"pk": w.item.pk},
+              data=lambda w: {"decision": "keep", "justification": "still approves"}, watch=lambda w: [w.item]),
+        Write(scenario="grant-issuer", allowed=frozenset(), kwargs=lambda w: {"pk": w.own_item.pk},
+              data=lambda w: {"decision": "keep", "justification": "still approves"}, watch=lambda w: [w.own_item]),
+    ],
+
+    # --- audit ------------------------------------------------------------------------------
+    "audit:log": ReadOnly(),
+    "audit:log_csv": ReadOnly("a download"),
+    "audit:workspace": ReadOnly(),
+    "audit:pack_table": ReadOnly(),
+    "audit:pack_download": ReadOnly("a download (the download itself is audited)"),
+    "audit:keys": ReadOnly(),
+    "audit:archived_export": ReadOnly("a download (audited)"),
+    "audit:pack_request": [Write(
+        allowed=frozenset({"auditor"}),
+        data=lambda w: {"scope": "change", "change": w.in_review.number},
+        watch=lambda w: _models("audit.EvidencePack"))],
+    "audit:retention": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {},
+        data=lambda w: {"policy": str(w.retention_policy.pk), "years": "9", "counted_from": "creation"},
+        watch=lambda w: [w.retention_policy])],
+    "audit:holds": [Write(
+        allowed=frozenset(), control="superuser", data=lambda w: {"title": "Hold", "reason": "counsel", "service": str(w.service.pk)},
+        watch=lambda w: _models("audit.LegalHold"))],
+    "audit:hold_release": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"pk": w.hold.pk}, data=lambda w: {"release_reason": "settled"},
+        watch=lambda w: [w.hold])],
+    "api-evidence-packs": [Write(
+        allowed=frozenset({"auditor"}), data=lambda w: {"scope": "change", "change": w.in_review.number},
+        watch=lambda w: _models("audit.EvidencePack"))],
+    "api-evidence-keys": ReadOnly("list"),
+    "api-evidence-pack": ReadOnly("read"),
+    "api-evidence-pack-download": ReadOnly("a download (audited)"),
+
+    # --- reports ----------------------------------------------------------------------------
+    "reports:dashboard": ReadOnly(),
+    "reports:team": ReadOnly(),
+    "reports:service": ReadOnly(),
+    "reports:runs": ReadOnly(),
+    "reports:run-pdf": ReadOnly("a download"),
+    "reports:run-data": ReadOnly("a download"),
+    "reports:generate": [Write(
+        allowed=frozenset({"executive", "release_manager", "rm_cab"}), data=lambda w: {"month": "2026-01"},
+        watch=lambda w: _models("reports.ReportRun"))],
+    "reports-dora": ReadOnly("read"),
+}
+
+
+ADMIN_PUBLIC = {"admin:login": Public("the admin's sign-in form"),
+                "admin:logout": Public("signing out changes only the caller's own session")}
+
+
+def entry_for(route) -> Any:
+    if route.is_admin:
+        return ADMIN_PUBLIC.get(route.name, AdminSite())
+    return ROUTES.get(route.name)
+
+
+def writes_for(route) -> list[Write]:
+    entry = entry_for(route)
+    return list(entry) if isinstance(entry, list) else []
