@@ -70,11 +70,13 @@ def approval_status(change: ChangeRequest) -> str:
     """The approval engine's verdict (workflow.OVERALL_*) counting only the live approvals bound to
     the change's current content: the approval's content hash equals the hash recomputed from the
     change now (so a stored hash or a field edited behind the service's back counts nothing), and
-    no decision by the change's requester or implementer. `pending` when the content drifted."""
+    no decision by a party to the change (sod.excluded_ids). `pending` when the content drifted."""
     current = workflow.content_hash(change)
     if change.content_hash != current:
         return workflow.OVERALL_PENDING
-    parties = {pk for pk in (change.requester_id, change.implementer_id) if pk}
+    # The one segregation-of-duties rule: a decision by a party to the work (requester, implementer,
+    # override authoriser) backs nothing, however it was written.
+    parties = sod.excluded_ids(change)
     bound = [a for a in workflow.live_approvals(change)
              if a.content_hash == current and a.approver_id not in parties and a.on_behalf_of_id not in parties]
     return workflow.evaluate(change, bound).status

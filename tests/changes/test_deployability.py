@@ -97,7 +97,7 @@ def test_a_standard_change_from_an_approved_template_is_deployable_until_the_tem
     from apps.change_types.services import template_approve, template_propose, template_retire
 
     template = template_propose(actor=requester, slug="scale", name="Scale replicas", description="HPA bounds")
-    template_approve(template=template, actor=release_manager)
+    template = template_approve(template=template, actor=release_manager)
     change = change_submit(change=make_change(seeded_types["standard"], standard_template=template), actor=requester)
     assert change.state == "scheduled"
     assert approval_basis(change) == "standard_template" and change_is_deployable(change)
@@ -132,3 +132,17 @@ def test_a_type_with_no_stage_that_applies_is_deployable_once_the_engine_approve
     assert change_is_deployable(change)
     forced = _force(make_change(optional, title="Never submitted"), state="scheduled")
     assert not change_is_deployable(forced)
+
+
+def test_an_approval_written_by_the_override_authoriser_counts_for_nothing(simple_type, make_change, approver):
+    """The record check asks the one segregation-of-duties rule: whoever authorised an override on
+    the change is a party to it, so her approval row (however it got there) backs nothing."""
+    change = make_change(simple_type, submit=True)
+    EmergencyOverride.objects.create(change=change, authorised_by=approver, reason="vouched",
+                                     expires_at=timezone.now() - timedelta(hours=1))
+    stage = simple_type.stages.get()
+    Approval.objects.create(change=change, stage=stage, stage_name=stage.name, approver=approver, decision="approve",
+                            content_hash=change.content_hash)
+    change = _force(change, state="approved")
+    assert approval_basis(change) is None
+    assert not change_is_deployable(change)

@@ -128,7 +128,7 @@ def test_a_standard_change_is_scheduled_at_submit_from_an_approved_template(seed
 
     template = template_propose(actor=requester, slug="cert-rotation", name="Certificate rotation",
                                 description="Rotate with cert-manager")
-    template_approve(template=template, actor=release_manager)
+    template = template_approve(template=template, actor=release_manager)
     change = make_change(seeded_types["standard"], standard_template=template)
     change = change_submit(change=change, actor=requester)
     assert change.state == "scheduled"
