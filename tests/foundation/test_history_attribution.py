@@ -153,8 +153,8 @@ def simple_type(db):
     return change_type
 
 
-def test_change_services_write_history_as_their_actor(simple_type, requester, approver, release_manager, service,
-                                                       environments):
+def test_change_services_write_history_as_their_actor(simple_type, requester, approver, cab_member, release_manager,
+                                                       service, environments):
     from apps.changes.services import (
         approval_record,
         change_create,
@@ -176,7 +176,7 @@ def test_change_services_write_history_as_their_actor(simple_type, requester, ap
         approval_record(change=change, approver=approver, decision="approve", comment="fine")
     _assert_history_names_the_audited_actor(written, approver)
     with _Written() as written:
-        delegation_create(delegator=approver, delegate=release_manager, ends_at=timezone.now() + timedelta(days=2),
+        delegation_create(delegator=approver, delegate=cab_member, ends_at=timezone.now() + timedelta(days=2),
                           actor=approver)
     _assert_history_names_the_audited_actor(written, approver)
     with _Written() as written:
