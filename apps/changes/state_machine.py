@@ -24,20 +24,14 @@ TRANSITIONS: dict[str, set[str]] = {
     S.CLOSED: set(),
 }
 
-# The moves offered on the Lifecycle panel and POST /transition/: a subset of the table. Approval
-# states are reached by deciding, review by submitting or editing, draft → scheduled by submitting.
+# Reached only through the approval engine, submit and edits.
+DECISION_STATES = {S.APPROVED, S.REJECTED, S.IN_REVIEW}
+
+# The moves offered on the Lifecycle panel and POST /transition/: the table less the states reached
+# by deciding, submitting or editing, and less draft → scheduled (only a standard change at submit).
 MANUAL_MOVES: dict[str, set[str]] = {
-    S.DRAFT: {S.CANCELLED},
-    S.IN_REVIEW: {S.DRAFT, S.IMPLEMENTING, S.CANCELLED},
-    S.APPROVED: {S.SCHEDULED, S.IMPLEMENTING, S.CANCELLED},
-    S.SCHEDULED: {S.IMPLEMENTING, S.CANCELLED},
-    S.IMPLEMENTING: {S.COMPLETED, S.FAILED, S.ROLLED_BACK},
-    S.COMPLETED: {S.CLOSED},
-    S.FAILED: {S.ROLLED_BACK, S.CLOSED},
-    S.ROLLED_BACK: {S.CLOSED},
-    S.REJECTED: {S.CLOSED},
-    S.CANCELLED: {S.CLOSED},
-    S.CLOSED: set(),
+    state: targets - DECISION_STATES - ({S.SCHEDULED} if state == S.DRAFT else set())
+    for state, targets in TRANSITIONS.items()
 }
 # Order of the buttons on the Lifecycle panel.
 MANUAL_ORDER = [S.SCHEDULED, S.IMPLEMENTING, S.COMPLETED, S.FAILED, S.ROLLED_BACK, S.CANCELLED, S.CLOSED, S.DRAFT]
@@ -45,8 +39,6 @@ MANUAL_ORDER = [S.SCHEDULED, S.IMPLEMENTING, S.COMPLETED, S.FAILED, S.ROLLED_BAC
 # and administer, they do not carry out someone else's change.
 RELEASE_MANAGER_MOVES = {S.SCHEDULED, S.CANCELLED, S.CLOSED}
 
-# Reached only through the approval engine, submit and edits.
-DECISION_STATES = {S.APPROVED, S.REJECTED, S.IN_REVIEW}
 TERMINAL = {S.CLOSED}
 OPEN_STATES = {S.DRAFT, S.IN_REVIEW, S.APPROVED, S.SCHEDULED, S.IMPLEMENTING}
 # After work started: an emergency change documents its rollback here before it may close.
