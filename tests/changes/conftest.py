@@ -96,3 +96,15 @@ def login(client):
         return client
 
     return as_user
+
+
+@pytest.fixture
+def pinned_october(clock):
+    """The lifecycle tests' clock: nothing in them depends on the date; pinned so none changes meaning with it."""
+    clock("2026-10-20 12:00")
+
+
+@pytest.fixture
+def api(api_client_for):
+    """An API client for a user and scopes (tests/conftest.py's api_client_for)."""
+    return api_client_for

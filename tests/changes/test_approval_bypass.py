@@ -15,10 +15,8 @@ from apps.changes.services import approval_record, change_moves_for, change_tran
 WORK = ["scheduled", "implementing", "completed"]
 
 
-@pytest.fixture(autouse=True)
-def _pinned_clock(clock):
-    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
-    clock("2026-10-20 12:00")
+# Nothing here depends on the date; the clock is pinned all the same (tests/changes/conftest.py).
+pytestmark = pytest.mark.usefixtures("pinned_october")
 
 
 @pytest.fixture
@@ -28,11 +26,6 @@ def critical_prod_change(seeded_types, make_change, environments):
                          risk_answers={key: True for key in QUESTION_KEYS})
     assert change.risk_level == "critical" and change.environment.is_production
     return change
-
-
-@pytest.fixture
-def api(api_client_for):
-    return api_client_for
 
 
 def _html_move(login, user, change, to_state):

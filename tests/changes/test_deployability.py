@@ -12,11 +12,8 @@ from apps.changes.models import Approval, ChangeRequest, EmergencyOverride
 from apps.changes.selectors import approval_basis, change_is_deployable
 from apps.changes.services import approval_record, change_submit, change_transition, emergency_override_grant
 
-
-@pytest.fixture(autouse=True)
-def _pinned_clock(clock):
-    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
-    clock("2026-10-20 12:00")
+# Nothing here depends on the date; the clock is pinned all the same (tests/changes/conftest.py).
+pytestmark = pytest.mark.usefixtures("pinned_october")
 
 
 def _force(change, **fields):

@@ -14,16 +14,8 @@ from apps.changes.permissions import can_edit, edit_scope
 from apps.changes.services import approval_record, change_update
 from releaseportal.errors import NotAllowed
 
-
-@pytest.fixture(autouse=True)
-def _pinned_clock(clock):
-    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
-    clock("2026-10-20 12:00")
-
-
-@pytest.fixture
-def api(api_client_for):
-    return api_client_for
+# Nothing here depends on the date; the clock is pinned all the same (tests/changes/conftest.py).
+pytestmark = pytest.mark.usefixtures("pinned_october")
 
 
 @pytest.fixture

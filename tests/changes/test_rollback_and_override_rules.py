@@ -17,16 +17,8 @@ from apps.changes.services import (
 )
 from releaseportal.errors import Conflict, InvalidInput
 
-
-@pytest.fixture(autouse=True)
-def _pinned_clock(clock):
-    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
-    clock("2026-10-20 12:00")
-
-
-@pytest.fixture
-def api(api_client_for):
-    return api_client_for
+# Nothing here depends on the date; the clock is pinned all the same (tests/changes/conftest.py).
+pytestmark = pytest.mark.usefixtures("pinned_october")
 
 
 @pytest.mark.parametrize("missing", ["rollback_plan", "rollback_criteria"])

@@ -23,10 +23,8 @@ GUARDED = {("in_review", "implementing"), ("draft", "scheduled"), ("approved", "
            ("in_review", "rejected")}
 
 
-@pytest.fixture(autouse=True)
-def _pinned_clock(clock):
-    """Nothing here depends on the date; pinned all the same, so no test changes meaning with it."""
-    clock("2026-10-20 12:00")
+# Nothing here depends on the date; the clock is pinned all the same (tests/changes/conftest.py).
+pytestmark = pytest.mark.usefixtures("pinned_october")
 
 
 def _at(change, state):
