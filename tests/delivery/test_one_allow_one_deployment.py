@@ -3,15 +3,15 @@ within its lock. Anything else is recorded as unauthorised and shows in reconcil
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.delivery import services
 from apps.delivery.models import Deployment, DeploymentLock, GateDecision
+from tests.concurrency import race
 
 from . import documents as docs
 
@@ -150,30 +150,6 @@ def test_reconciliation_flags_a_deployment_linked_to_another_artifacts_allow(cli
 
 # --- under contention, on PostgreSQL --------------------------------------------------------
 
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(i):
-        try:
-            barrier.wait(timeout=30)
-            results.append(work(i))
-        except BaseException as exc:  # noqa: BLE001 — reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    assert len(results) == n
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_simultaneous_deployments_of_another_artifact_are_all_unauthorised(scenario, token_for, deployer,
@@ -189,7 +165,7 @@ def test_ten_simultaneous_deployments_of_another_artifact_are_all_unauthorised(s
         return api
 
     assert gate(client_(), b, change)["decision"] == "deny"
-    answers = _race(10, lambda i: post(client_(), b, change, pipeline_run_id=f"run-b{i}"))
+    answers = race(10, lambda i: post(client_(), b, change, pipeline_run_id=f"run-b{i}"))
     assert [r.status_code for r in answers] == [201] * 10
     assert all(r.json()["is_unauthorized"] and r.json()["gate_decision_id"] is None for r in answers)
     assert not Deployment.objects.filter(gate_decision=allow).exists()
@@ -209,7 +185,7 @@ def test_twenty_simultaneous_started_deployments_use_one_allow_once(scenario, de
         return services.deployment_record(service=a.service, environment=change.environment, artifact=a,
                                           change=change, status="started", pipeline_run_id=f"run-{i}", actor=deployer)
 
-    recorded = _race(20, record)
+    recorded = race(20, record)
     authorised = [d for d in recorded if d.gate_decision_id is not None]
     assert len(authorised) == 1 and authorised[0].gate_decision_id == allow.pk
     assert sum(d.is_unauthorized for d in recorded) == 19
