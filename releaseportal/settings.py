@@ -55,6 +55,9 @@ _DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None)
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
+# Fernet keys for the portal's own secrets at rest (apps/audit/encryption.py), comma-separated,
+# current first; unset: a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
@@ -81,6 +84,9 @@ INSTALLED_APPS = [
     "apps.delivery",
     "apps.incidents",
     "apps.access_reviews",
+    "apps.environments",
+    "apps.validation",
+    "apps.releases",
     "apps.reports",
 ]
 
@@ -314,3 +320,8 @@ AUDIT_ANCHOR_MAX_AGE_MINUTES = env_int("AUDIT_ANCHOR_MAX_AGE_MINUTES", 60)
 # The DORA benchmark table the tiers use (apps/reports/tiers.py lists the years it knows); every
 # report names the year it used.
 REPORT_BENCHMARK_YEAR = env_int("REPORT_BENCHMARK_YEAR", 2023)
+
+# --- Gate rules of the apps above delivery (apps/delivery/gate_rules.py) ---------------------
+# Each app registers its rules in AppConfig.ready(). Every rule named here must be registered:
+# a missing one is a system check error (delivery.E001) and the gate denies while it is missing.
+GATE_EXPECTED_RULES: list[str] = []

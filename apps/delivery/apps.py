@@ -5,3 +5,6 @@ class DeliveryConfig(AppConfig):
     name = "apps.delivery"
     label = "delivery"
     verbose_name = "Delivery"
+
+    def ready(self) -> None:
+        from . import gate_rules  # noqa: F401  (registers the expected-rules system check)

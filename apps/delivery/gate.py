@@ -21,6 +21,7 @@ from apps.changes.selectors import (
 )
 
 from . import licenses
+from .gate_rules import GateContext, rule_codes, run_rules
 from .models import EnvironmentPolicy, SignatureStatus
 
 DENY = "deny"
@@ -28,6 +29,7 @@ WARN = "warn"
 
 # Reasons an emergency override may waive. The rest (who deploys, which artifact, whether it
 # is genuine, whether the slot is free, whether the change is for this service) never bend.
+# Rules registered by other apps (gate_rules.py) say for each of their codes.
 OVERRIDABLE = {
     "change_not_approved", "outside_maintenance_window", "freeze_active", "artifact_unsigned", "tests_failed",
     "vulnerabilities_over_threshold", "license_violation", "provenance_missing", "not_promoted",
@@ -38,6 +40,15 @@ REASON_CODES = [
     "vulnerabilities_over_threshold", "license_violation", "provenance_missing", "not_promoted",
     "deployment_in_progress",
 ]
+
+
+def all_reason_codes() -> list[str]:
+    """Delivery's own reason codes, then those of the registered rules of other apps."""
+    return [*REASON_CODES, *sorted(set(rule_codes()) - set(REASON_CODES))]
+
+
+def overridable(code: str) -> bool:
+    return code in OVERRIDABLE or rule_codes().get(code, False)
 DEFAULT_POLICY = EnvironmentPolicy(lock_timeout_minutes=60)
 
 
@@ -220,8 +231,12 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
     if facts.busy:
         verdict.deny("deployment_in_progress", f"Another deployment of {service.slug} to {environment.slug} "
                                                "is in progress.")
+    verdict.reasons.extend(run_rules(GateContext(
+        user=user, service=service, environment=environment, artifact=artifact, change=change, at=at,
+        previous_environment_id=facts.previous_id, previous_environment_slug=facts.previous_slug,
+    )))
     denials = [r for r in verdict.reasons if r["severity"] == DENY]
-    if denials and change is not None and all(r["code"] in OVERRIDABLE for r in denials):
+    if denials and change is not None and all(overridable(r["code"]) for r in denials):
         override = active_emergency_override(change)
         if override is not None:
             verdict.override = override

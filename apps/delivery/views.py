@@ -69,10 +69,10 @@ def gate_decision_list(request):
     if f.get("reason"):
         qs = qs.filter(reasons__icontains=f'"{f["reason"]}"')
     page = Paginator(qs, 50).get_page(f.get("page"))
-    from .gate import REASON_CODES
+    from .gate import all_reason_codes
 
     return render(request, "delivery/gate_decision_list.html", {
-        "page_obj": page, "filters": f, "reason_codes": REASON_CODES,
+        "page_obj": page, "filters": f, "reason_codes": all_reason_codes(),
         "services": Service.objects.order_by("name").only("slug", "name"),
         "environments": Environment.objects.order_by("order"), "decisions": GateDecision.Decision.choices,
     })

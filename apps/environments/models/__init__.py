@@ -1,0 +1,2 @@
+"""Environments and configuration (issue #13): provisioning records and schema migrations
+(provisioning.py, schema.py); baselines, observations and drift (config.py)."""

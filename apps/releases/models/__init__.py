@@ -1,0 +1,1 @@
+"""Release planning (issue #15)."""

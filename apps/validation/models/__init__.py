@@ -1,0 +1,1 @@
+"""Post-deployment validation (issue #14)."""
