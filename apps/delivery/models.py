@@ -202,6 +202,7 @@ class Evidence(models.Model):
         CYCLONEDX = "cyclonedx", "CycloneDX SBOM"
         SPDX = "spdx", "SPDX SBOM"
         SLSA_PROVENANCE = "slsa_provenance", "SLSA provenance"
+        MIGRATIONS = "migrations", "Schema migrations declared"
         LOG = "log", "Log"
         OTHER = "other", "Other"
 

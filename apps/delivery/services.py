@@ -28,7 +28,7 @@ from apps.catalog.signals import privilege_exercised
 from apps.changes.models import ChangeRequest, ChangeState
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
-from . import cyclonedx, gate, junit, provenance, sarif, signing, spdx, versioning
+from . import cyclonedx, gate, junit, provenance, sarif, schema_manifest, signing, spdx, versioning
 from .models import (
     Artifact,
     Deployment,
@@ -146,9 +146,9 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
 
 # --- evidence -------------------------------------------------------------------------------
 
-_JSON_KINDS = {"sarif", "cyclonedx", "spdx", "slsa_provenance"}
+_JSON_KINDS = {"sarif", "cyclonedx", "spdx", "slsa_provenance", "migrations"}
 _EXTENSIONS = {"junit": "xml", "sarif": "sarif", "cyclonedx": "json", "spdx": "json", "slsa_provenance": "json",
-               "log": "log", "other": "bin"}
+               "migrations": "json", "log": "log", "other": "bin"}
 
 
 def evidence_parse(*, kind: str, data: bytes, artifact: Artifact) -> dict:
@@ -163,6 +163,8 @@ def evidence_parse(*, kind: str, data: bytes, artifact: Artifact) -> dict:
         return spdx.parse(data)
     if kind == "slsa_provenance":
         return provenance.parse(data, digest=artifact.digest)
+    if kind == "migrations":
+        return schema_manifest.parse(data)
     if kind == "log":
         text = data.decode("utf-8", errors="replace")
         return {"bytes": len(data), "lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0)}

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("environments/<slug:env>/provisions/", api.ProvisionsApi.as_view(), name="api-environment-provisions"),
+    path("environments/<slug:env>/provisions/<int:pk>/", api.ProvisionDetailApi.as_view(),
+         name="api-environment-provision"),
+    path("migrations/applied/", api.MigrationsAppliedApi.as_view(), name="api-migrations-applied"),
+]

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("environments/<slug:slug>/", views.environment_detail, name="environment"),
+    path("environments/provisions/<int:pk>/", views.provision_detail, name="provision"),
+]
