@@ -234,6 +234,7 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
     verdict.reasons.extend(run_rules(GateContext(
         user=user, service=service, environment=environment, artifact=artifact, change=change, at=at,
         previous_environment_id=facts.previous_id, previous_environment_slug=facts.previous_slug,
+        evidence=tuple(facts.evidence),
     )))
     denials = [r for r in verdict.reasons if r["severity"] == DENY]
     if denials and change is not None and all(overridable(r["code"]) for r in denials):

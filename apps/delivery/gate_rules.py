@@ -44,6 +44,9 @@ class GateContext:
     at: datetime
     previous_environment_id: int | None
     previous_environment_slug: str | None
+    # The artifact's evidence the gate already read: ({"kind", "summary"}, ...), newest first, logs
+    # and other files left out. A rule reads a declaration here instead of querying again.
+    evidence: tuple[dict, ...] = ()
 
 
 Reason = tuple[str, str, str]  # (code, severity, message)

@@ -5,12 +5,13 @@ with the same checksum, in the previous environment: `migration_not_tested`, a d
 production (where the issue asks the gate to refuse) and a warning below it; an emergency
 override may waive it. An applied version with another checksum in the target or the previous
 environment is `migration_checksum_mismatch`: the script changed after it ran, never waived.
-Two queries: the declaration, then the applied rows of those versions in both environments."""
+The declaration comes with the evidence the gate already read (GateContext.evidence); the rule
+costs one query, the applied rows of those versions in both environments, and none when the
+artifact declares no migrations."""
 
 from __future__ import annotations
 
 from apps.delivery.gate_rules import DENY, WARN, GateContext, GateRule
-from apps.delivery.models import Evidence
 
 from .models import AppliedMigration
 
@@ -19,9 +20,9 @@ CODES = {"migration_not_tested": True, "migration_checksum_mismatch": False}
 _LISTED = 5
 
 
-def _declared(artifact) -> list[dict]:
-    summary = (Evidence.objects.filter(artifact=artifact, kind="migrations").order_by("-created_at", "-id")
-               .values_list("summary", flat=True).first())
+def _declared(ctx: GateContext) -> list[dict]:
+    """The newest `migrations` evidence of the artifact, from what the gate already read."""
+    summary = next((row["summary"] for row in ctx.evidence if row["kind"] == "migrations"), None)
     migrations = (summary or {}).get("migrations") or []
     return [m for m in migrations if isinstance(m, dict) and m.get("version")]
 
@@ -34,7 +35,7 @@ def _listed(items: list[str]) -> str:
 def check(ctx: GateContext):
     if ctx.artifact is None:
         return []
-    declared = _declared(ctx.artifact)
+    declared = _declared(ctx)
     if not declared:
         return []
     environments = [ctx.environment.pk] + ([ctx.previous_environment_id] if ctx.previous_environment_id else [])

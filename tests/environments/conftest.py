@@ -17,6 +17,8 @@ make_artifact = delivery_fixtures.make_artifact
 make_change = delivery_fixtures.make_change
 pipeline = delivery_fixtures.pipeline
 promoted = delivery_fixtures.promoted
+prod_policy = delivery_fixtures.prod_policy
+ed25519_key = delivery_fixtures.ed25519_key
 
 
 def _shared_fixtures() -> Path | None:
