@@ -285,6 +285,21 @@ ROUTES: dict[str, Any] = {
         method="PATCH", allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
         data=lambda w: {"status": "succeeded"}, watch=lambda w: [w.prod_deployment])],
 
+    # --- environments -----------------------------------------------------------------------
+    "environments:environment": ReadOnly(),
+    "environments:provision": ReadOnly(),
+    "api-environment-provisions": [Write(
+        allowed=DELIVERY_WRITERS, kwargs=lambda w: {"env": "staging"},
+        data=lambda w: {"tool": "terraform", "status": "applied", "pipeline_run_id": "tf-1"},
+        watch=lambda w: _models("environments.Provision", "environments.ProvisionResource"))],
+    "api-environment-provision": ReadOnly("read"),
+    # Production migrations of payments-api: its deployer only (the payments pipeline), as deployments.
+    "api-migrations-applied": [Write(
+        allowed=frozenset({"pipeline"}),
+        data=lambda w: {"service": "payments-api", "environment": "prod", "tool": "flyway",
+                        "migrations": [{"version": "1", "checksum": "abc", "status": "success"}]},
+        watch=lambda w: _models("environments.AppliedMigration", "environments.MigrationMismatch"))],
+
     # --- incidents --------------------------------------------------------------------------
     "incidents:list": ReadOnly(),
     "incidents:reviews": ReadOnly(),
