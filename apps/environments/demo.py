@@ -130,11 +130,16 @@ def _migrations(ctx, envs, bot) -> None:
         ctx.say("schema migrations already present — skipped")
         return
     declared = [{"version": v, "description": d, "checksum": _checksum(v, d)} for v, d in MIGRATIONS]
-    artifact = Artifact.objects.filter(service=service).order_by("-created_at", "-id").first()
-    if artifact is not None and not Evidence.objects.filter(artifact=artifact, kind="migrations").exists():
-        evidence_attach(artifact=artifact, kind="migrations", actor=bot or ctx.users["admin"],
-                        data=json.dumps({"tool": "flyway", "migrations": declared}).encode(),
-                        filename="flyway-migrations.json")
+    # The release in production under a change carries 1-5 (its change page shows where each
+    # ran); the newest build carries 6 as well, applied in staging and waiting for production.
+    newest = Artifact.objects.filter(service=service).order_by("-created_at", "-id").first()
+    in_prod = (Artifact.objects.filter(service=service, deployments__environment=envs["prod"],
+                                       deployments__change__isnull=False).order_by("-created_at", "-id").first())
+    for artifact, carried in ((in_prod, declared[:5]), (newest, declared)):
+        if artifact is not None and not Evidence.objects.filter(artifact=artifact, kind="migrations").exists():
+            evidence_attach(artifact=artifact, kind="migrations", actor=bot or ctx.users["admin"],
+                            data=json.dumps({"tool": "flyway", "migrations": carried}).encode(),
+                            filename="flyway-migrations.json")
     rows = []
 
     def applied(env, m, days, status="success"):

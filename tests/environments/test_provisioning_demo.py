@@ -34,6 +34,15 @@ def test_the_demo_seeds_provisioning_and_migrations_once(roles_ready):
     assert set(ledger.filter(environment__slug="prod").values_list("version", flat=True)) == set("12345")
     assert AppliedMigration.objects.filter(environment__slug="staging", version="5", status="failed").exists()
     assert MigrationMismatch.objects.count() == 1
+    # The ledger release in production under a change carries 1-5: its change page shows them.
+    from apps.delivery.models import Deployment, Evidence
+    from apps.environments.change_sections import migration_matrix
+
+    carried = Evidence.objects.filter(kind="migrations").order_by("created_at", "id").first().artifact
+    change = Deployment.objects.filter(artifact=carried, environment__slug="prod").exclude(change=None).first().change
+    matrix = migration_matrix(change)
+    assert [row["version"] for row in matrix["rows"]] == ["1", "2", "3", "4", "5"]
+    assert all(cell["state"] == "match" for row in matrix["rows"] for cell in row["cells"])
     events = AuditEvent.objects.filter(action="environments.provision_recorded")
     assert events.count() == Provision.objects.count()
     assert verify_chain().ok
