@@ -86,3 +86,22 @@ def test_an_unknown_change_is_refused(post_provision, environments):
     response = post_provision(env="prod", plan=real_plan("basic"), change="CHG-999999")
     assert response.status_code == 400 and response.json()["error"]["fields"] == {"change": ["unknown"]}
     assert Provision.objects.count() == 0
+
+
+def test_the_dashboard_lists_unauthorised_runs_in_fixed_queries(client, requester, post_provision, environments,
+                                                                destructive, rf, django_assert_num_queries):
+    from apps.environments.dashboard import panels
+
+    post_provision(env="prod", plan=destructive)
+    request = rf.get("/")
+    request.user = requester
+    with django_assert_num_queries(2):
+        panel = panels(request)[0]
+    assert panel["data"]["count"] == 1
+    for _ in range(6):
+        post_provision(env="prod", plan=destructive)
+    with django_assert_num_queries(2):
+        assert len(panels(request)[0]["data"]["provisions"]) == 5
+    client.force_login(requester)
+    page = client.get("/").content.decode()
+    assert "Unauthorised provisioning runs (30 days)" in page and "7</span> production runs" in page
