@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
-from apps.audit.history import atomic_as
+from apps.audit.history import atomic_as, history_copy_rows
 from apps.audit.services import audit_event_record
 from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest
@@ -172,11 +172,16 @@ def migrations_record(*, service: Service, environment: Environment, tool: str, 
                                  pipeline_run_id=pipeline_run_id, actor=actor)
             else:
                 result = MigrationsRecorded(duplicates=duplicates)
-                for r in new:
-                    result.created.append(_saved(AppliedMigration(
-                        service=service, environment=environment, tool=tool, version=r.version,
-                        description=r.description, checksum=r.checksum, status=r.status, applied_at=r.applied_at,
-                        pipeline_run_id=pipeline_run_id[:100], created_by=user), actor=actor))
+                now = timezone.now()
+                # One INSERT for the rows and one for their history (a fresh database reports
+                # hundreds at once), the history stamped with the actor as a save would.
+                result.created = AppliedMigration.objects.bulk_create([AppliedMigration(
+                    service=service, environment=environment, tool=tool, version=r.version,
+                    description=r.description, checksum=r.checksum, status=r.status, applied_at=r.applied_at,
+                    pipeline_run_id=pipeline_run_id[:100], created_by=user, created_at=now) for r in new])
+                if result.created:
+                    history_copy_rows(AppliedMigration.objects.filter(pk__in=[m.pk for m in result.created]),
+                                      actor=actor, when=now, reason="", history_type="+")
                 if result.created:
                     audit_event_record(action="environments.migrations_applied", actor=actor,
                                        object_type="catalog.service", object_id=str(service.pk),
