@@ -108,8 +108,8 @@ def bench_provisions(env, token, bot) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO environments_provision (environment_id, tool, repository, git_sha, pipeline_run_id, "
-                "status, has_plan, plan_format_version, tool_version, \"create\", \"update\", \"delete\", \"replace\", "
-                "\"read\", no_op, is_unauthorized, created_by_id, created_at) VALUES "
+                "status, has_plan, plan_format_version, tool_version, create_count, update_count, delete_count, "
+                "replace_count, read_count, no_op_count, is_unauthorized, created_by_id, created_at) VALUES "
                 "(%s, 'terraform', '', '', '', 'planned', true, '1.2', '1.9.8', 0, 0, 0, 0, 0, 0, false, %s, %s) "
                 "RETURNING id", [env.pk, bot.pk, timezone.now()])
             pk = cursor.fetchone()[0]
@@ -156,7 +156,23 @@ def bench_migrations(env, service, token, bot) -> None:
         f"{statistics.median(raw) * 1000:.0f} ms; ratio new/raw {statistics.median(first) / statistics.median(raw):.1f}x")
 
 
+def ensure_database() -> None:
+    """Create the PostgreSQL database named in DATABASE_URL when it does not exist yet."""
+    if connection.vendor != "postgresql":
+        return
+    import psycopg
+    from psycopg import sql
+
+    params = connection.get_connection_params()
+    name = connection.settings_dict["NAME"]
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def main() -> None:
+    ensure_database()
     call_command("migrate", verbosity=0)
     from apps.audit.actor import Actor, acting_as
 

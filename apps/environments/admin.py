@@ -24,7 +24,7 @@ class ProvisionResourceInline(admin.TabularInline):
 
 @admin.register(Provision)
 class ProvisionAdmin(PortalAdmin):
-    list_display = ("id", "environment", "tool", "status", "delete", "replace", "is_unauthorized", "created_at")
+    list_display = ("id", "environment", "tool", "status", "delete_count", "replace_count", "is_unauthorized", "created_at")
     list_filter = ("environment", "tool", "status", "is_unauthorized")
     list_select_related = ("environment",)
     search_fields = ("repository", "git_sha", "pipeline_run_id")

@@ -109,7 +109,7 @@ def _provisions(ctx, envs, bot) -> None:
             pipeline_run_id=f"tf-{ctx.rng.randint(10000, 99999)}", status=status,
             change=change if with_change and slug == "prod" else None, has_plan=True,
             plan_format_version=parsed.format_version, tool_version=parsed.tool_version,
-            is_unauthorized=unauthorized, created_by=bot, created_at=at, **parsed.summary)
+            is_unauthorized=unauthorized, created_by=bot, created_at=at, **Provision.counts(parsed.summary))
         provisions.append(provision)
         resources.append(parsed.resources)
     bulk_create_with_history(provisions, Provision, default_user=bot)

@@ -76,7 +76,7 @@ def provision_record(*, environment: Environment, tool: str, status: str, actor:
             pipeline_run_id=pipeline_run_id[:100], status=status, change=change, has_plan=parsed is not None,
             plan_format_version=parsed.format_version if parsed else "",
             tool_version=parsed.tool_version if parsed else "", is_unauthorized=unauthorized, created_by=user,
-            **summary), actor=actor)
+            **Provision.counts(summary)), actor=actor)
         if parsed and parsed.resources:
             ProvisionResource.objects.bulk_create(
                 [ProvisionResource(provision=provision, address=r.address, resource_type=r.resource_type,

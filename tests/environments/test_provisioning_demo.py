@@ -27,7 +27,7 @@ def test_the_demo_seeds_provisioning_and_migrations_once(roles_ready):
         module.seed(ctx)
     assert set(Provision.objects.values_list("environment__slug", flat=True)) == {"dev", "staging", "prod"}
     flagged = Provision.objects.get(is_unauthorized=True)
-    assert flagged.environment.is_production and flagged.delete == 2 and flagged.change is None
+    assert flagged.environment.is_production and flagged.delete_count == 2 and flagged.change is None
     assert ProvisionResource.objects.filter(provision=flagged, action="delete").count() == 2
     ledger = AppliedMigration.objects.filter(service__slug="ledger", status="success")
     assert set(ledger.filter(environment__slug="staging").values_list("version", flat=True)) == set("123456")

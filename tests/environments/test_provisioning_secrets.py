@@ -44,7 +44,7 @@ def test_a_secret_in_a_plan_is_found_nowhere_afterwards(post_provision, environm
     assert response.status_code == 201
     provision = Provision.objects.get()
     # The plan was read: the replace is counted and its address kept.
-    assert provision.replace == 1 and provision.resources.filter(address="null_resource.bar").exists()
+    assert provision.replace_count == 1 and provision.resources.filter(address="null_resource.bar").exists()
     assert SECRET not in response.content.decode()
     dump = every_table_as_text()
     assert "null_resource.bar" in dump, "the dump reads the tables it should"

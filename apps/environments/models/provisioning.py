@@ -40,12 +40,12 @@ class Provision(models.Model):
     has_plan = models.BooleanField(default=False)
     plan_format_version = models.CharField(max_length=20, blank=True)
     tool_version = models.CharField(max_length=40, blank=True, help_text="terraform_version of the plan")
-    create = models.PositiveIntegerField(default=0)
-    update = models.PositiveIntegerField(default=0)
-    delete = models.PositiveIntegerField(default=0)
-    replace = models.PositiveIntegerField(default=0)
-    read = models.PositiveIntegerField(default=0)
-    no_op = models.PositiveIntegerField(default=0)
+    create_count = models.PositiveIntegerField(default=0)
+    update_count = models.PositiveIntegerField(default=0)
+    delete_count = models.PositiveIntegerField(default=0)
+    replace_count = models.PositiveIntegerField(default=0)
+    read_count = models.PositiveIntegerField(default=0)
+    no_op_count = models.PositiveIntegerField(default=0)
     # A production run that destroyed or replaced resources without an approved change for this
     # environment: recorded all the same, flagged like an unauthorised deployment.
     is_unauthorized = models.BooleanField(default=False)
@@ -66,11 +66,17 @@ class Provision(models.Model):
 
     @property
     def summary(self) -> dict[str, int]:
-        return {key: getattr(self, key) for key in SUMMARY_KEYS}
+        return {key: getattr(self, f"{key}_count") for key in SUMMARY_KEYS}
+
+    @staticmethod
+    def counts(summary: dict[str, int]) -> dict[str, int]:
+        """A plan summary as the model's fields (`delete_count`: a field named `delete` would hide
+        Model.delete())."""
+        return {f"{key}_count": summary[key] for key in SUMMARY_KEYS}
 
     @property
     def destructive(self) -> bool:
-        return bool(self.delete or self.replace)
+        return bool(self.delete_count or self.replace_count)
 
 
 class ProvisionResource(models.Model):
