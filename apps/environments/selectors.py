@@ -42,6 +42,6 @@ def where_migrations_ran(service_ids, versions) -> dict[tuple[int, str], list[Ap
     return rows
 
 
-def open_mismatches(environment: Environment | None = None) -> QuerySet[MigrationMismatch]:
+def migration_mismatches(environment: Environment | None = None) -> QuerySet[MigrationMismatch]:
     qs = MigrationMismatch.objects.select_related("service", "environment")
     return qs.filter(environment=environment) if environment is not None else qs

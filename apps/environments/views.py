@@ -25,7 +25,7 @@ def environment_detail(request, slug: str):
                        [:RECENT_DEPLOYMENTS])
     return render(request, "environments/environment_detail.html", {
         "environment": environment, "page_obj": page, "deployments": deployments,
-        "mismatches": list(selectors.open_mismatches(environment)[:20]),
+        "mismatches": list(selectors.migration_mismatches(environment)[:20]),
         "sections": collect_sections("environment_sections", request, environment),
     })
 

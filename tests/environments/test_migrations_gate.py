@@ -141,3 +141,23 @@ def test_the_rule_costs_one_query_with_a_declaration(check, declare, good_artifa
         assert check(good_artifact, change)["decision"] == "allow"
     ours = [q for q in ctx.captured_queries if "environments_appliedmigration" in q["sql"]]
     assert len(ours) == 1
+
+
+def test_the_rule_is_registered_and_expected(settings):
+    from apps.delivery.gate_rules import registered_gate_rules
+
+    assert "environments.migrations" in settings.GATE_EXPECTED_RULES
+    rule = next(r for r in registered_gate_rules() if r.name == "environments.migrations")
+    assert dict(rule.codes) == {"migration_not_tested": True, "migration_checksum_mismatch": False}
+
+
+def test_without_the_rule_the_gate_fails_closed(check, declare, good_artifact, make_change, post_applied):
+    from apps.delivery.gate_rules import register_gate_rule, unregister_gate_rule
+
+    declare(good_artifact)
+    post_applied([migration("41", "c41"), migration("42", "c42")], env="staging")
+    rule = unregister_gate_rule("environments.migrations")
+    try:
+        assert "gate_rule_missing" in deny_codes(check(good_artifact, make_change()))
+    finally:
+        register_gate_rule(rule)
