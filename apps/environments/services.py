@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # Which runs can have changed production: a plan only proposes; a failed apply may have destroyed
 # part of what it planned to before it stopped, so it is judged like a completed one.
 JUDGED_STATUSES = {Provision.Status.APPLIED, Provision.Status.FAILED}
+# The tools whose plans are `terraform show -json` documents.
+PLAN_TOOLS = {Provision.Tool.TERRAFORM, Provision.Tool.OPENTOFU}
 
 
 def _user_of(actor: Any):
@@ -64,6 +66,9 @@ def provision_record(*, environment: Environment, tool: str, status: str, actor:
         raise InvalidInput(f"Unknown status {status!r}.", fields={"status": ["unknown"]})
     if not permissions.can_report(user, environment=environment):
         raise NotAllowed("Only portal members report provisioning runs.", code="permission_denied")
+    if plan is not None and tool not in PLAN_TOOLS:
+        raise InvalidInput(f"A plan is read for Terraform and OpenTofu runs only, not {tool}.", code="invalid_plan",
+                           fields={"plan": [f"not read for {tool}"]})
     parsed = terraform.parse(plan) if plan is not None else None
     summary = parsed.summary if parsed else dict.fromkeys(("create", "update", "delete", "replace", "read",
                                                            "no_op"), 0)

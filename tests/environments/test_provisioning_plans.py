@@ -116,3 +116,9 @@ def test_too_many_resource_changes_are_refused(post_provision, environments, mon
     response = post_provision(env="dev", plan=real_plan("basic"))
     assert response.status_code == 400 and response.json()["error"]["fields"]["plan"] == [
         "more than 3 resource changes"]
+
+
+def test_a_plan_is_read_for_terraform_and_opentofu_only(post_provision, environments):
+    response = post_provision(env="dev", tool="pulumi", plan=real_plan("update"))
+    assert response.status_code == 400 and response.json()["error"]["fields"] == {"plan": ["not read for pulumi"]}
+    assert Provision.objects.count() == 0
