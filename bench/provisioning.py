@@ -4,7 +4,7 @@
     BENCH_SCALE=0.1 ...   # a plan of 1,000 resources instead of 10,000, fewer requests
 
 1. POST /api/v1/environments/{env}/provisions/ with a `terraform show -json` plan of 10,000
-   resource changes (each with before/after values, ~4 MB; addresses, types and actions are kept,
+   resource changes (each with before/after values, ~9 MB; addresses, types and actions are kept,
    the values dropped) through the whole Django stack in this process: p50/p95 server time.
    Baseline: json.loads of the same body, the provision row and one multi-row INSERT of the
    resource rows in raw SQL, one transaction, in the same process (no parsing checks, history
