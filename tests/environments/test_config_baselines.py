@@ -8,15 +8,8 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.environments.models import ConfigBaseline
 
-from .config_fixtures import (  # noqa: F401  (fixtures)
-    approve,
-    bot_api,
-    config_change,
-    config_type,
-    put_baseline,
-    rita_api,
-    setting,
-)
+from .config_fixtures import *  # noqa: F403  (its fixtures)
+from .config_fixtures import put_baseline, setting
 
 pytestmark = pytest.mark.django_db
 

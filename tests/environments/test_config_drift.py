@@ -13,16 +13,8 @@ from apps.audit.models import AuditEvent
 from apps.delivery.models import Deployment
 from apps.environments.models import ConfigObservation, DriftFinding
 
-from .config_fixtures import (  # noqa: F401  (fixtures)
-    approve,
-    bot_api,
-    config_change,
-    config_type,
-    observe,
-    put_baseline,
-    rita_api,
-    setting,
-)
+from .config_fixtures import *  # noqa: F403  (its fixtures)
+from .config_fixtures import observe, put_baseline, setting
 
 pytestmark = pytest.mark.django_db
 

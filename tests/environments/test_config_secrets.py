@@ -17,17 +17,8 @@ from django.utils import timezone
 from apps.environments import secrets
 from apps.environments.models import ConfigBaseline, ConfigObservation, DriftFinding
 
-from .config_fixtures import (  # noqa: F401  (fixtures)
-    SECRET,
-    approve,
-    bot_api,
-    config_change,
-    config_type,
-    observe,
-    put_baseline,
-    rita_api,
-    setting,
-)
+from .config_fixtures import *  # noqa: F403  (its fixtures)
+from .config_fixtures import SECRET, observe, put_baseline, setting
 
 pytestmark = pytest.mark.django_db
 
