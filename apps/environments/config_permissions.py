@@ -5,7 +5,7 @@ API and the pages alike.
   fingerprints), and drift is organisation-wide news like incidents. Outsiders get nothing.
 - Proposing a baseline: the change's requester or implementer (so the segregation of duties of
   the change, which bars them from approving it, also bars them from approving their own
-  baseline), or a pipeline's service account acting for the change.
+  baseline), or a pipeline's service account of the service's owner team acting for the change.
 - Posting observations: a service account, a release manager, or a member of the service's
   owner team.
 - Resolving a drift finding: a person (not a pipeline: accepting drift is a decision) who is a
@@ -55,8 +55,8 @@ def get_finding_for_user(user, pk, *, queryset: QuerySet[DriftFinding] | None = 
 def can_propose_baseline(user, change) -> bool:
     if not is_portal_member(user):
         return False
-    if user.is_superuser or user.is_service_account:
-        return True
+    if user.is_service_account:
+        return user.owner_team_id is not None and user.owner_team_id == change.service.owner_team_id
     return user.pk in (change.requester_id, change.implementer_id)
 
 

@@ -101,6 +101,23 @@ def _change_form(w, change, **over):
     return data
 
 
+def _drift_finding(w):
+    """An open drift finding on payments-api in staging whose difference a later observation no
+    longer shows (so `reverted` succeeds for whoever may resolve it). Made in the test that needs it
+    (each test of the module rolls its own rows back), found again by its key within the test."""
+    from apps.environments.models import ConfigObservation, DriftFinding
+
+    existing = DriftFinding.objects.filter(service=w.service, environment=w.envs["staging"], key="POOL_SIZE").first()
+    if existing is not None:
+        return existing
+    observation = ConfigObservation.objects.create(service=w.service, environment=w.envs["staging"], source="agent",
+                                                   observed_at=w.now, settings={})
+    return DriftFinding.objects.create(
+        service=w.service, environment=w.envs["staging"], key="POOL_SIZE", kind="changed", expected="20",
+        observed="50", must_match=True, first_seen=w.now - timedelta(hours=1), last_seen=w.now - timedelta(hours=1),
+        cleared_by=observation)
+
+
 ROUTES: dict[str, Any] = {
     # --- root -------------------------------------------------------------------------------
     "home": ReadOnly(),
@@ -364,6 +381,25 @@ ROUTES: dict[str, Any] = {
         data=lambda w: {"kind": "note", "text": "heap looked fine"},
         watch=lambda w: _models("incidents.IncidentAttachment"))],
     "api-incident-classifications": ReadOnly("list"),
+
+    # --- environments: configuration baselines, observations, drift (apps/environments/config_*) ----
+    "api-config-baseline": [Write(
+        method="PUT", allowed=CHANGE_OWNERS | {"pipeline"},
+        kwargs=lambda w: {"service": "payments-api", "env": "staging"},
+        data=lambda w: {"change": w.draft.number, "settings": {"POOL_SIZE": {"value": "20", "secret": False,
+                                                                             "must_match": True}}},
+        watch=lambda w: _models("environments.ConfigBaseline"))],
+    "api-config-observations": [Write(
+        allowed=DELIVERY_WRITERS,
+        data=lambda w: {"service": "payments-api", "environment": "staging", "source": "agent",
+                        "observed_at": w.now.isoformat(), "settings": {"POOL_SIZE": "20"},
+                        "runtimes": {"java": "17.0.9"}},
+        watch=lambda w: _models("environments.ConfigObservation", "environments.DriftFinding"))],
+    "api-config-drift": ReadOnly("list"),
+    "api-config-drift-resolve": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),
+        kwargs=lambda w: {"pk": _drift_finding(w).pk}, data=lambda w: {"resolution": "reverted"},
+        watch=lambda w: [_drift_finding(w)])],
 
     # --- access reviews ---------------------------------------------------------------------
     "access_reviews:reviews": ReadOnly(),
