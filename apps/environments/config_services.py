@@ -4,9 +4,11 @@ and configuration").
 Baselines. `baseline_propose` records the next version of the settings of a service in an
 environment, tied to a change request of that same service and environment, filed while the
 change is still undecided (a draft, or in review before any approval), so its reviewers decide
-on it. There is no "configuration" category of change type, so the rule is: the change's
-service and environment must match, and the type must not be pre-approved (a standard change
-would approve any settings without review); peer review is whatever the type's workflow asks.
+on it. Change types have no category field; what marks a configuration type is
+`requires_peer_review` ("peer review even when a pipeline applies the change", the seeded
+"Configuration" type). An emergency change may carry a baseline too (a configuration hotfix), but
+approves it only with its retrospective approval. A pre-approved standard type never does (it
+would approve any settings without review). Peer review is whatever the type's workflow asks.
 
 How a proposal becomes approved: the changes app cannot import environments, so changes runs the
 callbacks registered with `apps.changes.approval_hooks` inside the very transaction that approves
@@ -196,9 +198,12 @@ def baseline_propose(*, service, environment, change: ChangeRequest, settings: A
             raise Unprocessable(f"{locked_change.number} is a change to {locked_change.service.slug} in "
                                 f"{locked_change.environment.slug}, not to {service.slug} in {environment.slug}.",
                                 code="change_scope_mismatch", fields={"change": ["Another service or environment."]})
-        if locked_change.change_type.is_pre_approved:
-            raise Unprocessable("A baseline needs a change that is reviewed; a pre-approved standard change is not.",
-                                code="change_type_not_reviewed", fields={"change": ["Pre-approved change type."]})
+        change_type = locked_change.change_type
+        if change_type.is_pre_approved or not (change_type.requires_peer_review or change_type.is_emergency):
+            raise Unprocessable(f"A baseline is proposed with a configuration change (a peer-reviewed change type, "
+                                f"or an emergency change); {change_type.name} is not one.",
+                                code="change_type_not_configuration",
+                                fields={"change": ["Not a configuration change type."]})
         if locked_change.state not in UNDECIDED_STATES or locked_change.approvals.filter(
                 voided_at__isnull=True, decision="approve").exists():
             raise Conflict(f"{locked_change.number} is {locked_change.state} and already decided on; a baseline is "

@@ -92,13 +92,15 @@ def test_a_decided_change_takes_no_new_proposal(rita_api, config_change, approve
     assert response.json()["error"]["code"] == "change_already_decided"
 
 
-def test_a_pre_approved_change_type_cannot_carry_a_baseline(rita_api, config_change, config_type):
+@pytest.mark.parametrize("flags", [{"is_pre_approved": True}, {"requires_peer_review": False}])
+def test_only_a_configuration_change_type_carries_a_baseline(flags, rita_api, config_change, config_type):
     change = config_change()
-    config_type.is_pre_approved = True
+    for name, value in flags.items():
+        setattr(config_type, name, value)
     config_type.save()
     response = put_baseline(rita_api, change, SETTINGS)
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "change_type_not_reviewed"
+    assert response.json()["error"]["code"] == "change_type_not_configuration"
 
 
 def test_only_the_changes_requester_implementer_or_pipeline_proposes(api_client_for, approver, bot_api,

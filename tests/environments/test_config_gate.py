@@ -9,8 +9,11 @@ from django.utils import timezone
 
 from apps.environments.config_gate import runtime_differences, version_at
 from apps.environments.models import ConfigBaseline, ConfigState, DriftFinding, EnvironmentConfigPolicy
+from tests.delivery import test_gate as delivery_gate
 from tests.delivery.conftest import *  # noqa: F403  (the gate's fixtures)
-from tests.delivery.test_gate import check, deny_codes, good_artifact  # noqa: F401  (fixtures)
+
+# The delivery gate tests' fixtures and helper, reused as they are.
+check, good_artifact, deny_codes = delivery_gate.check, delivery_gate.good_artifact, delivery_gate.deny_codes
 
 pytestmark = pytest.mark.django_db
 

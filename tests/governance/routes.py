@@ -101,6 +101,23 @@ def _change_form(w, change, **over):
     return data
 
 
+def _config_draft(w):
+    """A draft change of the seeded Configuration type to payments-api in staging, by rita with
+    ivan implementing. Made in the test that needs it, found again within the test."""
+    from apps.change_types.models import ChangeType
+    from apps.changes.models import ChangeRequest
+    from apps.changes.services import change_create
+
+    existing = ChangeRequest.objects.filter(title="Tune the pool (configuration)").first()
+    if existing is not None:
+        return existing
+    start = w.now + timedelta(days=3)
+    return change_create(actor=w.people["requester"], title="Tune the pool (configuration)",
+                         change_type=ChangeType.objects.get(slug="configuration"), service=w.service,
+                         environment=w.envs["staging"], planned_start=start, planned_end=start + timedelta(hours=1),
+                         implementer=w.people["implementer"])
+
+
 def _drift_finding(w):
     """An open drift finding on payments-api in staging whose difference a later observation no
     longer shows (so `reverted` succeeds for whoever may resolve it). Made in the test that needs it
@@ -386,8 +403,8 @@ ROUTES: dict[str, Any] = {
     "api-config-baseline": [Write(
         method="PUT", allowed=CHANGE_OWNERS | {"pipeline"},
         kwargs=lambda w: {"service": "payments-api", "env": "staging"},
-        data=lambda w: {"change": w.draft.number, "settings": {"POOL_SIZE": {"value": "20", "secret": False,
-                                                                             "must_match": True}}},
+        data=lambda w: {"change": _config_draft(w).number, "settings": {
+            "POOL_SIZE": {"value": "20", "secret": False, "must_match": True}}},
         watch=lambda w: _models("environments.ConfigBaseline"))],
     "api-config-observations": [Write(
         allowed=DELIVERY_WRITERS,
