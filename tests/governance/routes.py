@@ -103,19 +103,22 @@ def _change_form(w, change, **over):
 
 def _config_draft(w):
     """A draft change of the seeded Configuration type to payments-api in staging, by rita with
-    ivan implementing. Made in the test that needs it, found again within the test."""
+    ivan implementing. Made in the test that needs it (written directly: the matrix counts audit
+    events around the request), found again within the test."""
     from apps.change_types.models import ChangeType
     from apps.changes.models import ChangeRequest
-    from apps.changes.services import change_create
 
     existing = ChangeRequest.objects.filter(title="Tune the pool (configuration)").first()
     if existing is not None:
         return existing
     start = w.now + timedelta(days=3)
-    return change_create(actor=w.people["requester"], title="Tune the pool (configuration)",
-                         change_type=ChangeType.objects.get(slug="configuration"), service=w.service,
-                         environment=w.envs["staging"], planned_start=start, planned_end=start + timedelta(hours=1),
-                         implementer=w.people["implementer"])
+    change = ChangeRequest.objects.create(
+        title="Tune the pool (configuration)", change_type=ChangeType.objects.get(slug="configuration"),
+        service=w.service, environment=w.envs["staging"], requester=w.people["requester"],
+        implementer=w.people["implementer"], planned_start=start, planned_end=start + timedelta(hours=1))
+    change.number = ChangeRequest.format_number(change.pk)
+    change.save(update_fields=["number"])
+    return change
 
 
 def _drift_finding(w):
