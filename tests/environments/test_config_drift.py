@@ -247,3 +247,25 @@ def test_a_member_of_another_team_may_not_report_or_resolve(baseline, bot_api, a
     client = api_client_for(cab_member, ["delivery:read", "changes:write"])
     response = client.post(f"/api/v1/config/drift/{finding.pk}/resolve/", {"resolution": "reverted"}, format="json")
     assert response.status_code == 403 and DriftFinding.objects.get().status == "open"
+
+
+def test_an_observation_costs_the_same_queries_for_few_or_many_keys(baseline, service, environments,
+                                                                    service_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.environments.config_services import observation_record
+
+    def record(settings, minutes):
+        with CaptureQueriesContext(connection) as ctx:
+            observation_record(service=service, environment=environments["staging"], source="agent",
+                               observed_at=at(minutes), settings=settings, actor=service_account)
+        return len(ctx.captured_queries)
+
+    record({**AS_APPROVED, "POOL_SIZE": "50", "K0": "x"}, 1)
+    # Each later observation updates the open findings and opens new ones, whatever their number
+    # (bulk writes: SQLite splits a very large bulk update by its parameter limit, PostgreSQL does not).
+    few = record({**AS_APPROVED, "POOL_SIZE": "60", "K0": "y", "K1": "y"}, 2)
+    size = 200 if connection.vendor == "postgresql" else 12
+    many = record({**AS_APPROVED, "POOL_SIZE": "70", **{f"K{i}": "z" for i in range(size)}}, 3)
+    assert few == many <= 20
