@@ -82,6 +82,7 @@ from .models.config import (
 )
 
 ATTRIBUTION_MINUTES = 60
+FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_KEYS = 5000
 MAX_VALUE_LENGTH = 4000
 MAX_SHOWN = 500
@@ -395,6 +396,9 @@ def observation_record(*, service, environment, source: str, observed_at: dateti
         raise InvalidInput("source is pipeline, scanner or agent.", fields={"source": ["pipeline, scanner or agent"]})
     if not isinstance(observed_at, datetime) or timezone.is_naive(observed_at):
         raise InvalidInput("observed_at is a timezone-aware time.", fields={"observed_at": ["With a timezone."]})
+    if observed_at > timezone.now() + FUTURE_TOLERANCE:
+        raise InvalidInput("observed_at is in the future.", fields={"observed_at": ["Not after now (5 minutes' "
+                                                                                    "clock skew allowed)."]})
     values, cleaned_runtimes = _clean_observed(settings, runtimes)
     if deployment is not None and (deployment.service_id != service.pk or deployment.environment_id != environment.pk):
         raise Unprocessable(f"Deployment {deployment.pk} is not of {service.slug} in {environment.slug}.",

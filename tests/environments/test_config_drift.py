@@ -226,6 +226,8 @@ def test_invalid_observations_name_the_field(baseline, bot_api):
                                                              "source": "psychic", "observed_at": "now",
                                                              "settings": {}}, format="json")
     assert set(response.json()["error"]["fields"]) == {"source", "observed_at"}
+    response = observe(bot_api, AS_APPROVED, at=at(60))
+    assert response.status_code == 400 and "observed_at" in response.json()["error"]["fields"]
     assert not ConfigObservation.objects.exists()
 
 
