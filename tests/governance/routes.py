@@ -421,6 +421,17 @@ ROUTES: dict[str, Any] = {
         kwargs=lambda w: {"pk": _drift_finding(w).pk}, data=lambda w: {"resolution": "reverted"},
         watch=lambda w: [_drift_finding(w)])],
 
+    # Configuration pages (apps/environments/config_views.py): resolve goes through drift_resolve, whose
+    # refusals come back as a message on the finding's page (soft).
+    "environments:config-baselines": ReadOnly(),
+    "environments:config-baseline": ReadOnly(),
+    "environments:config-drift": ReadOnly(),
+    "environments:config-drift-detail": ReadOnly(),
+    "environments:config-drift-resolve": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),
+        kwargs=lambda w: {"pk": _drift_finding(w).pk}, data=lambda w: {"resolution": "reverted"},
+        watch=lambda w: [_drift_finding(w)], refusal=SOFT)],
+
     # --- access reviews ---------------------------------------------------------------------
     "access_reviews:reviews": ReadOnly(),
     "access_reviews:campaigns": ReadOnly(),
