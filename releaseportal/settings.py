@@ -324,4 +324,7 @@ REPORT_BENCHMARK_YEAR = env_int("REPORT_BENCHMARK_YEAR", 2023)
 # --- Gate rules of the apps above delivery (apps/delivery/gate_rules.py) ---------------------
 # Each app registers its rules in AppConfig.ready(). Every rule named here must be registered:
 # a missing one is a system check error (delivery.E001) and the gate denies while it is missing.
-GATE_EXPECTED_RULES: list[str] = ["environments.migrations"]
+GATE_EXPECTED_RULES: list[str] = [
+    "environments.config",  # config_drift, config_baseline_missing, runtime_parity
+    "environments.migrations",  # migration_not_tested, migration_checksum_mismatch
+]

@@ -43,7 +43,7 @@ PEOPLE = [
 DEMO_LOGINS = [
     ("alice", "engineer, requester (Payments)"), ("bob", "CAB member"), ("carol", "security approver"),
     ("dave", "DBA approver"), ("erin", "auditor"), ("frank", "executive"), ("grace", "access admin"),
-    ("heidi", "release manager"), ("admin", "superuser"),
+    ("heidi", "release manager"), ("yusuf", "platform engineer (Infrastructure)"), ("admin", "superuser"),
 ]
 
 

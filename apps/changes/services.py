@@ -17,6 +17,7 @@ from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
 from . import risk, sod, workflow
+from .approval_hooks import run_approval_hooks
 from .models import (
     EDITABLE_FIELDS,
     ROLLBACK_FIELDS,
@@ -166,6 +167,8 @@ def change_transition(*, change: ChangeRequest, to_state: str, actor: Any, reaso
         audit_event_record(action=f"change.{to_state}", target=locked, actor=resolved,
                            details={"from": from_state, "to": to_state, "reason": reason, **extra, **(details or {})})
         workflow.sync_open_stages(locked)
+        if to_state == ChangeState.APPROVED:
+            run_approval_hooks(change=locked, actor=resolved)
     return locked
 
 
@@ -565,6 +568,7 @@ def _retro_approve(change: ChangeRequest, actor) -> None:
     audit_event_record(action="change.emergency.retro_approved", target=change, actor=actor,
                        details={"unauthorised": change.is_unauthorised})
     workflow.sync_open_stages(change)
+    run_approval_hooks(change=change, actor=actor)
 
 
 # --- emergency changes -----------------------------------------------------------------------

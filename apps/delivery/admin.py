@@ -21,7 +21,7 @@ from .services import signing_key_revoke
 class WebhookIntegrationForm(forms.ModelForm):
     """The secret is write-only: never shown again, kept when the field is left blank."""
 
-    secret = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+    secret = forms.CharField(required=False, strip=True, max_length=200, widget=forms.PasswordInput(render_value=False),
                              help_text="GitHub webhook secret or GitLab secret token. Leave blank to keep the current one.")
 
     class Meta:

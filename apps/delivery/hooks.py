@@ -4,32 +4,61 @@ A delivery is accepted only when it proves it knows an active integration's secr
 HMAC-SHA256 of the body (X-Hub-Signature-256) or GitLab's X-Gitlab-Token, compared in constant
 time. A delivery id seen before is answered 200 and not processed again (replays change nothing).
 A payload of a used event that lacks what we need is refused with 400 naming the fields, and
-nothing is stored; an action we do not use is acknowledged (202 "ignored") and kept for the record."""
+nothing is stored; an action we do not use is acknowledged (202 "ignored") and kept for the record.
+
+Secrets are stored encrypted (FIELD_ENCRYPTION_KEYS). One the portal cannot decrypt (the key was
+changed without rotating) matches nothing: the delivery is refused like a wrong signature, and
+the operators are told in the log which integration it is, never a 500."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import logging
+from collections.abc import Iterator
 
 from django.db import IntegrityError, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.audit.encryption import decrypt
+
 from . import github, gitlab
 from .models import WebhookDelivery, WebhookIntegration
+
+logger = logging.getLogger(__name__)
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
 
 
+def _active_secrets(provider: str) -> Iterator[tuple[WebhookIntegration, bytes]]:
+    """Each active integration of the provider with its secret in clear. The stored value is read
+    as is (Cast: the field would raise on the whole query) and decrypted one by one, so an
+    integration whose secret cannot be decrypted is skipped, not fatal."""
+    rows = (WebhookIntegration.objects.filter(provider=provider, is_active=True).defer("secret")
+            .annotate(stored_secret=Cast("secret", TextField())))
+    for integration in rows:
+        try:
+            secret = decrypt(integration.stored_secret)
+        except ValueError:
+            logger.error("webhook integration %s: its secret cannot be decrypted with FIELD_ENCRYPTION_KEYS "
+                         "(rotate with manage.py rotate_field_encryption or set the secret again); "
+                         "deliveries for it are refused", integration.pk)
+            continue
+        yield integration, secret.encode()
+
+
 def _github_integration(body: bytes, signature: str) -> WebhookIntegration | None:
     if not signature.startswith("sha256="):
         return None
-    for integration in WebhookIntegration.objects.filter(provider="github", is_active=True):
-        expected = "sha256=" + hmac.new(integration.secret.encode(), body, hashlib.sha256).hexdigest()
+    for integration, secret in _active_secrets("github"):
+        expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected, signature):
             return integration
     return None
@@ -38,8 +67,8 @@ def _github_integration(body: bytes, signature: str) -> WebhookIntegration | Non
 def _gitlab_integration(token: str) -> WebhookIntegration | None:
     if not token:
         return None
-    for integration in WebhookIntegration.objects.filter(provider="gitlab", is_active=True):
-        if hmac.compare_digest(integration.secret.encode(), token.encode()):
+    for integration, secret in _active_secrets("gitlab"):
+        if hmac.compare_digest(secret, token.encode()):
             return integration
     return None
 

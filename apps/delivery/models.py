@@ -5,6 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from apps.audit.encryption import EncryptedTextField
 from apps.audit.history import governed_history
 
 digest_validator = RegexValidator(r"^sha256:[0-9a-f]{64}$", "A digest reads sha256:<64 lowercase hex>.")
@@ -290,7 +291,8 @@ class DeploymentLock(models.Model):
 
 
 class WebhookIntegration(models.Model):
-    """A CI/CD system allowed to call /hooks/<provider>/, with its shared secret."""
+    """A CI/CD system allowed to call /hooks/<provider>/, with its shared secret (encrypted at rest
+    with FIELD_ENCRYPTION_KEYS; never in history, the audit log, the admin or the API)."""
 
     class Provider(models.TextChoices):
         GITHUB = "github", "GitHub"
@@ -298,7 +300,7 @@ class WebhookIntegration(models.Model):
 
     provider = models.CharField(max_length=10, choices=Provider.choices)
     name = models.CharField(max_length=100)
-    secret = models.CharField(max_length=200, help_text="GitHub webhook secret or GitLab secret token")
+    secret = EncryptedTextField(help_text="GitHub webhook secret or GitLab secret token (encrypted at rest)")
     # Deliveries whose repository matches no service's repository URL are mapped to this one.
     default_service = models.ForeignKey("catalog.Service", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")

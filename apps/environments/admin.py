@@ -1,10 +1,11 @@
-"""Environment records in the admin: read-only (PortalAdmin's default). They are reported by
+"""Environment records in the admin: read-only (PortalAdmin's default); configuration records in config_admin. They are reported by
 pipelines and changed by nobody; the history and audit log say who reported them."""
 
 from django.contrib import admin
 
 from apps.audit.admin_base import PortalAdmin
 
+from . import config_admin  # noqa: F401  (configuration records)
 from .models import AppliedMigration, MigrationMismatch, Provision, ProvisionResource
 
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import api
 
@@ -7,4 +7,5 @@ urlpatterns = [
     path("environments/<slug:env>/provisions/<int:pk>/", api.ProvisionDetailApi.as_view(),
          name="api-environment-provision"),
     path("migrations/applied/", api.MigrationsAppliedApi.as_view(), name="api-migrations-applied"),
+    path("", include("apps.environments.config_api_urls")),
 ]

@@ -1,5 +1,6 @@
-"""Home dashboard panel: unauthorised production provisioning runs (30 days), beside delivery's
-unauthorised deployments."""
+"""Dashboard panels: unauthorised production provisioning runs (30 days), beside delivery's
+unauthorised deployments; open configuration drift across the organisation (gate-blocking
+first)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import selectors
-from .models import Provision
+from apps.accounts.permissions import is_portal_member
+
+from . import config_selectors, selectors
+from .models import DriftFinding, Provision
 
 
 def panels(request) -> list[dict]:
+    if not is_portal_member(request.user):
+        return []
     since = timezone.now() - timedelta(days=30)
     flagged = Provision.objects.filter(is_unauthorized=True, created_at__gte=since)
-    return [{"title": "Unauthorised provisioning runs (30 days)", "template": "environments/panels/unauthorized.html",
-             "order": 32, "data": {"count": flagged.count(),
-                                   "provisions": list(selectors.provisions_list().filter(pk__in=flagged.values("pk"))[:5])}}]
+    findings = list(DriftFinding.objects.filter(status=DriftFinding.Status.OPEN)
+                    .select_related("service", "environment").order_by("-must_match", "-last_seen", "-pk")[:6])
+    return [
+        {"title": "Unauthorised provisioning runs (30 days)", "template": "environments/panels/unauthorized.html",
+         "order": 32, "data": {"count": flagged.count(),
+                               "provisions": list(selectors.provisions_list().filter(pk__in=flagged.values("pk"))[:5])}},
+        {"title": "Configuration drift", "template": "environments/config/panels/drift.html", "order": 33,
+         "data": {"counts": config_selectors.open_drift_counts(), "findings": findings}},
+    ]

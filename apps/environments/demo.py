@@ -5,6 +5,8 @@ otherwise), one unauthorised production run; and the General Ledger's schema mig
 dev, staging and production, declared by its newest artifact, with a failed-then-retried
 migration, one applied in staging but not yet in production, and a refused checksum mismatch.
 
+The configuration part (baselines, drift, a runtime mismatch) is config_demo.seed_config.
+
 Imported like the other apps' year of history: rows with their history and imported audit
 events naming the pipeline and when. Idempotent: each part is skipped once present."""
 
@@ -22,6 +24,7 @@ from apps.delivery.models import Artifact, Evidence
 from apps.delivery.services import evidence_attach
 
 from . import terraform
+from .config_demo import seed_config
 from .models import AppliedMigration, MigrationMismatch, Provision, ProvisionResource
 
 INFRA_REPO = "https://git.example.test/infrastructure/live-environments"
@@ -91,6 +94,7 @@ def seed(ctx) -> None:
     bot = ctx.users.get("ci-bot")
     _provisions(ctx, envs, bot)
     _migrations(ctx, envs, bot)
+    seed_config(ctx)
 
 
 def _provisions(ctx, envs, bot) -> None:

@@ -101,6 +101,43 @@ def _change_form(w, change, **over):
     return data
 
 
+def _config_draft(w):
+    """A draft change of the seeded Configuration type to payments-api in staging, by rita with
+    ivan implementing. Made in the test that needs it (written directly: the matrix counts audit
+    events around the request), found again within the test."""
+    from apps.change_types.models import ChangeType
+    from apps.changes.models import ChangeRequest
+
+    existing = ChangeRequest.objects.filter(title="Tune the pool (configuration)").first()
+    if existing is not None:
+        return existing
+    start = w.now + timedelta(days=3)
+    change = ChangeRequest.objects.create(
+        title="Tune the pool (configuration)", change_type=ChangeType.objects.get(slug="configuration"),
+        service=w.service, environment=w.envs["staging"], requester=w.people["requester"],
+        implementer=w.people["implementer"], planned_start=start, planned_end=start + timedelta(hours=1))
+    change.number = ChangeRequest.format_number(change.pk)
+    change.save(update_fields=["number"])
+    return change
+
+
+def _drift_finding(w):
+    """An open drift finding on payments-api in staging whose difference a later observation no
+    longer shows (so `reverted` succeeds for whoever may resolve it). Made in the test that needs it
+    (each test of the module rolls its own rows back), found again by its key within the test."""
+    from apps.environments.models import ConfigObservation, DriftFinding
+
+    existing = DriftFinding.objects.filter(service=w.service, environment=w.envs["staging"], key="POOL_SIZE").first()
+    if existing is not None:
+        return existing
+    observation = ConfigObservation.objects.create(service=w.service, environment=w.envs["staging"], source="agent",
+                                                   observed_at=w.now, settings={})
+    return DriftFinding.objects.create(
+        service=w.service, environment=w.envs["staging"], key="POOL_SIZE", kind="changed", expected="20",
+        observed="50", must_match=True, first_seen=w.now - timedelta(hours=1), last_seen=w.now - timedelta(hours=1),
+        cleared_by=observation)
+
+
 ROUTES: dict[str, Any] = {
     # --- root -------------------------------------------------------------------------------
     "home": ReadOnly(),
@@ -379,6 +416,36 @@ ROUTES: dict[str, Any] = {
         data=lambda w: {"kind": "note", "text": "heap looked fine"},
         watch=lambda w: _models("incidents.IncidentAttachment"))],
     "api-incident-classifications": ReadOnly("list"),
+
+    # --- environments: configuration baselines, observations, drift (apps/environments/config_*) ----
+    "api-config-baseline": [Write(
+        method="PUT", allowed=CHANGE_OWNERS | {"pipeline"},
+        kwargs=lambda w: {"service": "payments-api", "env": "staging"},
+        data=lambda w: {"change": _config_draft(w).number, "settings": {
+            "POOL_SIZE": {"value": "20", "secret": False, "must_match": True}}},
+        watch=lambda w: _models("environments.ConfigBaseline"))],
+    "api-config-observations": [Write(
+        allowed=DELIVERY_WRITERS,
+        data=lambda w: {"service": "payments-api", "environment": "staging", "source": "agent",
+                        "observed_at": w.now.isoformat(), "settings": {"POOL_SIZE": "20"},
+                        "runtimes": {"java": "17.0.9"}},
+        watch=lambda w: _models("environments.ConfigObservation", "environments.DriftFinding"))],
+    "api-config-drift": ReadOnly("list"),
+    "api-config-drift-resolve": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),
+        kwargs=lambda w: {"pk": _drift_finding(w).pk}, data=lambda w: {"resolution": "reverted"},
+        watch=lambda w: [_drift_finding(w)])],
+
+    # Configuration pages (apps/environments/config_views.py): resolve goes through drift_resolve, whose
+    # refusals come back as a message on the finding's page (soft).
+    "environments:config-baselines": ReadOnly(),
+    "environments:config-baseline": ReadOnly(),
+    "environments:config-drift": ReadOnly(),
+    "environments:config-drift-detail": ReadOnly(),
+    "environments:config-drift-resolve": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),
+        kwargs=lambda w: {"pk": _drift_finding(w).pk}, data=lambda w: {"resolution": "reverted"},
+        watch=lambda w: [_drift_finding(w)], refusal=SOFT)],
 
     # --- access reviews ---------------------------------------------------------------------
     "access_reviews:reviews": ReadOnly(),

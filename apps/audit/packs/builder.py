@@ -9,6 +9,10 @@ Layout (every file is listed with its SHA-256 in manifest.json, which manifest.s
     changes/<CHG-…>/change.json, approvals.json, emergency_overrides.json, gate_decisions.json,
         evidence_documents.json, deployments.json, history.json, audit_events.jsonl
     deployments/deployment-<id>/  the same for a deployment with no change request
+    listings/config_drift.csv     configuration drift findings in scope (open at some time in the
+                                  period; for a change pack, those its change accepted), masked
+    config/drift_findings.json, config/drift_audit_events.jsonl  the same findings, whole, with
+                                  their audit events (detection, notification, resolution)
     audit/checkpoint.json         the chain checkpoint: the last covered event's seq and hash
     audit/chain.jsonl             [seq, prev_hash, hash] of every event from the first covered
                                   one to the checkpoint, so the covered events' places in the
@@ -36,7 +40,7 @@ from ..signing import current_key
 from . import sources
 from .control import EXCEPTION_LABELS, classify
 from .prefetch import prefetched
-from .scope import CONTROLS, changes_in_scope, deployments_in_scope, title_for
+from .scope import CONTROLS, changes_in_scope, deployments_in_scope, period_bounds, title_for
 from .summary import render_summary_pdf
 from .writer import CsvSpool, PackWriter, dumps_manifest
 
@@ -63,6 +67,9 @@ RECONCILE_CHANGE_FIELDS = ("id", "number", "service_id", "change_type__slug", "c
 DEPLOYMENT_HEADER = ["deployment_id", "service", "environment", "production", "sox_scoped", "version",
                      "artifact_digest", "status", "kind", "started_at", "finished_at", "change", "change_type",
                      "emergency", "requester", "approved_at", "approvers", "result", "exceptions"]
+DRIFT_HEADER = ["finding", "service", "environment", "production", "key", "kind", "expected", "observed", "must_match",
+                "secret", "first_seen", "last_seen", "deployment", "status", "resolution", "resolved_at", "resolved_by",
+                "resolving_change"]
 CHANGE_HEADER = ["change", "title", "service", "environment", "change_type", "emergency", "state", "requester",
                  "implementer", "submitted_at", "approved_at", "closed_at", "approvals", "deployments", "folder"]
 README = """Release Portal evidence pack
@@ -166,6 +173,7 @@ class PackBuilder:
         change_rows = CsvSpool(CHANGE_HEADER)
         counts["changes"] = self._write_changes(writer, changes, change_rows, progress)
         counts["deployments_without_change"] = self._write_unlinked(writer, Deployment, unlinked)
+        counts.update(self._write_config_drift(writer))
         checkpoint = self._write_chain(writer)
 
         all_rows = CsvSpool(DEPLOYMENT_HEADER)
@@ -401,6 +409,33 @@ class PackBuilder:
                     writer.copy_from(f"{folder}/evidence/{item['id']}-{base}", handle)
             except FileNotFoundError:
                 self.missing_documents.append(f"{folder}: evidence {item['id']} ({name})")
+
+    # --- configuration drift -------------------------------------------------------------
+    def _write_config_drift(self, writer: PackWriter) -> dict[str, int]:
+        scope = self.params["scope"]
+        start = end = None
+        if scope in ("service_period", "control_period"):
+            start, end = period_bounds(self.params)
+        findings = sources.drift_findings(scope=scope, start=start, end=end, service=self.params.get("service"),
+                                          change=self.params.get("change"))
+        listing = CsvSpool(DRIFT_HEADER)
+        open_at_end = 0
+        for f in findings:
+            still_open = f["resolved_at"] is None or (end is not None and f["resolved_at"] >= end)
+            open_at_end += still_open
+            listing.writerow([f["id"], f["service__slug"], f["environment__slug"],
+                              "yes" if f["environment__is_production"] else "no", f["key"], f["kind"], f["expected"],
+                              f["observed"], "yes" if f["must_match"] else "no", "yes" if f["secret"] else "no",
+                              sources.json_value(f["first_seen"]), sources.json_value(f["last_seen"]),
+                              f["deployment_id"], f["status"], f["resolution"], sources.json_value(f["resolved_at"]),
+                              f["resolved_by__username"], f["resolving_change__number"]])
+        writer.copy_from("listings/config_drift.csv", listing.file)
+        writer.write_json("config/drift_findings.json", findings)
+        model = sources.label(sources.drift_model())
+        events = self._events_for({(model, str(f["id"])): 0 for f in findings}).get(0, []) if findings else []
+        self._write_events(writer, "config/drift_audit_events.jsonl", events)
+        return {"config_drift_findings": len(findings), "config_drift_open_at_period_end": open_at_end
+                if end is not None else sum(1 for f in findings if f["status"] == "open")}
 
     # --- audit events and the chain -----------------------------------------------------
     def _events_for(self, keys: dict[tuple[str, str], int]) -> dict[int, list[dict[str, Any]]]:

@@ -106,3 +106,36 @@ def retrospectively_approved(overrides: list[dict[str, Any]]) -> bool | None:
     if not overrides:
         return None
     return any(override["retro_approved_at"] for override in overrides)
+
+
+# Configuration drift (apps/environments): unauthorised configuration changes are exceptions of
+# change management too. A period pack lists the findings open at some time in the period (of the
+# service, or in production for a control pack); a change pack, the findings its change accepted.
+DRIFT_FIELDS = ("id", "service__slug", "environment__slug", "environment__is_production", "key", "kind", "expected",
+                "observed", "secret", "must_match", "baseline__version", "first_seen", "last_seen", "deployment_id",
+                "status", "resolution", "resolved_at", "resolved_by__username", "resolving_change__number",
+                "resolving_baseline__version", "resolving_observation_id")
+
+
+def drift_model():
+    from apps.environments.models import DriftFinding
+
+    return DriftFinding
+
+
+def drift_findings(*, scope: str, start=None, end=None, service: str | None = None,
+                   change: str | None = None) -> list[dict[str, Any]]:
+    """The drift findings a pack of this scope covers (expected/observed are stored masked: no
+    secret reaches a pack), ordered by first_seen. Release packs list none."""
+    from apps.environments.config_selectors import findings_open_in_period
+
+    DriftFinding = drift_model()
+    if scope == "change":
+        qs = DriftFinding.objects.filter(resolving_change__number=change)
+    elif scope in ("service_period", "control_period"):
+        qs = findings_open_in_period(start=start, end=end)
+        qs = qs.filter(service__slug=service) if scope == "service_period" else qs.filter(
+            environment__is_production=True)
+    else:
+        return []
+    return list(qs.order_by("first_seen", "pk").values(*DRIFT_FIELDS))
