@@ -76,6 +76,8 @@ class RollbackDecision(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     decided_at = models.DateTimeField(default=timezone.now)
+    # Set once the owning team and the change's stakeholders were emailed (a retried task sends nothing twice).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     history = governed_history()
 
