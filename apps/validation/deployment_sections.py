@@ -83,7 +83,21 @@ def _series(deployment) -> dict[str, dict[str, list[tuple[float, float]]]]:
     return by_metric
 
 
-def metric_charts(deployment, checks: list[dict], marker: float | None) -> list[dict]:
+def judged_breaches(verdict: Verdict | None) -> dict[str, list[tuple[float, float]]]:
+    """The breach windows the judgement found (the verdict's inputs), by metric."""
+    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    checks = verdict.inputs.get("checks") if verdict and isinstance(verdict.inputs, dict) else None
+    for check in checks if isinstance(checks, list) else []:
+        if isinstance(check, dict) and check.get("breached") and check.get("breach_start") is not None:
+            found[str(check.get("metric"))].append((float(check["breach_start"]), float(check["breach_end"])))
+    return found
+
+
+def metric_charts(deployment, checks: list[dict], marker: float | None,
+                  judged: dict[str, list[tuple[float, float]]] | None = None) -> list[dict]:
+    """One chart per metric. The breach window is the judgement's when the deployment was
+    judged, else the one the checks' rule finds in the current cohort."""
+    judged = judged or {}
     out = []
     for index, (metric, cohorts) in enumerate(sorted(_series(deployment).items())):
         series = {c: sorted(cohorts[c]) for c in COHORT_ORDER if cohorts.get(c)}
@@ -93,7 +107,9 @@ def metric_charts(deployment, checks: list[dict], marker: float | None) -> list[
             comparator, threshold = check.get("comparator", ">"), float(check.get("threshold", 0))
             minutes = float(check.get("for_minutes", 0) or 0)
             thresholds.append(charts.Threshold(threshold, f"{comparator} {threshold:g} for {minutes:g} min"))
-            windows += breach_windows(series.get("current", []), comparator, threshold, minutes)
+            if metric not in judged:
+                windows += breach_windows(series.get("current", []), comparator, threshold, minutes)
+        windows += judged.get(metric, [])
         breach = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
         chart = charts.Chart(metric=metric, series=series, thresholds=thresholds, marker=marker, breach=breach,
                              unit=UNITS.get(metric, ""))
@@ -122,7 +138,7 @@ def validation_context(request, deployment) -> dict | None:
     policy = (HealthPolicy.objects.filter(service_id=deployment.service_id, environment_id=deployment.environment_id)
               .first())
     marker = _ts(deployment.started_at)
-    metric_list = metric_charts(deployment, _checks(verdict, policy), marker)
+    metric_list = metric_charts(deployment, _checks(verdict, policy), marker, judged_breaches(verdict))
     if not (verdict or decision or check_runs or canary or review or metric_list):
         return None
     return {

@@ -182,3 +182,21 @@ def test_the_page_costs_a_fixed_number_of_queries(client, requester, service, en
     with django_assert_max_num_queries(14):
         response = client.get(f"/delivery/deployments/{deployment.pk}/")
     assert response.status_code == 200 and b'class="breach"' in response.content
+
+
+def test_the_judged_breach_window_is_drawn_where_the_judgement_found_it(client, requester, service, environments):
+    deployment = _deployment(service, environments["prod"])
+    _samples(deployment, per_metric=60)  # nothing breaches in the current cohort
+    t0 = deployment.started_at.timestamp()
+    Verdict.objects.create(deployment=deployment, status="failed", action="rollback",
+                           reasons=[{"code": "threshold_breached", "message": "p95 in the canary cohort"}],
+                           inputs={"policy": {"checks": [{"metric": "p95_latency_ms", "comparator": ">",
+                                                          "threshold": 150, "for_minutes": 5}]},
+                                   "checks": [{"metric": "p95_latency_ms", "breached": True, "cohort": "canary",
+                                               "breach_start": t0 + 60, "breach_end": t0 + 420}]})
+    client.force_login(requester)
+    html = client.get(f"/delivery/deployments/{deployment.pk}/").content.decode()
+    latency = next(c for c in re.findall(r'<svg class="metric-chart".*?</svg>', html, re.S) if "p95_latency_ms" in c)
+    errors = next(c for c in re.findall(r'<svg class="metric-chart".*?</svg>', html, re.S) if "error_rate_pct" in c)
+    assert 'class="breach"' in latency and "&gt; 150 for 5 min" in latency
+    assert 'class="breach"' not in errors
