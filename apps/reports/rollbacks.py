@@ -14,8 +14,26 @@ DEFINITION = ("Automatic rollbacks: production deployments rolled back by post-d
 
 
 def automatic_rollbacks(month: Month, scope: Scope) -> dict:
-    """{"count", "previous", "definition"} for `month` and the month before, in one query
-    (plus one for a team's services)."""
+    """{"count", "previous", "definition"} for `month` and the month before.
+
+    Like the rest of the dashboard it is served without reading the deployments again: the
+    figure is cached under the newest rollback decision's id (decisions are never edited in
+    the fields it reads), so a warm page costs one indexed query and a new decision shows at once."""
+    from django.core.cache import cache
+    from django.db.models import Max
+
+    from apps.validation.models import RollbackDecision
+
+    newest = RollbackDecision.objects.aggregate(newest=Max("pk"))["newest"] or 0
+    key = f"reports:auto-rollbacks:{month.label}:{scope.key}:{newest}:{report_timezone().key}"
+    figure = cache.get(key)
+    if figure is None:
+        figure = _count(month, scope)
+        cache.set(key, figure, 24 * 3600)
+    return figure
+
+
+def _count(month: Month, scope: Scope) -> dict:
     from django.db.models import Count, Q
 
     from apps.validation.models import RollbackDecision
