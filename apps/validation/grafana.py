@@ -112,8 +112,17 @@ def grafana_annotation_push(self, kind: str, pk: int) -> str:
     return "pushed"
 
 
+def _send(kind: str, pk: int) -> None:
+    try:
+        grafana_annotation_push.delay(kind, pk)
+    except Exception as exc:
+        # Eager mode (no broker) propagates the task's Retry into the request that recorded the
+        # deployment, after its commit: a marker is not worth failing that request for.
+        log.warning("grafana annotation for %s %s not pushed: %s", kind, pk, type(exc).__name__)
+
+
 def _push_on_commit(kind: str, pk: int) -> None:
-    transaction.on_commit(lambda: grafana_annotation_push.delay(kind, pk))
+    transaction.on_commit(lambda: _send(kind, pk))
 
 
 def on_deployment_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
