@@ -188,7 +188,9 @@ def verdict_refresh(*, deployment: Deployment, actor: Any, now: datetime | None 
     from .rollback import rollback_decide
 
     with atomic_as(actor) as resolved:
-        locked = (Deployment.objects.select_for_update(of=("self",))
+        # FOR NO KEY UPDATE: the batch just inserted holds a FOR KEY SHARE lock on this row (its
+        # foreign key); a plain FOR UPDATE would deadlock two concurrent posts against each other.
+        locked = (Deployment.objects.select_for_update(of=("self",), no_key=True)
                   .select_related("service", "service__owner_team", "environment", "change").get(pk=deployment.pk))
         judgement = judge(selectors.judgement_inputs(locked, now=now))
         verdict = Verdict.objects.filter(deployment=locked).first()
