@@ -45,6 +45,7 @@ from releaseportal.errors import Unprocessable
 
 from .models import CanaryAnalysis, Cohort
 from .selectors import effective_policy, series_for
+from .services import verdict_refresh
 
 ALPHA = 0.05
 TEST_NAME = "mann_whitney_u_two_sided"
@@ -221,7 +222,8 @@ def cohort_values(deployment, metrics: list[str], window: tuple[float, float]) -
 
 def canary_analysis_run(*, deployment, actor: Any):
     """Compare the canary cohort with the baseline for every canary metric of the policy and record
-    the result (a CanaryAnalysis, its history row and one audit event, in one transaction).
+    the result (a CanaryAnalysis, its history row and one audit event, in one transaction), then
+    refresh the deployment's verdict, which reads the latest analysis.
 
     422 `canary_not_configured` when the policy names no canary metric; 422 `canary_samples_missing`
     naming the cohort (and the metrics) that has no sample in the window."""
@@ -259,4 +261,6 @@ def canary_analysis_run(*, deployment, actor: Any):
             "result": judgement.result, "score": judgement.score, "method": judgement.method,
             "metrics": {m.metric: m.classification for m in judgement.metrics},
         })
+        # The verdict reads the latest analysis: canary_failed / canary_marginal reach it now.
+        verdict_refresh(deployment=deployment, actor=resolved)
     return analysis, judgement

@@ -216,3 +216,18 @@ def test_another_teams_pipeline_may_not_run_it(deployment, policy, api_client_fo
 def test_a_token_without_the_write_scope_is_refused(deployment, policy, api_client_for, service_account):
     client = api_client_for(service_account, scopes=["delivery:read"])
     assert client.post(_url(deployment), format="json").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_failed_analysis_reaches_the_verdict(deployment, policy, api_client_for, service_account):
+    from apps.validation.models import Verdict
+
+    _post_samples(deployment, "p95_latency_ms", "baseline", SLOW[0])
+    _post_samples(deployment, "p95_latency_ms", "canary", SLOW[1])
+    _post_samples(deployment, "success_rate_pct", "baseline", [99.9 - (i % 3) * 0.01 for i in range(40)])
+    _post_samples(deployment, "success_rate_pct", "canary", [90.0 - (i % 3) * 0.01 for i in range(40)])
+    client = api_client_for(service_account)
+    assert client.post(_url(deployment), format="json").json()["result"] == "fail"
+    assert "canary_failed" in Verdict.objects.get(deployment=deployment).reason_codes
+    verdict = client.get(f"/api/v1/deployments/{deployment.pk}/verdict/").json()
+    assert "canary_failed" in {r["code"] for r in verdict["reasons"]}
