@@ -23,6 +23,8 @@ from .serializers import (
     MetricSamplesIn,
     MetricSamplesOut,
     MetricsOut,
+    RollbackWebhookIn,
+    RollbackWebhookOut,
     VerdictOut,
     verdict_body,
 )
@@ -178,3 +180,45 @@ class DeploymentVerdictApi(PortalAPIView):
     def get(self, request, pk: int):
         deployment = permissions.get_deployment_for_user(request.user, pk)
         return Response(_verdict_of(deployment))
+
+
+# --- rollback webhook ---------------------------------------------------------------------
+
+def _webhook_out(hook) -> dict:
+    return {"id": hook.pk, "service": hook.service.slug, "environment": hook.environment.slug if hook.environment else None,
+            "pipeline": hook.pipeline, "url": hook.url, "is_active": hook.is_active,
+            "created_at": hook.created_at.isoformat()}
+
+
+@extend_schema(tags=["validation"])
+class RollbackWebhookApi(PortalAPIView):
+    """GET the service's rollback webhooks (never their secrets); PUT registers or replaces one:
+    `{"url", "secret", "environment": slug | null, "pipeline": ""}`."""
+
+    scope = "delivery"
+
+    @extend_schema(responses=RollbackWebhookOut(many=True), summary="A service's rollback webhooks")
+    def get(self, request, service: str):
+        from .models import RollbackWebhook
+
+        found = get_service_for_user(request.user, service)
+        hooks = RollbackWebhook.objects.filter(service=found).select_related("service", "environment")
+        return Response([_webhook_out(h) for h in hooks])
+
+    @extend_schema(request=RollbackWebhookIn, responses=RollbackWebhookOut, summary="Register a rollback webhook")
+    def put(self, request, service: str):
+        from .rollback import rollback_webhook_register
+
+        found = get_service_for_user(request.user, service)
+        permissions.check_register_webhook(request.user, found)
+        data = RollbackWebhookIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        environment = None
+        if v.get("environment"):
+            environment = Environment.objects.filter(slug=v["environment"]).first()
+            if environment is None:
+                raise InvalidInput(f"No environment {v['environment']}.", fields={"environment": ["Unknown."]})
+        hook = rollback_webhook_register(service=found, environment=environment, url=v["url"], secret=v["secret"],
+                                         pipeline=v.get("pipeline", ""), actor=request.user)
+        return Response(_webhook_out(hook))

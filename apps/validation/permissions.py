@@ -57,3 +57,10 @@ def check_edit_health_policy(user, service, environment) -> None:
         raise NotAllowed("A production health policy is edited by a release manager (as the gate's environment "
                          "policies are), not by a pipeline or the service team.", code="production_policy_governed")
     raise NotAllowed(f"Only the team that owns {service.slug} edits its health policies.", code="not_service_team")
+
+
+def check_register_webhook(user, service) -> None:
+    """A rollback webhook is registered by the owning team (its pipelines) for its own service."""
+    if not _in_owning_team(user, service):
+        raise NotAllowed(f"Only the team that owns {service.slug} registers its rollback webhook.",
+                         code="not_service_team")

@@ -113,3 +113,20 @@ def verdict_body(judgement, *, canary: dict | None, decision=None) -> dict:
             "decided_at": decision.decided_at.isoformat(), "incident": decision.incident_id,
             "webhook_status": decision.webhook_status, "reasons": decision.reasons},
     }
+
+
+class RollbackWebhookIn(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    secret = serializers.CharField(min_length=16, max_length=500, write_only=True)
+    environment = serializers.SlugField(required=False, allow_null=True, default=None)
+    pipeline = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class RollbackWebhookOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    service = serializers.CharField()
+    environment = serializers.CharField(allow_null=True)
+    pipeline = serializers.CharField()
+    url = serializers.URLField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()

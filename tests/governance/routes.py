@@ -303,6 +303,10 @@ ROUTES: dict[str, Any] = {
               kwargs=lambda w: {"service": "payments-api", "env": "staging"}, data=lambda w: _HEALTH_POLICY,
               watch=lambda w: _models("validation.HealthPolicy")),
     ],
+    "api-rollback-webhook": [Write(
+        method="PUT", allowed=frozenset({"pipeline"}), kwargs=lambda w: {"service": "payments-api"},
+        data=lambda w: {"url": "https://ci.example.test/rollback", "secret": "0123456789abcdef-secret"},
+        watch=lambda w: _models("validation.RollbackWebhook"))],
     # Samples and checks come from the owning team's pipeline (delivery:write).
     "api-deployment-metrics": [Write(
         allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
