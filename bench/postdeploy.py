@@ -248,7 +248,7 @@ def bench_judgement(bot, deployments) -> None:
     say(f"\n2. judgement alone (verdict_refresh over {PREFILL_MINUTES}+ min of 4 metrics): {figures(timings)}")
 
 
-def bench_canary(bot, deployment) -> None:
+def bench_canary(bot, deployment, profile: bool = False) -> None:
     from scipy.stats import mannwhitneyu
 
     from apps.validation import canary
@@ -280,6 +280,18 @@ def bench_canary(bot, deployment) -> None:
         t = time.perf_counter()
         reference = mannwhitneyu(canary_values, baseline, alternative="two-sided", method="auto")
         scipy_ms.append((time.perf_counter() - t) * 1000)
+    if profile:
+        import cProfile
+        import io
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        canary.canary_analysis_run(deployment=deployment, actor=bot)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
+        say("   profile of one canary analysis (cumulative):\n" + out.getvalue())
     metric = analysis.metrics[0]
     say(f"   result {analysis.result}, score {analysis.score:.0f}, U {metric['u']:.1f}, p {metric['p_value']:.3g} "
         f"(scipy alone: U {reference.statistic:.1f} or {CANARY_SAMPLES**2 - reference.statistic:.1f}, "
@@ -311,7 +323,7 @@ def main() -> None:
         timings, posted = bench_posts(bot, deployments, rng, args.rounds, args.profile)
         bench_raw_insert(bot, posted, timings)
         bench_judgement(bot, deployments)
-        bench_canary(bot, deployments[0])
+        bench_canary(bot, deployments[0], args.profile)
 
 
 if __name__ == "__main__":
