@@ -200,3 +200,23 @@ def test_the_judged_breach_window_is_drawn_where_the_judgement_found_it(client, 
     errors = next(c for c in re.findall(r'<svg class="metric-chart".*?</svg>', html, re.S) if "error_rate_pct" in c)
     assert 'class="breach"' in latency and "&gt; 150 for 5 min" in latency
     assert 'class="breach"' not in errors
+
+
+def test_a_pending_verdict_polls_its_sections_and_a_final_one_does_not(client, requester, service, environments):
+    deployment = _deployment(service, environments["prod"])
+    verdict = Verdict.objects.create(deployment=deployment, status="pending", action="wait")
+    client.force_login(requester)
+    url = f"/validation/deployments/{deployment.pk}/sections/"
+    assert f'hx-get="{url}"' in client.get(f"/delivery/deployments/{deployment.pk}/").content.decode()
+    verdict.status, verdict.action = "passed", "continue"
+    verdict.save()
+    partial = client.get(url)
+    assert partial.status_code == 200 and 'data-status="passed"' in partial.content.decode()
+    assert "hx-get" not in partial.content.decode() and "<html" not in partial.content.decode()
+
+
+def test_an_outsider_gets_no_sections(client, outsider, failed):
+    deployment, _ = failed
+    client.force_login(outsider)
+    response = client.get(f"/validation/deployments/{deployment.pk}/sections/")
+    assert response.status_code in (403, 404) and b"threshold_breached" not in response.content
