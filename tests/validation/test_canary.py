@@ -231,3 +231,16 @@ def test_a_failed_analysis_reaches_the_verdict(deployment, policy, api_client_fo
     assert "canary_failed" in Verdict.objects.get(deployment=deployment).reason_codes
     verdict = client.get(f"/api/v1/deployments/{deployment.pk}/verdict/").json()
     assert "canary_failed" in {r["code"] for r in verdict["reasons"]}
+
+
+@pytest.mark.django_db
+def test_a_repeated_idempotency_key_replays_the_first_analysis(deployment, policy, api_client_for, service_account):
+    for metric in ("p95_latency_ms", "success_rate_pct"):
+        _post_samples(deployment, metric, "baseline", [100, 101, 102])
+        _post_samples(deployment, metric, "canary", [100, 101, 103])
+    client = api_client_for(service_account)
+    first = client.post(_url(deployment), format="json", HTTP_IDEMPOTENCY_KEY="canary-run-1")
+    again = client.post(_url(deployment), format="json", HTTP_IDEMPOTENCY_KEY="canary-run-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert CanaryAnalysis.objects.count() == 1
