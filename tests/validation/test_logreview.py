@@ -300,3 +300,25 @@ def test_a_guard_that_raises_refuses(high_risk_change, monkeypatch):
     monkeypatch.setitem(close_guards._GUARDS, "tests.broken", close_guards.CloseGuard("tests.broken", broken))
     refusal = transition_refusal(high_risk_change, "completed")
     assert refusal is not None and refusal.code == "close_guard_error"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_posts_make_one_review_with_every_fingerprint(clock, service, environments,
+                                                                         service_account):
+    from tests.concurrency import race
+
+    deployment = Deployment.objects.create(service=service, environment=environments["prod"], version="2.4.0",
+                                           status="succeeded", created_by=service_account,
+                                           started_at=timezone.now() - timedelta(minutes=30))
+    after = deployment.started_at + timedelta(minutes=1)
+
+    def post(i):
+        entries = logreview.clean_entries([_entry(f"fp-{i}", after), _entry("shared", after, count=i)])
+        return logreview.log_review_record(deployment=deployment, entries=entries, actor=service_account)[1]
+
+    created = race(8, post)
+    assert created.count(True) == 1
+    review = LogReview.objects.get()
+    assert review.total_fingerprints == 9 == LogFingerprint.objects.count()
+    assert LogFingerprint.objects.get(fingerprint="shared").count == 7
