@@ -30,6 +30,19 @@ from .serializers import (
 )
 
 
+def _stored_verdict_body(verdict) -> dict:
+    """The answer to a post: the verdict the post's own judgement stored (no second judgement)."""
+    decision = (RollbackDecision.objects.filter(deployment_id=verdict.deployment_id).first()
+                if verdict.status == "failed" else None)
+    return {"status": verdict.status, "action": verdict.action, "reasons": verdict.reasons,
+            "canary": (verdict.inputs or {}).get("canary"),
+            "window": {"start": verdict.window_start.isoformat() if verdict.window_start else None,
+                       "end": verdict.window_end.isoformat() if verdict.window_end else None},
+            "rollback": None if decision is None else {
+                "decided_at": decision.decided_at.isoformat(), "incident": decision.incident_id,
+                "webhook_status": decision.webhook_status, "reasons": decision.reasons}}
+
+
 def _verdict_of(deployment) -> dict:
     """Judged now, read-only (the stored verdict is refreshed by posts and the beat task)."""
     inputs = selectors.judgement_inputs(deployment)
@@ -122,9 +135,9 @@ class DeploymentMetricsApi(PortalAPIView):
             if missing:
                 raise InvalidInput("Samples need metric, cohort and samples.", fields=missing)
             metric, cohort, samples, source = body["metric"], body["cohort"], body["samples"], "pairs"
-        batch, _ = services.metric_samples_record(deployment=deployment, metric=metric, cohort=cohort,
-                                                  samples=samples, source=source, actor=request.user)
-        return Response({"accepted": batch.count, "batch": batch.pk, "verdict": _verdict_of(deployment)},
+        batch, verdict = services.metric_samples_record(deployment=deployment, metric=metric, cohort=cohort,
+                                                        samples=samples, source=source, actor=request.user)
+        return Response({"accepted": batch.accepted, "batch": batch.pk, "verdict": _stored_verdict_body(verdict)},
                         status=status.HTTP_201_CREATED)
 
 
@@ -163,12 +176,12 @@ class DeploymentChecksApi(PortalAPIView):
                 raise InvalidInput("Post results or a JUnit file.", fields={"results": ["This field is required."]})
             results, source = ingest.json_results(data["results"]), "json"
             digest = ingest.digest_of(data["results"])
-        run, _ = services.check_run_record(deployment=deployment, kind=kind, results=results, source=source,
+        run, verdict = services.check_run_record(deployment=deployment, kind=kind, results=results, source=source,
                                            sha256=digest, actor=request.user,
                                            pipeline_run_id=str(data.get("pipeline_run_id") or ""))
         return Response({"id": run.pk, "kind": run.kind, "source": run.source, "total": run.total,
                          "passed": run.passed, "failed": run.failed, "skipped": run.skipped,
-                         "verdict": _verdict_of(deployment)}, status=status.HTTP_201_CREATED)
+                         "verdict": _stored_verdict_body(verdict)}, status=status.HTTP_201_CREATED)
 
 
 # --- verdict ------------------------------------------------------------------------------

@@ -87,9 +87,9 @@ def canary_as_dict(analysis: CanaryAnalysis | None) -> dict | None:
             "result": analysis.result, "created_at": analysis.created_at.isoformat()}
 
 
-def judgement_inputs(deployment: Deployment, *, now: datetime | None = None) -> Inputs:
+def judgement_inputs(deployment: Deployment, *, now: datetime | None = None, rolled_back: bool | None = None) -> Inputs:
     """Everything `judge` needs for one deployment: five queries (policy, samples of the checked
-    metrics, check runs, latest canary, rollback decision)."""
+    metrics, check runs, latest canary, and — unless the caller knows — the rollback decision)."""
     policy = effective_policy(deployment)
     metrics = sorted({c["metric"] for c in policy["checks"]})
     since = deployment.started_at.timestamp()
@@ -100,7 +100,8 @@ def judgement_inputs(deployment: Deployment, *, now: datetime | None = None) -> 
         .only("pk", "kind", "failed", "total", "created_at")[:50]
     ]
     canary = canary_as_dict(latest_canary(deployment.pk))
-    rolled_back = RollbackDecision.objects.filter(deployment_id=deployment.pk).exists()
+    if rolled_back is None:
+        rolled_back = RollbackDecision.objects.filter(deployment_id=deployment.pk).exists()
     return Inputs(policy=policy, deployment_started_at=deployment.started_at,
                   deployment_finished_at=deployment.finished_at, series=series, check_runs=runs, canary=canary,
                   now=now or timezone.now(), rolled_back=rolled_back)

@@ -19,7 +19,7 @@ from releaseportal.errors import InvalidInput
 
 from . import ingest, selectors
 from .judgement import Judgement, judge
-from .models import CheckResult, CheckRun, HealthPolicy, MetricSampleBatch, Verdict
+from .models import CheckResult, CheckRun, HealthPolicy, MetricSampleBatch, RollbackDecision, Verdict
 
 MAX_VALIDATION_MINUTES = 7 * 24 * 60
 MAX_CHECKS = 20
@@ -181,52 +181,91 @@ def _judgement_changed(verdict: Verdict, judgement: Judgement) -> bool:
     return (verdict.status, verdict.action, verdict.reasons) != (judgement.status, judgement.action, judgement.reasons)
 
 
+def _lock(deployment: Deployment) -> Deployment:
+    """The deployment's row lock, with what the judgement reads of it (its verdict and rollback
+    decision come along: one query). FOR NO KEY UPDATE: a batch inserted in the same
+    transaction holds FOR KEY SHARE on this row (its foreign key); a plain FOR UPDATE would
+    deadlock two concurrent posts against each other."""
+    return (Deployment.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("service", "service__owner_team", "environment", "change", "verdict", "rollback_decision")
+            .get(pk=deployment.pk))
+
+
+def _refresh_locked(locked: Deployment, resolved, now: datetime | None) -> tuple[Verdict, Judgement]:
+    from .rollback import rollback_decide
+
+    try:
+        decision = locked.rollback_decision
+    except RollbackDecision.DoesNotExist:
+        decision = None
+    judgement = judge(selectors.judgement_inputs(locked, now=now, rolled_back=decision is not None))
+    try:
+        verdict = locked.verdict
+    except Verdict.DoesNotExist:
+        verdict = None
+    if verdict is None or _judgement_changed(verdict, judgement):
+        before = (verdict.status, verdict.action) if verdict else None
+        if verdict is None:
+            verdict = Verdict(deployment=locked)
+        verdict.status, verdict.action, verdict.reasons = judgement.status, judgement.action, judgement.reasons
+        verdict.inputs = judgement.snapshot
+        verdict.window_start, verdict.window_end = judgement.window_start, judgement.window_end
+        verdict.judged_at = timezone.now()
+        history_stamp(verdict, resolved)
+        verdict.save()
+        audit_event_record(action="validation.verdict_changed", target=locked, actor=resolved, details={
+            "from": list(before) if before else None, "to": [verdict.status, verdict.action],
+            "reasons": [r["code"] for r in judgement.reasons]})
+    if judgement.failed and decision is None and judgement.snapshot["policy"]["auto_rollback"]:
+        rollback_decide(deployment=locked, judgement=judgement, actor=resolved)
+    return verdict, judgement
+
+
 def verdict_refresh(*, deployment: Deployment, actor: Any, now: datetime | None = None) -> tuple[Verdict, Judgement]:
     """Judge the deployment and keep the verdict; on a failure under a policy with automatic
     rollback, decide the rollback (once). Runs under the deployment's row lock, so of concurrent
     posts each judges what the ones before it committed, and the last sees everything."""
-    from .rollback import rollback_decide
-
     with atomic_as(actor) as resolved:
-        # FOR NO KEY UPDATE: the batch just inserted holds a FOR KEY SHARE lock on this row (its
-        # foreign key); a plain FOR UPDATE would deadlock two concurrent posts against each other.
-        locked = (Deployment.objects.select_for_update(of=("self",), no_key=True)
-                  .select_related("service", "service__owner_team", "environment", "change").get(pk=deployment.pk))
-        judgement = judge(selectors.judgement_inputs(locked, now=now))
-        verdict = Verdict.objects.filter(deployment=locked).first()
-        if verdict is None or _judgement_changed(verdict, judgement):
-            before = (verdict.status, verdict.action) if verdict else None
-            if verdict is None:
-                verdict = Verdict(deployment=locked)
-            verdict.status, verdict.action, verdict.reasons = judgement.status, judgement.action, judgement.reasons
-            verdict.inputs = judgement.snapshot
-            verdict.window_start, verdict.window_end = judgement.window_start, judgement.window_end
-            verdict.judged_at = timezone.now()
-            history_stamp(verdict, resolved)
-            verdict.save()
-            audit_event_record(action="validation.verdict_changed", target=locked, actor=resolved, details={
-                "from": list(before) if before else None, "to": [verdict.status, verdict.action],
-                "reasons": [r["code"] for r in judgement.reasons]})
-        if judgement.failed and judgement.snapshot["policy"]["auto_rollback"]:
-            rollback_decide(deployment=locked, judgement=judgement, actor=resolved)
-    return verdict, judgement
+        return _refresh_locked(_lock(deployment), resolved, now)
 
 
 # --- samples and checks -------------------------------------------------------------------
 
+# A series' latest batch takes the next post's samples while they come after it, up to this many
+# (an hour at one sample per 10 s): a judgement then reads a few rows per series, not one per post.
+BATCH_MAX_SAMPLES = 360
+
+
 def metric_samples_record(*, deployment: Deployment, metric: str, cohort: str, samples: Any, actor: Any,
                           source: str = "pairs") -> tuple[MetricSampleBatch, Verdict]:
-    """Store one post of samples (validated: see ingest.py) and judge the deployment again."""
+    """Store one post of samples (validated: see ingest.py) and judge the deployment again.
+
+    The samples join the series' latest batch when they all come after it (the usual case: a
+    pipeline scraping every few seconds) and it has room; otherwise they make a new batch."""
     metric = ingest.clean_metric(metric)
     cohort = ingest.clean_cohort(cohort)
     field = "samples" if source == "pairs" else "data.result[0].values"
     cleaned = ingest.clean_samples(samples, field=field, started_at=deployment.started_at, now=timezone.now(),
                                    values_as_text=source == "prometheus")
     with atomic_as(actor) as resolved:
-        batch = MetricSampleBatch.objects.create(
-            deployment=deployment, metric=metric, cohort=cohort, samples=cleaned, count=len(cleaned),
-            first_ts=cleaned[0][0], last_ts=cleaned[-1][0], source=source, created_by=resolved.user)
-        verdict, _ = verdict_refresh(deployment=deployment, actor=resolved)
+        # The deployment's lock first: posts for one deployment queue here, so the latest batch
+        # cannot change under us.
+        locked = _lock(deployment)
+        latest = (MetricSampleBatch.objects.filter(deployment=deployment, metric=metric, cohort=cohort)
+                  .order_by("-first_ts", "-id").first())
+        if (latest is not None and latest.source == source and cleaned[0][0] > latest.last_ts
+                and latest.count + len(cleaned) <= BATCH_MAX_SAMPLES):
+            latest.samples = latest.samples + cleaned
+            latest.count += len(cleaned)
+            latest.last_ts = cleaned[-1][0]
+            latest.save(update_fields=["samples", "count", "last_ts"])
+            batch = latest
+        else:
+            batch = MetricSampleBatch.objects.create(
+                deployment=deployment, metric=metric, cohort=cohort, samples=cleaned, count=len(cleaned),
+                first_ts=cleaned[0][0], last_ts=cleaned[-1][0], source=source, created_by=resolved.user)
+        batch.accepted = len(cleaned)  # this post's samples (after de-duplication by timestamp)
+        verdict, _ = _refresh_locked(locked, resolved, None)
     return batch, verdict
 
 

@@ -1,10 +1,12 @@
-"""Metric samples, stored compactly: one row per posted batch, not per sample.
+"""Metric samples, stored compactly: a few rows per series, not one per sample.
 
 Bench scale is 500 deployments × 4 metrics × one sample per 10 s (720,000 samples an hour):
 a row per sample would make every judgement read hundreds of rows and every canary analysis
-tens of thousands. A batch row holds the samples of one post for one (deployment, metric,
-cohort) as a JSON list of [unix_seconds, value], sorted by time, with its first and last
-timestamp so a reader can skip batches outside a window without opening them."""
+tens of thousands. A batch row holds samples of one (deployment, metric, cohort) as a JSON list
+of [unix_seconds, value], sorted by time, with its first and last timestamp so a reader can
+skip batches outside a window without opening them. A post joins the series' latest batch when
+its samples all come later and the batch has room (services.BATCH_MAX_SAMPLES), else it starts
+a new one."""
 
 from __future__ import annotations
 
