@@ -5,6 +5,7 @@ the verdict change without reloading the page."""
 from __future__ import annotations
 
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from apps.accounts.permissions import member_required
 
@@ -12,6 +13,7 @@ from . import deployment_sections
 from .permissions import get_deployment_for_user
 
 
+@require_GET
 @member_required
 def deployment_sections_partial(request, pk: int):
     deployment = get_deployment_for_user(request.user, pk)
