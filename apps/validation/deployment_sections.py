@@ -83,18 +83,30 @@ def _series(deployment) -> dict[str, dict[str, list[tuple[float, float]]]]:
     return by_metric
 
 
-def judged_breaches(verdict: Verdict | None) -> dict[str, list[tuple[float, float]]]:
-    """The breach windows the judgement found (the verdict's inputs), by metric."""
-    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
+def judged_breaches(verdict: Verdict | None) -> dict[str, list[dict]]:
+    """The breaches the judgement found (the verdict's inputs), by metric: the check's
+    comparator, threshold and cohort, and the span that made it a breach."""
+    found: dict[str, list[dict]] = defaultdict(list)
     checks = verdict.inputs.get("checks") if verdict and isinstance(verdict.inputs, dict) else None
     for check in checks if isinstance(checks, list) else []:
         if isinstance(check, dict) and check.get("breached") and check.get("breach_start") is not None:
-            found[str(check.get("metric"))].append((float(check["breach_start"]), float(check["breach_end"])))
+            found[str(check.get("metric"))].append({
+                "start": float(check["breach_start"]), "end": float(check["breach_end"]),
+                "cohort": check.get("cohort") or "current", "comparator": check.get("comparator", ">"),
+                "threshold": float(check.get("threshold", 0))})
     return found
 
 
+def _whole_run(breach: dict, series: dict[str, list[tuple[float, float]]]) -> tuple[float, float]:
+    """The judged breach widened to the whole run of breaching samples it belongs to (the
+    judgement stops at the moment the run held long enough; the chart shows how long it lasted)."""
+    runs = breach_windows(series.get(breach["cohort"], []), breach["comparator"], breach["threshold"], 0)
+    run = next((r for r in runs if r[0] <= breach["start"] <= r[1]), None)
+    return (breach["start"], max(breach["end"], run[1])) if run else (breach["start"], breach["end"])
+
+
 def metric_charts(deployment, checks: list[dict], marker: float | None,
-                  judged: dict[str, list[tuple[float, float]]] | None = None) -> list[dict]:
+                  judged: dict[str, list[dict]] | None = None) -> list[dict]:
     """One chart per metric. The breach window is the judgement's when the deployment was
     judged, else the one the checks' rule finds in the current cohort."""
     judged = judged or {}
@@ -109,7 +121,7 @@ def metric_charts(deployment, checks: list[dict], marker: float | None,
             thresholds.append(charts.Threshold(threshold, f"{comparator} {threshold:g} for {minutes:g} min"))
             if metric not in judged:
                 windows += breach_windows(series.get("current", []), comparator, threshold, minutes)
-        windows += judged.get(metric, [])
+        windows += [_whole_run(b, series) for b in judged.get(metric, [])]
         breach = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else None
         chart = charts.Chart(metric=metric, series=series, thresholds=thresholds, marker=marker, breach=breach,
                              unit=UNITS.get(metric, ""))

@@ -193,13 +193,18 @@ def test_the_judged_breach_window_is_drawn_where_the_judgement_found_it(client, 
                            inputs={"policy": {"checks": [{"metric": "p95_latency_ms", "comparator": ">",
                                                           "threshold": 150, "for_minutes": 5}]},
                                    "checks": [{"metric": "p95_latency_ms", "breached": True, "cohort": "canary",
-                                               "breach_start": t0 + 60, "breach_end": t0 + 420}]})
+                                               "comparator": ">", "threshold": 150, "for_minutes": 5,
+                                               "breach_start": t0 + 60, "breach_end": t0 + 360}]})
     client.force_login(requester)
     html = client.get(f"/delivery/deployments/{deployment.pk}/").content.decode()
     latency = next(c for c in re.findall(r'<svg class="metric-chart".*?</svg>', html, re.S) if "p95_latency_ms" in c)
     errors = next(c for c in re.findall(r'<svg class="metric-chart".*?</svg>', html, re.S) if "error_rate_pct" in c)
     assert 'class="breach"' in latency and "&gt; 150 for 5 min" in latency
     assert 'class="breach"' not in errors
+    # the judged breach (+1 to +6 min) is drawn as the whole run it belongs to: the canary
+    # cohort stayed above 150 ms until its last sample (+590 s)
+    start, end = deployment.started_at + timedelta(seconds=60), deployment.started_at + timedelta(seconds=590)
+    assert f"{start:%H:%M:%S}–{end:%H:%M:%S} UTC" in html
 
 
 def test_a_pending_verdict_polls_its_sections_and_a_final_one_does_not(client, requester, service, environments):
