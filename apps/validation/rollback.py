@@ -29,10 +29,11 @@ from django.utils import timezone
 from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from apps.delivery.models import Deployment
-from apps.incidents.models import Incident
-from apps.incidents.services import incident_open
+from apps.incidents.models import Incident, IncidentAttachment
+from apps.incidents.services import attachment_add, incident_open
 from releaseportal.errors import InvalidInput
 
+from .evidence import verdict_snapshot_text
 from .judgement import Judgement
 from .models import RollbackDecision, RollbackWebhook, RollbackWebhookAttempt
 
@@ -133,6 +134,10 @@ def rollback_decide(*, deployment: Deployment, judgement: Judgement, actor: Any)
         decision.incident = incident
         history_stamp(decision, resolved)
         decision.save(update_fields=["incident"])
+        # The incident keeps the evidence as it stood: verdict, judgement inputs, sample summaries.
+        attachment_add(incident=incident, kind=IncidentAttachment.Kind.METRICS, actor=resolved,
+                       text=verdict_snapshot_text(deployment), filename=f"validation-deployment-{deployment.pk}.json",
+                       description="Post-deployment validation at the automatic rollback")
         audit_event_record(action="validation.rollback_decided", target=deployment, actor=resolved, details={
             "decision": decision.pk, "change": deployment.change.number if deployment.change_id else None,
             "incident": incident.pk, "reasons": codes, "webhook": hook.pk if hook else None})
