@@ -178,3 +178,49 @@ def test_the_verdict_costs_a_fixed_number_of_queries(deployment, pipeline, post_
 
 def test_an_outsider_gets_no_verdict(deployment, api_client_for, outsider):
     assert api_client_for(outsider).get(f"/api/v1/deployments/{deployment.pk}/verdict/").status_code in (403, 404)
+
+
+def test_the_beat_task_moves_pending_verdicts_with_time(pinned, make_deployment, post_samples, clock):
+    from apps.validation.tasks import judge_open_deployments
+
+    deployment = make_deployment(started_minutes_ago=15, finished_minutes_ago=10)
+    post_samples(deployment, [[deployment.started_at.timestamp(), 0.5]])
+    assert Verdict.objects.get(deployment=deployment).status == "pending"
+    clock("2026-11-18 10:49")
+    assert judge_open_deployments.delay().get() == 1
+    assert Verdict.objects.get(deployment=deployment).status == "pending"
+    clock("2026-11-18 10:51")  # the 60-minute window after 09:50 is over
+    judge_open_deployments.delay().get()
+    verdict = Verdict.objects.get(deployment=deployment)
+    assert (verdict.status, verdict.action) == ("passed", "continue")
+    assert verdict.history.count() == 2
+
+
+def test_the_beat_task_rolls_back_a_deployment_whose_smoke_never_came(pinned, make_deployment, post_samples, clock,
+                                                                     service, environments,
+                                                                     django_capture_on_commit_callbacks):
+    from apps.validation.models import HealthPolicy, RollbackDecision
+    from apps.validation.tasks import judge_open_deployments
+
+    HealthPolicy.objects.create(service=service, environment=environments["prod"], smoke_required_within_minutes=15,
+                                auto_rollback=True)
+    deployment = make_deployment(finished_minutes_ago=10)
+    post_samples(deployment, [[deployment.started_at.timestamp(), 0.5]])
+    clock("2026-11-18 10:06")
+    with django_capture_on_commit_callbacks(execute=True):
+        judge_open_deployments.delay().get()
+    decision = RollbackDecision.objects.get(deployment=deployment)
+    assert [r["code"] for r in decision.reasons] == ["smoke_missing"]
+    assert decision.incident.caused_by_deployment == deployment
+
+
+def test_a_retried_post_with_its_idempotency_key_stores_nothing_twice(deployment, pipeline):
+    from apps.validation.models import MetricSampleBatch
+
+    body = {"metric": "error_rate_pct", "cohort": "current", "samples": [[deployment.started_at.timestamp(), 1.0]]}
+    url = f"/api/v1/deployments/{deployment.pk}/metrics/"
+    first = pipeline.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="scrape-0001")
+    again = pipeline.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="scrape-0001")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert MetricSampleBatch.objects.get().count == 1
