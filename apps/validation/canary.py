@@ -43,8 +43,8 @@ from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Unprocessable
 
-from .models import CanaryAnalysis, Cohort
-from .selectors import effective_policy, series_for
+from .models import CanaryAnalysis, Cohort, MetricSampleBatch
+from .selectors import effective_policy
 from .services import verdict_refresh
 
 ALPHA = 0.05
@@ -214,10 +214,22 @@ def canary_config(deployment) -> dict[str, Any]:
 
 def cohort_values(deployment, metrics: list[str], window: tuple[float, float]) -> dict[tuple[str, str], list[float]]:
     """(metric, cohort) -> values of the baseline and canary samples inside the validation window,
-    in one query. Samples outside the window are kept by the store but not judged."""
+    in one query. Samples outside the window are kept by the store but not judged. The order of
+    the values does not matter to the test, so batches are not sorted: a batch wholly inside the
+    window is taken as it is, one that straddles an edge sample by sample."""
     start, end = window
-    series = series_for(deployment.pk, metrics, (Cohort.BASELINE, Cohort.CANARY), since=start, until=end)
-    return {key: [float(value) for ts, value in rows if start <= ts <= end] for key, rows in series.items()}
+    values: dict[tuple[str, str], list[float]] = {}
+    rows = (MetricSampleBatch.objects
+            .filter(deployment_id=deployment.pk, metric__in=metrics, cohort__in=[Cohort.BASELINE, Cohort.CANARY],
+                    last_ts__gte=start, first_ts__lte=end)
+            .values_list("metric", "cohort", "first_ts", "last_ts", "samples"))
+    for metric, cohort, first_ts, last_ts, samples in rows:
+        bucket = values.setdefault((metric, cohort), [])
+        if start <= first_ts and last_ts <= end:
+            bucket.extend([sample[1] for sample in samples])
+        else:
+            bucket.extend([sample[1] for sample in samples if start <= sample[0] <= end])
+    return values
 
 
 def canary_analysis_run(*, deployment, actor: Any):
