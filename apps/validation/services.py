@@ -182,27 +182,21 @@ def _judgement_changed(verdict: Verdict, judgement: Judgement) -> bool:
 
 
 def _lock(deployment: Deployment) -> Deployment:
-    """The deployment's row lock, with what the judgement reads of it (its verdict and rollback
-    decision come along: one query). FOR NO KEY UPDATE: a batch inserted in the same
-    transaction holds FOR KEY SHARE on this row (its foreign key); a plain FOR UPDATE would
-    deadlock two concurrent posts against each other."""
+    """The deployment's row lock. FOR NO KEY UPDATE: a batch inserted in the same transaction
+    holds FOR KEY SHARE on this row (its foreign key); a plain FOR UPDATE would deadlock two
+    concurrent posts against each other."""
     return (Deployment.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("service", "service__owner_team", "environment", "change", "verdict", "rollback_decision")
-            .get(pk=deployment.pk))
+            .select_related("service", "service__owner_team", "environment", "change").get(pk=deployment.pk))
 
 
 def _refresh_locked(locked: Deployment, resolved, now: datetime | None) -> tuple[Verdict, Judgement]:
     from .rollback import rollback_decide
 
-    try:
-        decision = locked.rollback_decision
-    except RollbackDecision.DoesNotExist:
-        decision = None
-    judgement = judge(selectors.judgement_inputs(locked, now=now, rolled_back=decision is not None))
-    try:
-        verdict = locked.verdict
-    except Verdict.DoesNotExist:
-        verdict = None
+    # Read after the lock, in their own queries: rows joined to the locking SELECT would be those
+    # of its snapshot, from before the transaction that held the lock committed.
+    decided = RollbackDecision.objects.filter(deployment_id=locked.pk).exists()
+    judgement = judge(selectors.judgement_inputs(locked, now=now, rolled_back=decided))
+    verdict = Verdict.objects.filter(deployment_id=locked.pk).first()
     if verdict is None or _judgement_changed(verdict, judgement):
         before = (verdict.status, verdict.action) if verdict else None
         if verdict is None:
@@ -216,7 +210,7 @@ def _refresh_locked(locked: Deployment, resolved, now: datetime | None) -> tuple
         audit_event_record(action="validation.verdict_changed", target=locked, actor=resolved, details={
             "from": list(before) if before else None, "to": [verdict.status, verdict.action],
             "reasons": [r["code"] for r in judgement.reasons]})
-    if judgement.failed and decision is None and judgement.snapshot["policy"]["auto_rollback"]:
+    if judgement.failed and not decided and judgement.snapshot["policy"]["auto_rollback"]:
         rollback_decide(deployment=locked, judgement=judgement, actor=resolved)
     return verdict, judgement
 
