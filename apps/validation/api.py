@@ -116,7 +116,7 @@ class DeploymentMetricsApi(PortalAPIView):
                                OpenApiParameter("cohort", str, description="With a Prometheus body")])
     def post(self, request, pk: int):
         deployment = permissions.get_deployment_for_user(request.user, pk, write=True)
-        ingest.check_body_size(int(request.META.get("CONTENT_LENGTH") or 0) or len(request.body))
+        ingest.check_request_size(request)
         body = request.data
         if not isinstance(body, dict):
             raise InvalidInput("The body is a JSON object.", fields={"body": ["Expected an object."]})
@@ -159,7 +159,7 @@ class DeploymentChecksApi(PortalAPIView):
     @extend_schema(request=CheckRunIn, responses={201: CheckRunOut}, summary="Post smoke or synthetic results")
     def post(self, request, pk: int):
         deployment = permissions.get_deployment_for_user(request.user, pk, write=True)
-        ingest.check_body_size(int(request.META.get("CONTENT_LENGTH") or 0))
+        ingest.check_request_size(request)
         data = request.data
         kind = data.get("kind") or request.query_params.get("kind") if hasattr(data, "get") else None
         if request.content_type.startswith("multipart/"):

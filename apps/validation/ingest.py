@@ -59,6 +59,15 @@ def check_body_size(length: int) -> None:
                            "several posts.", fields={"body": [f"At most {limit} bytes."]})
 
 
+def check_request_size(request) -> None:
+    """413 before the body is parsed, from Content-Length (or the body itself without one)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    check_body_size(length or len(request.body))
+
+
 def clean_metric(metric: Any) -> str:
     if not isinstance(metric, str) or not METRIC_RE.match(metric):
         raise InvalidInput("metric must be a name such as error_rate_pct (lowercase letters, digits, _ : .; at most "

@@ -86,3 +86,12 @@ def test_an_outsider_and_another_team_post_nothing(deployment, api_client_for, o
     assert api_client_for(outsider).post(_url(deployment), payload, format="json").status_code in (403, 404)
     assert api_client_for(release_manager).post(_url(deployment), payload, format="json").status_code == 403
     assert not CheckRun.objects.exists()
+
+
+def test_a_report_too_large_is_413(deployment, pipeline, settings):
+    settings.VALIDATION_MAX_BODY_BYTES = 300
+    response = pipeline.post(_url(deployment), {"kind": "smoke", "file": SimpleUploadedFile("smoke.xml", JUNIT)},
+                             format="multipart")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert not CheckRun.objects.exists()
