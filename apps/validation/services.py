@@ -283,9 +283,23 @@ def check_run_record(*, deployment: Deployment, kind: str, results: list[dict], 
 
 def open_deployments_judge(*, actor: Any, now: datetime | None = None, limit: int = 500) -> int:
     """Judge again every deployment whose verdict is still pending (time alone moves a verdict:
-    the window ends, a smoke deadline passes). Called by the beat task."""
-    ids = list(Verdict.objects.filter(status=Verdict.Status.PENDING).order_by("judged_at")
-               .values_list("deployment_id", flat=True)[:limit])
+    the window ends, a smoke deadline passes), and judge for the first time the deployments of
+    the last day that a policy requires smoke tests of but that never reported anything (their
+    smoke_missing would otherwise go unnoticed). Called by the beat task every minute."""
+    from datetime import timedelta
+
+    from django.db.models import Exists, OuterRef
+
+    now = now or timezone.now()
+    pending = list(Verdict.objects.filter(status=Verdict.Status.PENDING).order_by("judged_at")
+                   .values_list("deployment_id", flat=True)[:limit])
+    smoke_policy = HealthPolicy.objects.filter(service_id=OuterRef("service_id"),
+                                               environment_id=OuterRef("environment_id"),
+                                               smoke_required_within_minutes__isnull=False)
+    silent = list(Deployment.objects.filter(verdict__isnull=True, finished_at__isnull=False,
+                                            finished_at__gte=now - timedelta(days=1))
+                  .filter(Exists(smoke_policy)).values_list("pk", flat=True)[:limit])
+    ids = pending + silent
     for deployment in Deployment.objects.filter(pk__in=ids):
         with transaction.atomic():
             verdict_refresh(deployment=deployment, actor=actor, now=now)

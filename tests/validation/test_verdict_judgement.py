@@ -224,3 +224,17 @@ def test_a_retried_post_with_its_idempotency_key_stores_nothing_twice(deployment
     assert first.status_code == again.status_code == 201
     assert again["Idempotent-Replayed"] == "true"
     assert MetricSampleBatch.objects.get().count == 1
+
+
+def test_the_beat_task_finds_a_silent_deployment_whose_smoke_never_came(pinned, make_deployment, clock, service,
+                                                                       environments):
+    from apps.validation.models import HealthPolicy
+    from apps.validation.tasks import judge_open_deployments
+
+    HealthPolicy.objects.create(service=service, environment=environments["prod"], smoke_required_within_minutes=15)
+    silent = make_deployment(finished_minutes_ago=10)
+    make_deployment("staging", finished_minutes_ago=10)  # no smoke requirement there: not judged
+    clock("2026-11-18 10:06")
+    assert judge_open_deployments.delay().get() == 1
+    verdict = Verdict.objects.get()
+    assert verdict.deployment == silent and verdict.reason_codes == ["smoke_missing"]
