@@ -322,3 +322,23 @@ def test_simultaneous_first_posts_make_one_review_with_every_fingerprint(clock, 
     review = LogReview.objects.get()
     assert review.total_fingerprints == 9 == LogFingerprint.objects.count()
     assert LogFingerprint.objects.get(fingerprint="shared").count == 7
+
+
+def test_the_change_page_says_where_the_log_review_stands(deployment, high_risk_change, ci, client, approver):
+    client.force_login(approver)
+    page = client.get(f"/changes/{high_risk_change.number}/").content.decode()
+    assert "First-hour log review" in page and "Not reported" in page
+    _post_review(ci, deployment)
+    page = client.get(f"/changes/{high_risk_change.number}/").content.decode()
+    assert "Awaiting sign-off" in page and f"deployment #{deployment.pk}" in page
+    logreview.log_review_sign_off(deployment=deployment, actor=approver)
+    page = client.get(f"/changes/{high_risk_change.number}/").content.decode()
+    assert "Signed off" in page and "adam" in page
+
+
+def test_the_change_section_costs_nothing_for_other_changes(high_risk_change, django_assert_num_queries):
+    from apps.validation.change_sections import sections
+
+    high_risk_change.risk_level = "medium"
+    with django_assert_num_queries(0):
+        assert sections(None, high_risk_change) == []
