@@ -5,8 +5,8 @@ across 4 metrics (error rate, p95 latency, CPU, saturation), every post stored a
 through the service (`apps.validation.services.metric_samples_record`: validation, the batch
 row, the row lock, the judgement over the validation window, the verdict and its audit event
 when it changes). Before the timed rounds each deployment already has PREFILL_MINUTES of
-history (one batch row per earlier post), so a judgement reads what it would half an hour into
-the window.
+history, stored as the service stores in-order posts (joined into batches of up to
+BATCH_MAX_SAMPLES samples), so a judgement reads what it would half an hour into the window.
 
 Prints:
 - per post (store + judgement): p50/p95/max, and the ratio to inserting the same batch row with
@@ -154,19 +154,23 @@ def setup(count: int):
     t0 = started.timestamp()
     rows = []
     filled = time.perf_counter()
+    # stored as the service stores in-order posts: joined into batches of up to BATCH_MAX_SAMPLES
+    from apps.validation.services import BATCH_MAX_SAMPLES
+
     for d in deployments:
         for metric in METRICS:
-            for k in range(PREFILL_MINUTES * 60 // INTERVAL):
-                ts = t0 + k * INTERVAL
-                rows.append(MetricSampleBatch(deployment=d, metric=metric, cohort="current",
-                                              samples=[[ts, value_of(metric, rng)]], count=1, first_ts=ts, last_ts=ts,
+            history = [[t0 + k * INTERVAL, value_of(metric, rng)] for k in range(PREFILL_MINUTES * 60 // INTERVAL)]
+            for start in range(0, len(history), BATCH_MAX_SAMPLES):
+                part = history[start:start + BATCH_MAX_SAMPLES]
+                rows.append(MetricSampleBatch(deployment=d, metric=metric, cohort="current", samples=part,
+                                              count=len(part), first_ts=part[0][0], last_ts=part[-1][0],
                                               created_by=bot))
             if len(rows) >= 20_000:
                 MetricSampleBatch.objects.bulk_create(rows, batch_size=5000)
                 rows = []
     MetricSampleBatch.objects.bulk_create(rows, batch_size=5000)
     say(f"  prefilled {len(deployments)} deployments × {len(METRICS)} metrics × "
-        f"{PREFILL_MINUTES * 60 // INTERVAL} earlier posts in {time.perf_counter() - filled:.1f} s")
+        f"{PREFILL_MINUTES * 60 // INTERVAL} earlier samples (joined batches) in {time.perf_counter() - filled:.1f} s")
     return bot, deployments, rng
 
 
