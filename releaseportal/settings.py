@@ -327,4 +327,20 @@ REPORT_BENCHMARK_YEAR = env_int("REPORT_BENCHMARK_YEAR", 2023)
 GATE_EXPECTED_RULES: list[str] = [
     "environments.config",  # config_drift, config_baseline_missing, runtime_parity
     "environments.migrations",  # migration_not_tested, migration_checksum_mismatch
+    "validation.canary",
 ]
+
+# --- Close guards of the apps above changes (apps/changes/close_guards.py) --------------------
+# Asked before a change completes or a completed change closes. Every guard named here must be
+# registered: a missing one is a system check error (changes.E001) and refuses those moves.
+CHANGE_CLOSE_GUARDS_EXPECTED: list[str] = [
+    "validation.log_review_signoff",
+]
+
+# --- Grafana deployment markers (apps/validation/grafana.py) ---------------------------------
+# When both are set, every production deployment and rollback is pushed to Grafana's HTTP
+# annotations API (POST {GRAFANA_URL}/api/annotations, Bearer token) by a retried Celery task.
+# The token is a secret: it is never logged nor stored by the portal.
+GRAFANA_URL = env_str("GRAFANA_URL")
+GRAFANA_TOKEN = env_str("GRAFANA_TOKEN")
+GRAFANA_TIMEOUT_SECONDS = env_int("GRAFANA_TIMEOUT_SECONDS", 5)

@@ -18,6 +18,7 @@ from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
 from . import risk, sod, workflow
 from .approval_hooks import run_approval_hooks
+from .close_guards import close_objection
 from .models import (
     EDITABLE_FIELDS,
     ROLLBACK_FIELDS,
@@ -81,7 +82,8 @@ def _not_approved(change: ChangeRequest, to_state: str) -> Conflict:
 def transition_refusal(change: ChangeRequest, to_state: str) -> PortalError | None:
     """Why `change` may not move to `to_state` now, or None. The table first, then the rules every
     path into a state must respect: work only on the approval record, review states only from the
-    approval engine, close only with the post-mortem and (emergency, production) the rollback plan."""
+    approval engine, close only with the post-mortem and (emergency, production) the rollback plan,
+    complete (and close a completed change) only when every close guard of the apps above agrees."""
     from_state = change.state
     if not is_allowed(from_state, to_state):
         return Conflict(f"A change in state '{from_state}' cannot move to '{to_state}'.", code="invalid_transition",
@@ -101,6 +103,12 @@ def transition_refusal(change: ChangeRequest, to_state: str) -> PortalError | No
     if to_state == ChangeState.REJECTED and workflow.evaluate(change).status != workflow.OVERALL_REJECTED:
         return Conflict("Only a rejection in a mandatory stage rejects a change.", code="not_rejected",
                         fields={"state": ["No rejection on record."]})
+    if to_state == ChangeState.COMPLETED or (to_state == ChangeState.CLOSED and from_state == ChangeState.COMPLETED):
+        # What the apps above changes require first (close_guards.py: validation's log review sign-off).
+        objection = close_objection(change, to_state)
+        if objection is not None:
+            code, message, fields = objection
+            return Conflict(message, code=code, fields=fields)
     if to_state == ChangeState.CLOSED:
         if change.post_mortem_due_at is not None and not change.post_mortem_at:
             return Conflict("An emergency change cannot close before its post-mortem is recorded.",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.permissions import member_required
 from apps.catalog.models import Environment, Service
+from releaseportal.extensions import collect_sections
 
 from . import permissions, reconciliation, selectors
 from .models import Deployment, GateDecision
@@ -42,7 +43,11 @@ def deployment_list(request):
 @member_required
 def deployment_detail(request, pk: int):
     deployment = permissions.get_deployment_for_user(request.user, pk)
-    return render(request, "delivery/deployment_detail.html", {"deployment": deployment})
+    # Apps above delivery add sections (apps/<app>/deployment_sections.py), e.g. validation's
+    # verdict, charts and canary analysis; delivery imports none of them.
+    return render(request, "delivery/deployment_detail.html", {
+        "deployment": deployment, "sections": collect_sections("deployment_sections", request, deployment),
+    })
 
 
 @member_required

@@ -20,6 +20,7 @@ from .permissions import (
     require_scope,
     visible_runs,
 )
+from .rollbacks import automatic_rollbacks
 from .scopes import ORGANISATION, resolve_scope
 from .snapshots import cached_report
 
@@ -81,6 +82,7 @@ def _page(request, scope, *, scope_param: str = ""):
         "quality": report.quality(),
         "can_generate": can_generate_reports(request.user),
         "latest_run": latest_run,
+        "auto_rollbacks": automatic_rollbacks(month, scope),
     }
     if request.headers.get("HX-Request"):
         return render(request, "reports/_figures.html", {**context, "partial": True})

@@ -235,6 +235,25 @@ def _audit(w: World) -> None:
     w.objects.retention_policy = RetentionPolicy.objects.order_by("pk").first()
 
 
+def _validation(w: World) -> None:
+    """A canary policy with samples and a first-hour log review for the production deployment."""
+    from apps.validation.models import HealthPolicy, LogFingerprint, LogReview, MetricSampleBatch
+
+    HealthPolicy.objects.create(service=w.service, environment=w.envs["prod"], validation_minutes=60,
+                                canary_metrics=[{"metric": "p95_latency_ms", "direction": "increase_is_bad",
+                                                 "tolerance_pct": 10}])
+    t0 = w.prod_deployment.started_at.timestamp()
+    for cohort, base in (("baseline", 180.0), ("canary", 181.0)):
+        samples = [[t0 + 10 * i, base + i % 4] for i in range(12)]
+        MetricSampleBatch.objects.create(deployment=w.prod_deployment, metric="p95_latency_ms", cohort=cohort,
+                                         samples=samples, count=len(samples), first_ts=samples[0][0],
+                                         last_ts=samples[-1][0])
+    w.objects.log_review = LogReview.objects.create(deployment=w.prod_deployment, total_fingerprints=1,
+                                                    new_fingerprints=1)
+    LogFingerprint.objects.create(review=w.log_review, service=w.service, fingerprint="npe-checkout", count=3,
+                                  first_seen=w.prod_deployment.started_at, is_new=True)
+
+
 def build_world() -> World:
     w = World(now=timezone.now())
     _people(w)
@@ -243,6 +262,7 @@ def build_world() -> World:
     _changes(w)
     _change_types(w)
     _delivery(w)
+    _validation(w)
     _incidents(w)
     _access(w)
     _audit(w)

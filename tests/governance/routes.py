@@ -136,6 +136,10 @@ def _drift_finding(w):
         service=w.service, environment=w.envs["staging"], key="POOL_SIZE", kind="changed", expected="20",
         observed="50", must_match=True, first_seen=w.now - timedelta(hours=1), last_seen=w.now - timedelta(hours=1),
         cleared_by=observation)
+_HEALTH_POLICY = {"validation_minutes": 30,
+                  "checks": [{"metric": "error_rate_pct", "comparator": ">", "threshold": 1, "for_minutes": 3}],
+                  "canary": {"metrics": [], "pass_score": 95, "marginal_score": 75},
+                  "smoke_required_within_minutes": None, "auto_rollback": False}
 
 
 ROUTES: dict[str, Any] = {
@@ -336,6 +340,50 @@ ROUTES: dict[str, Any] = {
         data=lambda w: {"service": "payments-api", "environment": "prod", "tool": "flyway",
                         "migrations": [{"version": "1", "checksum": "abc", "status": "success"}]},
         watch=lambda w: _models("environments.AppliedMigration", "environments.MigrationMismatch"))],
+    # --- validation (valcore) ---------------------------------------------------------------
+    # A production health policy is governed like the gate's environment policies: release
+    # managers only (never a pipeline); a staging one: the owning team and release managers.
+    "api-health-policy": [
+        Write(method="PUT", scenario="production", allowed=frozenset({"release_manager", "rm_cab"}),
+              kwargs=lambda w: {"service": "payments-api", "env": "prod"}, data=lambda w: _HEALTH_POLICY,
+              watch=lambda w: _models("validation.HealthPolicy")),
+        Write(method="PUT", scenario="staging",
+              allowed=frozenset({"requester", "implementer", "release_manager", "rm_cab", "pipeline"}),
+              kwargs=lambda w: {"service": "payments-api", "env": "staging"}, data=lambda w: _HEALTH_POLICY,
+              watch=lambda w: _models("validation.HealthPolicy")),
+    ],
+    "api-rollback-webhook": [Write(
+        method="PUT", allowed=frozenset({"pipeline"}), kwargs=lambda w: {"service": "payments-api"},
+        data=lambda w: {"url": "https://ci.example.test/rollback", "secret": "0123456789abcdef-secret"},
+        watch=lambda w: _models("validation.RollbackWebhook"))],
+    # Samples and checks come from the owning team's pipeline (delivery:write).
+    "api-deployment-metrics": [Write(
+        allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
+        data=lambda w: {"metric": "error_rate_pct", "cohort": "current",
+                        "samples": [[w.prod_deployment.started_at.timestamp() + 10, 0.5]]},
+        watch=lambda w: _models("validation.MetricSampleBatch", "validation.Verdict"))],
+    "api-deployment-checks": [Write(
+        allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
+        data=lambda w: {"kind": "smoke", "results": [{"name": "login", "status": "passed", "duration_ms": 12}]},
+        watch=lambda w: _models("validation.CheckRun", "validation.CheckResult"))],
+    "api-deployment-verdict": ReadOnly("judges and answers; the stored verdict moves only with posted samples"),
+
+    # --- validation: canary analysis, log review, annotations (canary) ----------------------------
+    # Only the owning team's pipeline reports on its deployments (validation/permissions.py); the
+    # sign-off is a person of the owning team or a release manager (validation/logreview.py).
+    "api-deployment-canary-analysis": [Write(
+        allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
+        watch=lambda w: _models("validation.CanaryAnalysis"))],
+    "api-deployment-log-review": [Write(
+        allowed=frozenset({"pipeline"}), kwargs=lambda w: {"pk": w.prod_deployment.pk},
+        data=lambda w: [{"fingerprint": "timeout-ledger", "message": "Ledger timed out", "count": 2,
+                         "first_seen": w.prod_deployment.started_at.isoformat()}],
+        watch=lambda w: [w.log_review, *_models("validation.LogFingerprint")])],
+    "api-annotations": ReadOnly("Grafana's annotation list"),
+    "validation:log_review_sign_off": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),
+        kwargs=lambda w: {"pk": w.prod_deployment.pk}, data=lambda w: {"note": "Nothing alarming"},
+        watch=lambda w: [w.log_review], refusal=SOFT)],
 
     # --- incidents --------------------------------------------------------------------------
     "incidents:list": ReadOnly(),

@@ -7,7 +7,9 @@ Layout (every file is listed with its SHA-256 in manifest.json, which manifest.s
     listings/exceptions.csv       the production deployments that fail the control
     listings/changes.csv          every change request in scope
     changes/<CHG-…>/change.json, approvals.json, emergency_overrides.json, gate_decisions.json,
-        evidence_documents.json, deployments.json, history.json, audit_events.jsonl
+        evidence_documents.json, deployments.json, history.json, audit_events.jsonl,
+        validation.json (post-deployment validation of its deployments, when any: verdict,
+        judgement inputs, rollback decision, canary analysis, checks, sample digests)
     deployments/deployment-<id>/  the same for a deployment with no change request
     listings/config_drift.csv     configuration drift findings in scope (open at some time in the
                                   period; for a change pack, those its change accepted), masked
@@ -324,6 +326,7 @@ class PackBuilder:
         gates = self._grouped(sources.gate_models(), ids)
         artifact_ids = {d["artifact_id"] for deps in deployments.values() for d in deps if d["artifact_id"]}
         evidence_by_artifact = self._grouped(sources.evidence_models(), artifact_ids)
+        validation = sources.validation_evidence(d["id"] for deps in deployments.values() for d in deps)
         history: dict[int, list[dict[str, Any]]] = {}
         for h in ChangeRequest.history.filter(id__in=ids).order_by("history_date", "history_id").values():
             history.setdefault(h["id"], []).append(h)
@@ -335,7 +338,7 @@ class PackBuilder:
                 keys.update({(r["_model"], str(r["id"])): cid for r in rows})
         return {"changes": changes, "deployments": deployments, "approvals": approvals, "overrides": overrides,
                 "gates": gates, "evidence_by_artifact": evidence_by_artifact, "history": history,
-                "events": self._events_for(keys)}
+                "validation": validation, "events": self._events_for(keys)}
 
     def _write_change_chunk(self, writer: PackWriter, chunk: dict[str, Any], listing: CsvSpool) -> int:
         changes, deployments, approvals = chunk["changes"], chunk["deployments"], chunk["approvals"]
@@ -353,6 +356,10 @@ class PackBuilder:
             writer.write_json(f"{folder}/evidence_documents.json", evidence)
             self._write_documents(writer, folder, evidence)
             writer.write_json(f"{folder}/deployments.json", change_deps)
+            validated = [{"deployment": d["id"], **chunk["validation"][d["id"]]} for d in change_deps
+                         if d["id"] in chunk["validation"]]
+            if validated:
+                writer.write_json(f"{folder}/validation.json", validated)
             writer.write_json(f"{folder}/history.json", history.get(cid, []))
             self._write_events(writer, f"{folder}/audit_events.jsonl", events.get(cid, []))
             listing.writerow([change["number"], change["title"], change["service__slug"], change["environment__slug"],
@@ -376,9 +383,12 @@ class PackBuilder:
             gates = {d["id"]: [gate_rows[d["gate_decision_id"]]] if d["gate_decision_id"] in gate_rows else []
                      for d in chunk}
             events = self._events_for({("delivery.deployment", str(i)): i for i in ids})
+            validation = sources.validation_evidence(ids)
             for dep in chunk:
                 folder = f"deployments/deployment-{dep['id']}"
                 writer.write_json(f"{folder}/deployment.json", dep)
+                if dep["id"] in validation:
+                    writer.write_json(f"{folder}/validation.json", {"deployment": dep["id"], **validation[dep["id"]]})
                 writer.write_json(f"{folder}/gate_decisions.json", gates.get(dep["id"], []))
                 writer.write_json(f"{folder}/history.json", history.get(dep["id"], []))
                 self._write_events(writer, f"{folder}/audit_events.jsonl", events.get(dep["id"], []))

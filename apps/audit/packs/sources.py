@@ -64,6 +64,15 @@ def evidence_models() -> tuple[tuple[Any, str], ...]:
     return ((Evidence, "artifact"),)
 
 
+def validation_evidence(deployment_ids) -> dict[int, dict[str, Any]]:
+    """Post-deployment validation of the deployments (verdict, judgement inputs, rollback
+    decision, canary analysis, checks, log review, sample digests), by deployment id; only
+    the deployments that have any."""
+    from apps.validation.evidence import snapshots_for
+
+    return snapshots_for(deployment_ids)
+
+
 def gate_decisions_by_id(ids) -> list[dict[str, Any]]:
     from apps.delivery.models import GateDecision
 
