@@ -71,6 +71,8 @@ class EnvironmentPolicy(models.Model):
     # Production: the artifact must have reached the previous environment within this many days.
     promotion_max_age_days = models.PositiveIntegerField(null=True, blank=True)
     lock_timeout_minutes = models.PositiveIntegerField(default=60)
+    # Packaging formats this environment accepts (Artifact.Format values); empty: every format.
+    allowed_formats = models.JSONField(default=list, blank=True, help_text='e.g. ["oci_image", "rpm"]; empty: any')
     history = governed_history()
 
     class Meta:
@@ -78,6 +80,36 @@ class EnvironmentPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Policy for {self.environment.slug}"
+
+    def clean(self) -> None:
+        check_formats(self.allowed_formats)
+
+
+def check_formats(value) -> None:
+    """A list of known packaging formats, or a ValidationError naming the unknown ones."""
+    from django.core.exceptions import ValidationError
+
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError({"allowed_formats": "A list of format names."})
+    unknown = sorted(set(value) - set(Artifact.Format.values))
+    if unknown:
+        raise ValidationError({"allowed_formats": f"Unknown formats: {', '.join(unknown)}."})
+
+
+class ArtifactStandard(models.Model):
+    """The organisation's packaging standard: the formats an artifact may be registered in at all.
+    One row (the portal serves one organisation); none, or an empty list, allows every format.
+    Environments narrow it further (EnvironmentPolicy.allowed_formats), enforced by the gate."""
+
+    name = models.CharField(max_length=100, default="Organisation", unique=True)
+    allowed_formats = models.JSONField(default=list, blank=True, help_text='e.g. ["oci_image", "rpm", "jar"]')
+    history = governed_history()
+
+    def __str__(self) -> str:
+        return f"Artifact standard: {', '.join(self.allowed_formats) or 'any format'}"
+
+    def clean(self) -> None:
+        check_formats(self.allowed_formats)
 
 
 class Artifact(models.Model):

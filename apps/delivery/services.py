@@ -26,11 +26,12 @@ from apps.catalog.models import Environment, Service
 from apps.catalog.privileges import DEPLOYER, holds_privilege
 from apps.catalog.signals import privilege_exercised
 from apps.changes.models import ChangeRequest, ChangeState
-from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from . import cyclonedx, gate, junit, provenance, sarif, signing, spdx, versioning
 from .models import (
     Artifact,
+    ArtifactStandard,
     Deployment,
     DeploymentLock,
     Evidence,
@@ -115,6 +116,10 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
     if clash is not None:
         raise Conflict(f"This digest is already registered for {service.slug} as version {clash.version}.",
                        code="artifact_digest_exists", fields={"digest": ["already registered as another version"]})
+    allowed = ArtifactStandard.objects.values_list("allowed_formats", flat=True).first()
+    if allowed and format not in allowed:
+        raise Unprocessable(f"The organisation's artifact standard allows {', '.join(allowed)} only, not {format}.",
+                            code="format_not_allowed", fields={"format": [f"allowed: {', '.join(allowed)}"]})
     policy = VersionPolicy.objects.filter(service=service).first()
     if policy is not None:
         versioning.check_version(policy.pattern, version=version, git_sha=git_sha, pipeline_id=pipeline_id,
