@@ -1,1 +1,20 @@
 """Release planning (issue #15)."""
+
+from .trains import (  # noqa: F401
+    Cadence,
+    CheckpointWaiver,
+    ComplianceCheckpoint,
+    ComplianceScope,
+    OffCadenceJustification,
+    Release,
+    ReleaseChange,
+    ReleaseService,
+    ReleaseState,
+    ReleaseTrain,
+    ScopeException,
+    ScopeSignoff,
+    ServiceDependency,
+    SignoffRole,
+    TrainReason,
+    TrainService,
+)
