@@ -167,7 +167,9 @@ class GateCheckApi(PortalAPIView):
         v = data.validated_data
         decision = services.gate_check(service=v["service"], environment=v["environment"], artifact_ref=v["artifact"],
                                        change_ref=v["change"], actor=request.user,
-                                       pipeline_run_id=v["pipeline_run_id"])
+                                       pipeline_run_id=v["pipeline_run_id"],
+                                       pipeline_template=v["pipeline_template"],
+                                       pipeline_template_version=v["pipeline_template_version"])
         return Response(GateDecisionOut(decision).data)
 
 

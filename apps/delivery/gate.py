@@ -196,7 +196,7 @@ def _check_promotion(verdict: Verdict, *, artifact, facts: Facts, policy) -> Non
 
 
 def evaluate(*, user, service, environment, artifact, artifact_ref: str, change, change_ref: str,
-             at: datetime) -> Verdict:
+             at: datetime, pipeline_template: str = "", pipeline_template_version: str = "") -> Verdict:
     verdict = Verdict()
     policy = policy_for(environment)
     facts = read_facts(service=service, environment=environment, at=at, policy=policy, artifact=artifact)
@@ -238,6 +238,7 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
     verdict.reasons.extend(run_rules(GateContext(
         user=user, service=service, environment=environment, artifact=artifact, change=change, at=at,
         previous_environment_id=facts.previous_id, previous_environment_slug=facts.previous_slug,
+        pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version,
     )))
     denials = [r for r in verdict.reasons if r["severity"] == DENY]
     if denials and change is not None and all(overridable(r["code"]) for r in denials):

@@ -44,6 +44,9 @@ class GateContext:
     at: datetime
     previous_environment_id: int | None
     previous_environment_slug: str | None
+    # The pipeline template and version the run reported ("" when it named none).
+    pipeline_template: str = ""
+    pipeline_template_version: str = ""
 
 
 Reason = tuple[str, str, str]  # (code, severity, message)

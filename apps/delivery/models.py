@@ -280,6 +280,9 @@ class GateDecision(models.Model):
     emergency_override = models.BooleanField(default=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     pipeline_run_id = models.CharField(max_length=100, blank=True)
+    # As the pipeline reported them; plain values (the templates live in the releases app above).
+    pipeline_template = models.CharField(max_length=60, blank=True, default="")
+    pipeline_template_version = models.CharField(max_length=40, blank=True, default="")
     duration_ms = models.FloatField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -104,6 +104,9 @@ class GateCheckIn(serializers.Serializer):
     artifact = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     change = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     pipeline_run_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    # The pipeline template (slug) and version the run was built from; checked by releases.templates.
+    pipeline_template = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    pipeline_template_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
 
 class ReasonOut(serializers.Serializer):
@@ -123,7 +126,8 @@ class GateDecisionOut(serializers.ModelSerializer):
     class Meta:
         model = GateDecision
         fields = ["gate_decision_id", "decision", "reasons", "emergency_override", "service", "environment",
-                  "artifact", "change", "pipeline_run_id", "duration_ms", "created_at"]
+                  "artifact", "change", "pipeline_run_id", "pipeline_template", "pipeline_template_version",
+                  "duration_ms", "created_at"]
 
     def get_change(self, obj) -> str | None:
         return obj.change.number if obj.change_id else (obj.change_ref or None)

@@ -209,7 +209,8 @@ def evidence_attach(*, artifact: Artifact, kind: str, data: bytes, actor: Any, f
 # --- gate -----------------------------------------------------------------------------------
 
 def gate_check(*, service: Service, environment: Environment, artifact_ref: str, change_ref: str, actor: Any,
-               pipeline_run_id: str = "") -> GateDecision:
+               pipeline_run_id: str = "", pipeline_template: str = "",
+               pipeline_template_version: str = "") -> GateDecision:
     """Evaluate every rule, record the decision, and on `allow` take the deployment lock."""
     from .selectors import artifact_by_digest, change_by_ref
 
@@ -219,7 +220,8 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
     artifact = artifact_by_digest(artifact_ref, service=service) if artifact_ref else None
     change = change_by_ref(change_ref) if change_ref else None
     verdict = gate.evaluate(user=user, service=service, environment=environment, artifact=artifact,
-                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now)
+                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now,
+                            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version)
     policy = gate.policy_for(environment)
     with transaction.atomic():
         decision = GateDecision.objects.create(
@@ -227,7 +229,8 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
             change=change, change_ref=str(change_ref or "")[:40],
             decision=GateDecision.Decision.ALLOW if verdict.allowed else GateDecision.Decision.DENY,
             reasons=verdict.reasons, emergency_override=verdict.override is not None, requested_by=user,
-            pipeline_run_id=pipeline_run_id, created_at=now,
+            pipeline_run_id=pipeline_run_id, pipeline_template=pipeline_template,
+            pipeline_template_version=pipeline_template_version, created_at=now,
             # Time to evaluate the rules; taking the lock and writing the audit event come after.
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
@@ -240,6 +243,7 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
         audit_event_record(action=f"delivery.gate_{decision.decision}", target=decision, actor=actor, details={
             "service": service.slug, "environment": environment.slug, "artifact": artifact_ref,
             "change": change.number if change else str(change_ref or ""), "pipeline_run_id": pipeline_run_id,
+            "pipeline_template": pipeline_template, "pipeline_template_version": pipeline_template_version,
             "reasons": decision.reason_codes,
         })
         if decision.decision == GateDecision.Decision.ALLOW:

@@ -18,3 +18,4 @@ from .trains import (  # noqa: F401
     TrainReason,
     TrainService,
 )
+from .templates import PipelineTemplate, PipelineTemplateVersion, TemplateAdoption, TemplateEnforcement, TemplateVersionStatus  # noqa: F401,E501,I001
