@@ -1,5 +1,12 @@
 """Release planning (issue #15)."""
 
+from .templates import (  # noqa: F401
+    PipelineTemplate,
+    PipelineTemplateVersion,
+    TemplateAdoption,
+    TemplateEnforcement,
+    TemplateVersionStatus,
+)
 from .trains import (  # noqa: F401
     Cadence,
     CheckpointWaiver,
@@ -18,4 +25,3 @@ from .trains import (  # noqa: F401
     TrainReason,
     TrainService,
 )
-from .templates import PipelineTemplate, PipelineTemplateVersion, TemplateAdoption, TemplateEnforcement, TemplateVersionStatus  # noqa: F401,E501,I001
