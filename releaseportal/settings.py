@@ -324,4 +324,8 @@ REPORT_BENCHMARK_YEAR = env_int("REPORT_BENCHMARK_YEAR", 2023)
 # --- Gate rules of the apps above delivery (apps/delivery/gate_rules.py) ---------------------
 # Each app registers its rules in AppConfig.ready(). Every rule named here must be registered:
 # a missing one is a system check error (delivery.E001) and the gate denies while it is missing.
-GATE_EXPECTED_RULES: list[str] = []
+GATE_EXPECTED_RULES: list[str] = ["releases.dependencies", "releases.templates"]
+
+# --- Guards on change moves from the apps above changes (apps/changes/transition_guards.py) ---
+# A named guard that no app registers is a system check error (changes.E001) and refuses the moves it judges.
+CHANGE_TRANSITION_GUARDS: list[str] = ["releases.cadence"]

@@ -125,6 +125,9 @@ class ReleaseService(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["release", "service"], name="release_service_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.service_id} in {self.release_id}"
+
 
 class ReleaseChange(models.Model):
     """A change in a release's scope. `after_lock`: added after scope_lock_at (scope creep),
@@ -191,6 +194,9 @@ class ScopeSignoff(models.Model):
             models.UniqueConstraint(fields=["exception", "role"], name="scope_signoff_one_per_role"),
             models.UniqueConstraint(fields=["exception", "signer"], name="scope_signoff_one_per_person"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.role} sign-off on {self.exception_id}"
 
 
 class ServiceDependency(models.Model):
@@ -262,3 +268,6 @@ class CheckpointWaiver(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["checkpoint", "change"], name="checkpoint_waiver_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint_id} waived for {self.change_id}"
