@@ -377,6 +377,9 @@ def dependencies_set(*, service, depends_on: list, actor: Any) -> list:
         edges = [(a, b) for a, b in _edges() if a != service.pk] + [(service.pk, b) for b in wanted]
         cycle = planning.find_cycle(edges)
         if cycle is not None:
+            if service.pk in cycle[:-1]:  # name it from the service being edited
+                at = cycle.index(service.pk)
+                cycle = cycle[at:-1] + cycle[:at] + [service.pk]
             slugs = dict(Service.objects.filter(pk__in=set(cycle)).values_list("pk", "slug"))
             path = " → ".join(slugs[pk] for pk in cycle)
             raise InvalidInput(f"These dependencies make a cycle: {path}.", code="dependency_cycle",

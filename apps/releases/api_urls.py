@@ -1,0 +1,28 @@
+from django.urls import path
+
+from . import api, templates_api
+
+urlpatterns = [
+    path("pipeline-templates/", templates_api.TemplatesApi.as_view(), name="api-pipeline-templates"),
+    path("pipeline-templates/<slug:slug>/versions/", templates_api.TemplateVersionsApi.as_view(),
+         name="api-pipeline-template-versions"),
+    path("pipeline-templates/<slug:slug>/versions/<str:version>/approve/",
+         templates_api.TemplateVersionApproveApi.as_view(), name="api-pipeline-template-version-approve"),
+    path("pipeline-templates/<slug:slug>/versions/<str:version>/deprecate/",
+         templates_api.TemplateVersionDeprecateApi.as_view(), name="api-pipeline-template-version-deprecate"),
+    path("services/<slug:service>/pipeline-template/", templates_api.ServiceTemplateApi.as_view(),
+         name="api-service-pipeline-template"),
+    # trains and releases (trains)
+    path("release-trains/", api.TrainListApi.as_view(), name="api-release-trains"),
+    path("releases/", api.ReleaseListApi.as_view(), name="api-releases"),
+    path("releases/<int:pk>/", api.ReleaseDetailApi.as_view(), name="api-release"),
+    path("releases/<int:pk>/changes/", api.ReleaseChangesApi.as_view(), name="api-release-changes"),
+    path("releases/<int:pk>/transition/", api.ReleaseTransitionApi.as_view(), name="api-release-transition"),
+    path("releases/<int:pk>/scope-exceptions/", api.ScopeExceptionsApi.as_view(), name="api-release-exceptions"),
+    path("releases/<int:pk>/scope-exceptions/<int:exception_id>/signoffs/", api.ScopeSignoffApi.as_view(),
+         name="api-release-exception-signoffs"),
+    path("services/<slug:service>/dependencies/", api.ServiceDependenciesApi.as_view(),
+         name="api-service-dependencies"),
+    path("changes/<str:ref>/off-cadence-justification/", api.OffCadenceJustificationApi.as_view(),
+         name="api-change-off-cadence-justification"),
+]
