@@ -235,6 +235,18 @@ def _audit(w: World) -> None:
     w.objects.retention_policy = RetentionPolicy.objects.order_by("pk").first()
 
 
+def _templates(w: World) -> None:
+    from apps.releases import templates_services as templates
+
+    root = w.people["superuser"]
+    w.objects.template = templates.template_create(slug="standard", name="Standard pipeline", actor=root)
+    # The emergency change holds an active override: approved on its record, so it governs versions.
+    w.objects.template_v1 = templates.template_version_approve(version=templates.template_version_propose(
+        template=w.template, version="1.0", change=w.emergency, actor=root), actor=root)
+    w.objects.template_v2 = templates.template_version_propose(template=w.template, version="2.0",
+                                                               change=w.emergency, actor=root)
+
+
 def build_world() -> World:
     w = World(now=timezone.now())
     _people(w)
@@ -246,6 +258,7 @@ def build_world() -> World:
     _incidents(w)
     _access(w)
     _audit(w)
+    _templates(w)
     return w
 
 

@@ -276,6 +276,25 @@ ROUTES: dict[str, Any] = {
                         "change": w.draft.number},
         watch=lambda w: _models("delivery.GateDecision", "delivery.DeploymentLock"))],
     "api-gate-decisions": ReadOnly("list"),
+    # --- releases: pipeline templates (templates_api.py) -------------------------------------------
+    "releases:templates": ReadOnly(),
+    "api-pipeline-templates": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), data=lambda w: {"slug": "new-tpl", "name": "New"},
+        watch=lambda w: _models("releases.PipelineTemplate"))],
+    "api-pipeline-template-versions": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"slug": "standard"},
+        data=lambda w: {"version": "3.0", "required_stages": ["build"]},
+        watch=lambda w: _models("releases.PipelineTemplateVersion"))],
+    "api-pipeline-template-version-approve": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"slug": "standard", "version": "2.0"},
+        watch=lambda w: [w.template_v2])],
+    "api-pipeline-template-version-deprecate": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"slug": "standard", "version": "1.0"},
+        watch=lambda w: [w.template_v1])],
+    "api-service-pipeline-template": [Write(
+        method="PUT", allowed=frozenset({"release_manager", "rm_cab", "pipeline"}),
+        kwargs=lambda w: {"service": w.service.slug}, data=lambda w: {"template": "standard", "version": "1.0"},
+        watch=lambda w: _models("releases.TemplateAdoption"))],
     "api-deployments": [Write(
         allowed=frozenset({"pipeline"}),
         data=lambda w: {"service": "payments-api", "environment": "prod", "artifact": w.artifact.digest,
