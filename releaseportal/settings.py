@@ -196,6 +196,9 @@ else:
 
 # Upload limits (bytes): evidence documents and incident attachments.
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+# A build never deployed to production may be purged from the artifact repository this many days
+# after it was registered (apps/releases/retention.py; production builds follow their retention policy).
+ARTIFACT_UNPROMOTED_DAYS = env_int("ARTIFACT_UNPROMOTED_DAYS", 90)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 12 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
