@@ -133,6 +133,7 @@ class Artifact(models.Model):
     # Verified once, at upload, against the owning team's registered keys.
     signature_status = models.CharField(max_length=10, choices=SignatureStatus.choices, default=SignatureStatus.UNSIGNED)
     signing_key = models.ForeignKey("SigningKey", null=True, blank=True, on_delete=models.PROTECT, related_name="artifacts")
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bytes in the artifact repository, if known")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -39,6 +39,8 @@ class ArtifactIn(serializers.Serializer):
     format = serializers.ChoiceField(choices=Artifact.Format.choices)
     signature = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     pipeline_run_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    # Bytes in the artifact repository, when the pipeline knows it (the retention list sums it).
+    size = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
 
 
 class TeamSigningKeyOut(serializers.ModelSerializer):
@@ -68,7 +70,7 @@ class ArtifactOut(serializers.ModelSerializer):
     class Meta:
         model = Artifact
         fields = ["id", "service", "version", "digest", "git_sha", "pipeline_id", "build_id", "format",
-                  "signature_status", "signing_key", "created_at"]
+                  "signature_status", "signing_key", "size", "created_at"]
 
     def get_signing_key(self, obj) -> dict | None:
         key = obj.signing_key

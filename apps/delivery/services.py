@@ -103,7 +103,7 @@ class Registered:
 
 def artifact_register(*, service: Service, version: str, digest: str, format: str, actor: Any, git_sha: str = "",
                       pipeline_id: str = "", build_id: str = "", signature: str = "",
-                      pipeline_run_id: str = "") -> Registered:
+                      pipeline_run_id: str = "", size: int | None = None) -> Registered:
     """Register a build. Same version + same digest again is a no-op; another digest is refused."""
     existing = Artifact.objects.filter(service=service, version=version).first()
     if existing is not None:
@@ -134,7 +134,7 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
             artifact = _saved(Artifact(
                 service=service, version=version, digest=digest, git_sha=git_sha, pipeline_id=pipeline_id,
                 build_id=build_id, format=format, signature=signature, signature_status=status, signing_key=key,
-                created_by=_user_of(actor),
+                size=size, created_by=_user_of(actor),
             ), actor=actor)
             audit_event_record(action="delivery.artifact_registered", target=artifact, actor=actor, details={
                 "service": service.slug, "version": version, "digest": digest, "signature": status,
@@ -145,7 +145,7 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
         # A simultaneous registration won the race: answer as if we had come second.
         return artifact_register(service=service, version=version, digest=digest, format=format, actor=actor,
                                  git_sha=git_sha, pipeline_id=pipeline_id, build_id=build_id, signature=signature,
-                                 pipeline_run_id=pipeline_run_id)
+                                 pipeline_run_id=pipeline_run_id, size=size)
     return Registered(artifact, True)
 
 

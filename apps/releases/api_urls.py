@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import api, templates_api
+from . import api, retention_api, templates_api
 
 urlpatterns = [
+    path("artifact-retention/", retention_api.ArtifactRetentionApi.as_view(), name="api-artifact-retention"),
     path("pipeline-templates/", templates_api.TemplatesApi.as_view(), name="api-pipeline-templates"),
     path("pipeline-templates/<slug:slug>/versions/", templates_api.TemplateVersionsApi.as_view(),
          name="api-pipeline-template-versions"),

@@ -42,6 +42,7 @@ RM_LIFECYCLE = {
 }
 # Who may open and update incidents on payments-api (incidents/permissions.py).
 INCIDENT_WRITERS = frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab", "other_member"})
+RELEASE_PLANNERS = frozenset({"release_manager", "rm_cab"})
 DELIVERY_WRITERS = frozenset({"release_manager", "rm_cab", "pipeline", "pipeline_other"})
 
 
@@ -276,8 +277,71 @@ ROUTES: dict[str, Any] = {
                         "change": w.draft.number},
         watch=lambda w: _models("delivery.GateDecision", "delivery.DeploymentLock"))],
     "api-gate-decisions": ReadOnly("list"),
+    # --- releases: trains and releases (releases/api.py, views.py) ---------------------------------
+    "releases:list": [Write(
+        allowed=RELEASE_PLANNERS, watch=lambda w: _models("releases.Release"),
+        data=lambda w: {"name": "New", "train": "core", "services": ["ledger"], "scope_lock_at": _later(w, 5),
+                        "planned_start": _later(w, 6)})],
+    "releases:detail": ReadOnly(),
+    "releases:progress": ReadOnly(),
+    "releases:trains": ReadOnly(),
+    "releases:train": ReadOnly(),
+    "releases:add_change": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"change": w.draft.number},
+        watch=lambda w: _models("releases.ReleaseChange"))],
+    "releases:move": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"to_state": "cancelled"},
+        watch=lambda w: [w.release])],
+    "releases:exception_request": [Write(
+        allowed=MEMBERS, kwargs=lambda w: {"pk": w.locked_release.pk}, data=lambda w: {"change": w.draft.number,
+                                                                                        "reason": "late"},
+        watch=lambda w: _models("releases.ScopeException"))],
+    # Only holders of the train's sign-off role (none among the personas) sign; never the asker.
+    "releases:exception_sign": [Write(
+        allowed=frozenset(), control="superuser",
+        kwargs=lambda w: {"pk": w.locked_release.pk, "exception_id": w.scope_exception.pk},
+        data=lambda w: {"role": "product"}, watch=lambda w: _models("releases.ScopeSignoff"))],
+    "releases:justify": [Write(
+        allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"justification": "regulator deadline"},
+        watch=lambda w: _models("releases.OffCadenceJustification"))],
+    "api-release-trains": [Write(
+        allowed=RELEASE_PLANNERS, watch=lambda w: _models("releases.ReleaseTrain"),
+        data=lambda w: {"slug": "new", "name": "New", "cadence": "weekly", "reason": "stability",
+                        "signoff_roles": ["product"]})],
+    "api-releases": [Write(
+        allowed=RELEASE_PLANNERS, watch=lambda w: _models("releases.Release"),
+        data=lambda w: {"name": "New", "train": "core", "services": ["ledger"],
+                        "scope_lock_at": (w.now + timedelta(days=5)).isoformat(),
+                        "planned_start": (w.now + timedelta(days=6)).isoformat()})],
+    "api-release": ReadOnly("detail"),
+    "api-release-changes": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"change": w.draft.pk},
+        watch=lambda w: _models("releases.ReleaseChange"))],
+    "api-release-transition": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"to_state": "cancelled"},
+        watch=lambda w: [w.release])],
+    # Any person whose token may write changes asks; pipelines may not.
+    "api-release-exceptions": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "cab_member", "release_manager", "rm_cab",
+                           "other_member"}),
+        kwargs=lambda w: {"pk": w.locked_release.pk}, data=lambda w: {"change": w.draft.pk, "reason": "late"},
+        watch=lambda w: _models("releases.ScopeException"))],
+    "api-release-exception-signoffs": [Write(
+        allowed=frozenset(), control="superuser",
+        kwargs=lambda w: {"pk": w.locked_release.pk, "exception_id": w.scope_exception.pk},
+        data=lambda w: {"role": "product"}, watch=lambda w: _models("releases.ScopeSignoff"))],
+    # The service's team (with catalog:write) and release managers.
+    "api-service-dependencies": [Write(
+        method="PUT", allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"service": w.service.slug},
+        data=lambda w: {"depends_on": ["ledger"]}, watch=lambda w: _models("releases.ServiceDependency"))],
+    "api-change-off-cadence-justification": [Write(
+        method="PUT", allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"justification": "regulator deadline"},
+        watch=lambda w: _models("releases.OffCadenceJustification"))],
     # --- releases: pipeline templates (templates_api.py) -------------------------------------------
     "releases:templates": ReadOnly(),
+    "api-artifact-retention": ReadOnly("the keep/purge list"),
     "api-pipeline-templates": [Write(
         allowed=frozenset({"release_manager", "rm_cab"}), data=lambda w: {"slug": "new-tpl", "name": "New"},
         watch=lambda w: _models("releases.PipelineTemplate"))],
