@@ -247,6 +247,25 @@ def _templates(w: World) -> None:
                                                                change=w.emergency, actor=root)
 
 
+def _releases(w: World) -> None:
+    from apps.releases import services as releases
+
+    rm = w.people["release_manager"]
+    w.objects.train = releases.train_create(actor=rm, slug="core", name="Core", cadence="continuous",
+                                            reason="stability", signoff_roles=["product"],
+                                            services=[w.service, w.other_service, w.bare_service])
+    w.objects.release = releases.release_create(actor=rm, name="Open release", train=w.train,
+                                                planned_start=w.now + timedelta(days=2),
+                                                scope_lock_at=w.now + timedelta(days=1),
+                                                services=[w.service, w.bare_service])
+    locked = releases.release_create(actor=rm, name="Locked release", train=w.train,
+                                     planned_start=w.now + timedelta(days=2), scope_lock_at=w.now + timedelta(days=1),
+                                     services=[w.service])
+    w.objects.locked_release = releases.release_transition(release=locked, to_state="scope_locked", actor=rm)
+    w.objects.scope_exception = releases.scope_exception_request(release=w.locked_release, change=w.in_review,
+                                                                 reason="late fix", actor=rm)
+
+
 def build_world() -> World:
     w = World(now=timezone.now())
     _people(w)
@@ -259,6 +278,7 @@ def build_world() -> World:
     _access(w)
     _audit(w)
     _templates(w)
+    _releases(w)
     return w
 
 

@@ -11,12 +11,12 @@ from tests.delivery.conftest import (  # noqa: F401  (fixtures shared with the g
     _fast_passwords,
     change_type,
     deployer,
+    ed25519_key,
     make_artifact,
     make_change,
     pipeline,
-    promoted,
     prod_policy,
-    ed25519_key,
+    promoted,
 )
 
 
