@@ -1,8 +1,12 @@
 from django.urls import path
 
-from . import api, retention_api, templates_api
+from . import api, retention_api, retros_api, templates_api
 
 urlpatterns = [
+    path("retrospectives/", retros_api.RetrospectivesApi.as_view(), name="api-retrospectives"),
+    path("retrospectives/<int:pk>/actions/", retros_api.RetroActionsApi.as_view(), name="api-retro-actions"),
+    path("retro-actions/<int:pk>/close/", retros_api.RetroActionCloseApi.as_view(), name="api-retro-action-close"),
+    path("releases/<int:pk>/issues/", retros_api.ReleaseIssuesApi.as_view(), name="api-release-issues"),
     path("artifact-retention/", retention_api.ArtifactRetentionApi.as_view(), name="api-artifact-retention"),
     path("pipeline-templates/", templates_api.TemplatesApi.as_view(), name="api-pipeline-templates"),
     path("pipeline-templates/<slug:slug>/versions/", templates_api.TemplateVersionsApi.as_view(),

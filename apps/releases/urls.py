@@ -1,9 +1,11 @@
 from django.urls import path
 
-from . import templates_views, views
+from . import retros_views, templates_views, views
 
 urlpatterns = [
     path("releases/templates/", templates_views.template_registry, name="templates"),
+    path("releases/retrospectives/", retros_views.retro_list, name="retros"),
+    path("releases/<int:pk>/issues/new/", retros_views.user_issue_new, name="issue_new"),
     # trains and releases (trains)
     path("releases/", views.release_list, name="list"),
     path("releases/<int:pk>/", views.release_detail, name="detail"),

@@ -266,6 +266,23 @@ def _releases(w: World) -> None:
                                                                  reason="late fix", actor=rm)
 
 
+def _retros(w: World) -> None:
+    from apps.releases import retros
+    from apps.releases import services as releases
+    from apps.releases.models import Release
+
+    rm = w.people["release_manager"]
+    shipped = releases.release_create(actor=rm, name="Shipped release", train=w.train,
+                                      planned_start=w.now - timedelta(days=2), scope_lock_at=w.now - timedelta(days=3),
+                                      services=[w.service])
+    Release.objects.filter(pk=shipped.pk).update(state="released", released_at=w.now - timedelta(days=1))
+    shipped.refresh_from_db()
+    w.objects.retro = retros.retrospective_open(kind="release", release=shipped, actor=rm)
+    w.objects.retro_action = retros.retro_action_add(
+        retrospective=w.retro, title="Gate on dependencies", type="new_check", owner=rm,
+        due_date=(w.now + timedelta(days=30)).date(), link_kind="gate_rule", link_ref="releases.dependencies", actor=rm)
+
+
 def build_world() -> World:
     w = World(now=timezone.now())
     _people(w)
@@ -279,6 +296,7 @@ def build_world() -> World:
     _audit(w)
     _templates(w)
     _releases(w)
+    _retros(w)
     return w
 
 

@@ -342,6 +342,29 @@ ROUTES: dict[str, Any] = {
     # --- releases: pipeline templates (templates_api.py) -------------------------------------------
     "releases:templates": ReadOnly(),
     "api-artifact-retention": ReadOnly("the keep/purge list"),
+    # --- releases: retrospectives and user issues (retros_api.py, retros_views.py) ---------------
+    "releases:retros": ReadOnly(),
+    "releases:issue_new": [Write(
+        allowed=MEMBERS, kwargs=lambda w: {"pk": w.release.pk},
+        data=lambda w: {"title": "Checkout slow", "channel": "support", "impact": "low"},
+        watch=lambda w: _models("releases.UserIssue"))],
+    "api-retrospectives": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}),
+        data=lambda w: {"kind": "rollback", "deployment": w.rollback_deployment.pk},
+        watch=lambda w: _models("releases.Retrospective"))],
+    "api-retro-actions": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"pk": w.retro.pk},
+        data=lambda w: {"title": "Add a canary", "type": "new_check", "owner": "remy", "due_date": "2026-12-01",
+                        "link_kind": "gate_rule", "link_ref": "releases.templates"},
+        watch=lambda w: _models("releases.RetroAction"))],
+    "api-retro-action-close": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"pk": w.retro_action.pk},
+        watch=lambda w: [w.retro_action])],
+    "api-release-issues": [Write(
+        allowed=frozenset({"requester", "implementer", "release_manager", "rm_cab", "other_member", "pipeline",
+                           "pipeline_other"}),
+        kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"title": "Checkout slow", "channel": "support"},
+        watch=lambda w: _models("releases.UserIssue"))],
     "api-pipeline-templates": [Write(
         allowed=frozenset({"release_manager", "rm_cab"}), data=lambda w: {"slug": "new-tpl", "name": "New"},
         watch=lambda w: _models("releases.PipelineTemplate"))],
