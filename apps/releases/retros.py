@@ -34,6 +34,13 @@ def _user_of(actor: Any):
     return resolve_actor(actor).user
 
 
+def _person(actor: Any):
+    """The person or service account acting, whose rights are checked; None for the portal's own
+    tasks and commands (beat, the demo), which act on no one's behalf."""
+    resolved = resolve_actor(actor)
+    return resolved.user if resolved.kind in ("user", "service_account") else None
+
+
 def can_run_retros(user) -> bool:
     return bool(user is not None and (user.is_superuser or user.has_role("release_manager")))
 
@@ -51,9 +58,9 @@ def _require(allowed: bool, message: str) -> None:
 
 def retrospective_open(*, kind: str, actor: Any, release: Release | None = None,
                        deployment: Deployment | None = None, title: str = "", summary: str = "") -> Retrospective:
-    user = _user_of(actor)
-    if user is not None:
-        _require(can_run_retros(user), "Only release managers open retrospectives.")
+    user, person = _user_of(actor), _person(actor)
+    if person is not None:
+        _require(can_run_retros(person), "Only release managers open retrospectives.")
     if kind == Retrospective.Kind.RELEASE:
         if release is None:
             raise InvalidInput("A release retrospective names its release.", fields={"release": ["required"]})
@@ -107,9 +114,9 @@ def retrospectives_open_missing(*, actor: Any, since: dt.datetime) -> int:
 
 
 def retrospective_hold(*, retrospective: Retrospective, summary: str, actor: Any) -> Retrospective:
-    user = _user_of(actor)
-    if user is not None:
-        _require(can_run_retros(user), "Only release managers record retrospectives.")
+    person = _person(actor)
+    if person is not None:
+        _require(can_run_retros(person), "Only release managers record retrospectives.")
     with atomic_as(actor):
         locked = Retrospective.objects.select_for_update().get(pk=retrospective.pk)
         locked.summary, locked.status, locked.held_at = summary, Retrospective.Status.HELD, timezone.now()
@@ -123,8 +130,9 @@ def retrospective_hold(*, retrospective: Retrospective, summary: str, actor: Any
 
 def user_issue_file(*, release: Release, title: str, channel: str, actor: Any, description: str = "",
                     impact: str = UserIssue.Impact.MEDIUM, customer_reference: str = "", service=None) -> UserIssue:
-    user = _user_of(actor)
-    _require(can_file_issue(user), "Only portal members file user issues.")
+    user, person = _user_of(actor), _person(actor)
+    if person is not None:
+        _require(can_file_issue(person), "Only portal members file user issues.")
     if channel not in UserIssue.Channel.values:
         raise InvalidInput("channel is support or operations.", fields={"channel": ["support or operations"]})
     if impact not in UserIssue.Impact.values:
@@ -146,9 +154,9 @@ def user_issue_file(*, release: Release, title: str, channel: str, actor: Any, d
 
 def retro_action_add(*, retrospective: Retrospective, title: str, type: str, owner, due_date: dt.date,
                      link_kind: str, link_ref: str, actor: Any) -> RetroAction:
-    user = _user_of(actor)
-    if user is not None:
-        _require(can_run_retros(user), "Only release managers add retrospective actions.")
+    person = _person(actor)
+    if person is not None:
+        _require(can_run_retros(person), "Only release managers add retrospective actions.")
     problems = {}
     if type not in RetroAction.Type.values:
         problems["type"] = [f"one of {', '.join(RetroAction.Type.values)}"]
@@ -190,9 +198,9 @@ def link_live(link_kind: str, link_ref: str) -> tuple[bool, str]:
 
 
 def retro_action_close(*, action: RetroAction, actor: Any) -> RetroAction:
-    user = _user_of(actor)
-    if user is not None:
-        _require(can_run_retros(user) or action.owner_id == user.pk,
+    person = _person(actor)
+    if person is not None:
+        _require(can_run_retros(person) or action.owner_id == person.pk,
                  "Only the action's owner or a release manager closes it.")
     with atomic_as(actor):
         locked = RetroAction.objects.select_for_update().get(pk=action.pk)

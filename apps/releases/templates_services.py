@@ -56,6 +56,15 @@ def _user_of(actor: Any):
     return resolve_actor(actor).user
 
 
+def _person(actor: Any):
+    """The person or service account whose rights are checked; None for the portal's own tasks
+    and commands (the demo), which act on no one's behalf."""
+    from apps.audit.actor import resolve_actor
+
+    resolved = resolve_actor(actor)
+    return resolved.user if resolved.kind in ("user", "service_account") else None
+
+
 # --- reads ----------------------------------------------------------------------------------
 
 def templates_registry() -> QuerySet[PipelineTemplate]:
@@ -90,8 +99,8 @@ def _string_list(value: Any, field: str, *, allowed: set[str] | None = None) -> 
 
 def template_create(*, slug: str, name: str, actor: Any, description: str = "", owner_team=None,
                     enforcement: str = TemplateEnforcement.DENY_IN_PRODUCTION) -> PipelineTemplate:
-    user = _user_of(actor)
-    if user is not None and not can_manage_templates(user):
+    person = _person(actor)
+    if person is not None and not can_manage_templates(person):
         raise NotAllowed("Only release managers maintain the pipeline template registry.")
     if enforcement not in TemplateEnforcement.values:
         raise InvalidInput(f"Unknown enforcement {enforcement!r}.", fields={"enforcement": ["unknown"]})
@@ -111,8 +120,8 @@ def template_version_propose(*, template: PipelineTemplate, version: str, actor:
                              change: ChangeRequest | None = None, required_stages: list | None = None,
                              required_evidence_kinds: list | None = None,
                              required_gate_calls: list | None = None) -> PipelineTemplateVersion:
-    user = _user_of(actor)
-    if user is not None and not can_manage_templates(user):
+    user, person = _user_of(actor), _person(actor)
+    if person is not None and not can_manage_templates(person):
         raise NotAllowed("Only release managers maintain the pipeline template registry.")
     stages = _string_list(required_stages or [], "required_stages")
     kinds = _string_list(required_evidence_kinds or [], "required_evidence_kinds", allowed=set(Evidence.Kind.values))
@@ -142,8 +151,8 @@ def change_is_approved(change: ChangeRequest) -> bool:
 def template_version_approve(*, version: PipelineTemplateVersion, actor: Any) -> PipelineTemplateVersion:
     """A version is approved through its change, like any policy: no change, or a change not yet
     approved, and it stays proposed (409)."""
-    user = _user_of(actor)
-    if user is not None and not can_manage_templates(user):
+    person = _person(actor)
+    if person is not None and not can_manage_templates(person):
         raise NotAllowed("Only release managers maintain the pipeline template registry.")
     with atomic_as(actor):
         locked = (PipelineTemplateVersion.objects.select_for_update(of=("self",))
@@ -165,8 +174,8 @@ def template_version_approve(*, version: PipelineTemplateVersion, actor: Any) ->
 
 
 def template_version_deprecate(*, version: PipelineTemplateVersion, actor: Any) -> PipelineTemplateVersion:
-    user = _user_of(actor)
-    if user is not None and not can_manage_templates(user):
+    person = _person(actor)
+    if person is not None and not can_manage_templates(person):
         raise NotAllowed("Only release managers maintain the pipeline template registry.")
     with atomic_as(actor):
         locked = (PipelineTemplateVersion.objects.select_for_update(of=("self",)).select_related("template")
@@ -183,8 +192,8 @@ def template_version_deprecate(*, version: PipelineTemplateVersion, actor: Any) 
 
 
 def template_adopt(*, service: Service, version: PipelineTemplateVersion, actor: Any) -> TemplateAdoption:
-    user = _user_of(actor)
-    if user is not None and not can_adopt(user, service):
+    user, person = _user_of(actor), _person(actor)
+    if person is not None and not can_adopt(person, service):
         raise NotAllowed(f"Only {service.slug}'s team or a release manager chooses its pipeline template.")
     if version.status != TemplateVersionStatus.APPROVED:
         raise Conflict(f"{version} is {version.status}; services adopt approved versions only.",

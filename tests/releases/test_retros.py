@@ -228,3 +228,12 @@ def test_the_monthly_figures_count_actions_and_recurring_patterns(clock, retro, 
     scoped = retros.retro_month_figures(start=october[0], end=october[1], as_of=timezone.now(),
                                         service_ids=[other.pk])
     assert scoped["recurring_alerts"] == [] and scoped["actions_opened"] == 0
+
+
+def test_the_hourly_task_opens_what_is_missing_as_the_task(shipped):
+    from apps.releases.tasks import open_missing_retrospectives
+
+    assert open_missing_retrospectives() == 1
+    assert open_missing_retrospectives() == 0
+    event = AuditEvent.objects.get(action="releases.retrospective_opened")
+    assert event.actor_type == "task"
