@@ -237,3 +237,21 @@ def test_the_hourly_task_opens_what_is_missing_as_the_task(shipped):
     assert open_missing_retrospectives() == 0
     event = AuditEvent.objects.get(action="releases.retrospective_opened")
     assert event.actor_type == "task"
+
+
+def test_the_demo_retrospective_shipped_the_dependency_gate_rule_and_is_idempotent(shipped, release_manager,
+                                                                                   environments, service):
+    from types import SimpleNamespace
+
+    from apps.releases.demo_retros import seed_retros
+
+    now = timezone.now()
+    Deployment.objects.create(service=service, environment=environments["prod"], kind="rollback", status="succeeded",
+                              started_at=now, finished_at=now)
+    ctx = SimpleNamespace(users={"heidi": release_manager}, now=now, say=lambda message: None)
+    seed_retros(ctx)
+    seed_retros(ctx)
+    assert Retrospective.objects.count() == 2 and UserIssue.objects.count() == 1
+    rule_action = RetroAction.objects.get(link_kind="gate_rule")
+    assert rule_action.link_ref == "releases.dependencies" and rule_action.status == "shipped"
+    assert RetroAction.objects.count() == 2
