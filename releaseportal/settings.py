@@ -331,4 +331,4 @@ GATE_EXPECTED_RULES: list[str] = ["releases.dependencies", "releases.templates"]
 
 # --- Guards on change moves from the apps above changes (apps/changes/transition_guards.py) ---
 # A named guard that no app registers is a system check error (changes.E001) and refuses the moves it judges.
-CHANGE_TRANSITION_GUARDS: list[str] = ["releases.cadence"]
+CHANGE_TRANSITION_GUARDS: list[str] = ["releases.cadence", "releases.checkpoints"]

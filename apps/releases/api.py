@@ -149,7 +149,8 @@ def release_out(release: Release) -> dict:
                      "scope_exception": link.exception_id} for link in view.changes],
         "scope_creep": [link.change.number for link in view.scope_creep],
         "scope_exceptions": [exception_out(e) for e in view.exceptions],
-        "checkpoints": [],
+        "checkpoints": [{k: c[k] for k in ("name", "scope", "status", "evidence", "missing", "control")}
+                        for c in view.checkpoints],
         "plan": {"waves": [[item["service"].slug for item in wave] for wave in view.waves]},
         "progress": {item["service"].slug: item["deployed"] for wave in view.waves for item in wave},
     }
@@ -348,3 +349,89 @@ class OffCadenceJustificationApi(PortalAPIView):
         saved = services.off_cadence_justification_record(change=change, actor=request.user,
                                                           text=data_in.validated_data["justification"])
         return Response({"justification": saved.text})
+
+
+# --- compliance checkpoints -------------------------------------------------------------------
+
+class CheckpointIn(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    required_evidence_kinds = serializers.ListField(child=serializers.CharField(max_length=20), required=False,
+                                                    default=list)
+    required_approval_stages = serializers.ListField(child=serializers.CharField(max_length=80), required=False,
+                                                     default=list)
+    retention_days = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    control = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
+
+
+class ComplianceScopeIn(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    retention_days = serializers.IntegerField(min_value=1, max_value=36500)
+    waiver_role = serializers.CharField(max_length=40)
+    checkpoints = CheckpointIn(many=True)
+
+
+class WaiverIn(serializers.Serializer):
+    checkpoint = serializers.IntegerField()
+    reason = serializers.CharField(max_length=4000)
+
+
+def _scopes_out() -> list[dict]:
+    from .models import ComplianceScope
+
+    return [{"key": s.key, "name": s.name, "retention_days": s.retention_days, "waiver_role": s.waiver_role,
+             "checkpoints": [{"id": c.pk, "name": c.name, "required_evidence_kinds": c.required_evidence_kinds,
+                              "required_approval_stages": c.required_approval_stages,
+                              "retention_days": c.retention_days, "control": c.control}
+                             for c in s.checkpoints.all()]}
+            for s in ComplianceScope.objects.prefetch_related("checkpoints").order_by("key")]
+
+
+@extend_schema(tags=["releases"])
+class ComplianceScopesApi(PortalAPIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(summary="Compliance scopes and their checkpoints", responses=serializers.DictField())
+    def get(self, request):
+        return Response(_scopes_out())
+
+
+@extend_schema(tags=["releases"])
+class ComplianceScopeApi(PortalAPIView):
+    required_scopes = {"PUT": WRITE}
+
+    @extend_schema(summary="Define a compliance scope's checkpoints (release managers)", request=ComplianceScopeIn,
+                   responses=serializers.DictField())
+    def put(self, request, key: str):
+        from .checkpoints import compliance_scope_define
+
+        if not can_manage_trains(request.user):
+            raise NotAllowed("Release managers define compliance checkpoints.")
+        data_in = ComplianceScopeIn(data=request.data)
+        data_in.is_valid(raise_exception=True)
+        data = data_in.validated_data
+        compliance_scope_define(key=key, actor=request.user, name=data["name"], retention_days=data["retention_days"],
+                                waiver_role=data["waiver_role"], checkpoints=[dict(c) for c in data["checkpoints"]])
+        return Response(next(s for s in _scopes_out() if s["key"] == key))
+
+
+@extend_schema(tags=["releases"])
+class CheckpointWaiverApi(PortalAPIView):
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(summary="Waive a compliance checkpoint for a change (the scope's waiver role)", request=WaiverIn,
+                   responses={201: serializers.DictField()})
+    def post(self, request, ref: str):
+        from .checkpoints import checkpoint_waive
+        from .models import ComplianceCheckpoint
+
+        change = get_change_for_user(request.user, ref)
+        data_in = WaiverIn(data=request.data)
+        data_in.is_valid(raise_exception=True)
+        checkpoint = ComplianceCheckpoint.objects.select_related("scope").filter(
+            pk=data_in.validated_data["checkpoint"]).first()
+        if checkpoint is None:
+            raise InvalidInput("Unknown checkpoint.", fields={"checkpoint": ["Unknown checkpoint."]})
+        waiver = checkpoint_waive(checkpoint=checkpoint, change=change, actor=request.user,
+                                  reason=data_in.validated_data["reason"])
+        return Response({"checkpoint": checkpoint.pk, "change": change.number, "waived_by": request.user.username,
+                         "reason": waiver.reason, "waived_at": waiver.waived_at}, status=status.HTTP_201_CREATED)

@@ -30,4 +30,8 @@ urlpatterns = [
          name="api-service-dependencies"),
     path("changes/<str:ref>/off-cadence-justification/", api.OffCadenceJustificationApi.as_view(),
          name="api-change-off-cadence-justification"),
+    path("compliance-scopes/", api.ComplianceScopesApi.as_view(), name="api-compliance-scopes"),
+    path("compliance-scopes/<slug:key>/", api.ComplianceScopeApi.as_view(), name="api-compliance-scope"),
+    path("changes/<str:ref>/checkpoint-waivers/", api.CheckpointWaiverApi.as_view(),
+         name="api-change-checkpoint-waivers"),
 ]

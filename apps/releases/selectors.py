@@ -11,6 +11,7 @@ from apps.catalog.models import Environment
 from apps.delivery.models import Deployment
 
 from . import cadence as cadence_rules
+from .checkpoints import release_checkpoints
 from .models import (
     Release,
     ReleaseChange,
@@ -44,6 +45,7 @@ class ReleaseView:
     environments: list = field(default_factory=list)
     waves: list = field(default_factory=list)  # [[{"service", "deployed": [env slugs], "done"}]]
     locked: bool = False
+    checkpoints: list = field(default_factory=list)
 
     @property
     def scope_creep(self) -> list:
@@ -81,7 +83,7 @@ def release_view(release: Release) -> ReleaseView:
         waves.append(row)
     return ReleaseView(release=release, services=sorted(services.values(), key=lambda s: s.slug), changes=changes,
                        exceptions=exceptions, environments=environments, waves=waves,
-                       locked=is_scope_locked(release))
+                       locked=is_scope_locked(release), checkpoints=release_checkpoints([c.change for c in changes]))
 
 
 def train_windows(train: ReleaseTrain, count: int = 3) -> list:

@@ -219,6 +219,16 @@ def release_transition(*, release: Release, to_state: str, actor: Any, reason: s
         if to_state not in RELEASE_TRANSITIONS[from_state]:
             raise Conflict(f"A release in state '{from_state}' cannot move to '{to_state}'.",
                            code="invalid_transition", fields={"to_state": [f"{from_state} → {to_state} is not allowed"]})
+        if to_state == ReleaseState.IN_PROGRESS:
+            from .checkpoints import release_checkpoints
+
+            changes = [link.change for link in ReleaseChange.objects.filter(release=locked)
+                       .select_related("change", "change__service")]
+            unmet = [c for c in release_checkpoints(changes) if c["status"] == "open"]
+            if unmet:
+                names = "; ".join(f"{c['scope']} {c['name']} ({', '.join(c['missing'])})" for c in unmet)
+                raise Conflict(f"{locked.name} cannot start before its compliance checkpoints: {names}.",
+                               code="checkpoint_unmet", fields={"checkpoints": [names]})
         now = timezone.now()
         locked.state = to_state
         if to_state == ReleaseState.SCOPE_LOCKED and locked.scope_lock_at > now:

@@ -17,4 +17,5 @@ urlpatterns = [
     path("releases/trains/", views.train_list, name="trains"),
     path("releases/trains/<slug:slug>/", views.train_detail, name="train"),
     path("changes/<str:ref>/off-cadence/", views.off_cadence_justify, name="justify"),
+    path("changes/<str:ref>/checkpoints/<int:checkpoint_id>/waive/", views.checkpoint_waive, name="waive"),
 ]

@@ -181,6 +181,25 @@ def off_cadence_justify(request, ref: str):
 
 
 @member_required
+@require_POST
+def checkpoint_waive(request, ref: str, checkpoint_id: int):
+    from .checkpoints import checkpoint_waive as waive
+    from .checkpoints import waiver_refusal
+    from .models import ComplianceCheckpoint
+
+    change = get_change_for_user(request.user, ref)
+    checkpoint = get_object_or_404(ComplianceCheckpoint.objects.select_related("scope"), pk=checkpoint_id)
+    if waiver_refusal(checkpoint, change, request.user) is not None:
+        raise PermissionDenied("Only the scope's waiver role, outside the change's own people, waives it.")
+    try:
+        waive(checkpoint=checkpoint, change=change, actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, f"{checkpoint.scope.name} {checkpoint.name} waived.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("changes:detail", ref=change.number)
+
+
+@member_required
 @require_GET
 def train_list(request):
     return render(request, "releases/train_list.html", {"trains": trains_with_services()})

@@ -264,6 +264,12 @@ def _releases(w: World) -> None:
     w.objects.locked_release = releases.release_transition(release=locked, to_state="scope_locked", actor=rm)
     w.objects.scope_exception = releases.scope_exception_request(release=w.locked_release, change=w.in_review,
                                                                  reason="late fix", actor=rm)
+    # A SOX checkpoint that asks for nothing (always met: it holds no move of the other suites).
+    from apps.releases.checkpoints import compliance_scope_define
+
+    scope = compliance_scope_define(key="sox", name="SOX", retention_days=2555, waiver_role="security_officer",
+                                    checkpoints=[{"name": "Recorded"}], actor=rm)
+    w.objects.checkpoint = scope.checkpoints.get()
 
 
 def _retros(w: World) -> None:

@@ -339,6 +339,21 @@ ROUTES: dict[str, Any] = {
         method="PUT", allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
         data=lambda w: {"justification": "regulator deadline"},
         watch=lambda w: _models("releases.OffCadenceJustification"))],
+    "api-compliance-scopes": ReadOnly("list"),
+    "api-compliance-scope": [Write(
+        method="PUT", allowed=RELEASE_PLANNERS, kwargs=lambda w: {"key": "pci"},
+        data=lambda w: {"name": "PCI DSS", "retention_days": 400, "waiver_role": "security_officer",
+                        "checkpoints": [{"name": "Scanned", "required_evidence_kinds": ["sarif"]}]},
+        watch=lambda w: _models("releases.ComplianceScope", "releases.ComplianceCheckpoint"))],
+    # Only the scope's waiver role (security_officer: none among the personas) waives.
+    "api-change-checkpoint-waivers": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"checkpoint": w.checkpoint.pk, "reason": "lab report"},
+        watch=lambda w: _models("releases.CheckpointWaiver"))],
+    "releases:waive": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"ref": w.draft.number,
+                                                                    "checkpoint_id": w.checkpoint.pk},
+        data=lambda w: {"reason": "lab report"}, watch=lambda w: _models("releases.CheckpointWaiver"))],
     # --- releases: pipeline templates (templates_api.py) -------------------------------------------
     "releases:templates": ReadOnly(),
     "api-artifact-retention": ReadOnly("the keep/purge list"),

@@ -163,7 +163,10 @@ def test_a_late_change_needs_every_signoff_from_distinct_people(rm_api, release,
 def test_the_requester_of_an_exception_cannot_sign_it(release, make_change, clock, signers, api_client_for):
     clock("2026-06-17 11:00")
     late = make_change(state="approved", env="prod")
-    pat = signers["product"]
+    from django.contrib.auth.models import Group
+
+    pat = signers["product"]  # a product owner who also files changes asks for the exception
+    pat.groups.add(Group.objects.get(name="requester"))
     asked = api_client_for(pat).post(f"/api/v1/releases/{release.pk}/scope-exceptions/", {
         "change": late.pk, "reason": "I want it"}, format="json")
     url = f"/api/v1/releases/{release.pk}/scope-exceptions/{asked.json()['id']}/signoffs/"
