@@ -97,9 +97,10 @@ class EnvironmentPolicyAdmin(PortalAdmin):
 
 @admin.register(ArtifactStandard)
 class ArtifactStandardAdmin(PortalAdmin):
-    """The organisation's allowed packaging formats, checked when an artifact is registered."""
+    """The organisation's allowed packaging formats, checked when an artifact is registered. One
+    row, never deleted: an empty list allows every format."""
 
-    admin_writes = ("add", "change", "delete")
+    admin_writes = ("add", "change")
     list_display = ("name", "allowed_formats")
 
 
