@@ -18,6 +18,7 @@ from tests.delivery.conftest import (  # noqa: F401  (fixtures shared with the g
     prod_policy,
     promoted,
 )
+from tests.delivery.test_gate import check, good_artifact  # noqa: F401  (fixtures of the gate tests)
 
 
 @pytest.fixture

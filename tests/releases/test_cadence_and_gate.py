@@ -14,6 +14,7 @@ from apps.changes import services as change_services
 from apps.changes import transition_guards
 from apps.releases import cadence, planning, services
 from apps.releases.models import Cadence
+from tests.delivery.test_gate import deny_codes
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,8 @@ def at(*args):
     return datetime(*args, tzinfo=UTC)
 
 
-def train_like(kind, anchor=at(2026, 1, 1, 8), hours=24, rrule=""):
-    return SimpleNamespace(cadence=kind, cadence_anchor=anchor, window_hours=hours, rrule=rrule)
+def train_like(kind, anchor=None, hours=24, rrule=""):
+    return SimpleNamespace(cadence=kind, cadence_anchor=anchor or at(2026, 1, 1, 8), window_hours=hours, rrule=rrule)
 
 
 @pytest.mark.parametrize(("kind", "rrule", "moment", "on"), [
@@ -118,11 +119,10 @@ def test_a_missing_guard_refuses_and_fails_the_system_check(make_change, request
 
 # --- the gate rule ------------------------------------------------------------------------------
 
-from tests.delivery.test_gate import check, deny_codes, good_artifact  # noqa: E402, F401  (fixtures)
 
 
 def test_the_gate_refuses_a_service_whose_release_dependencies_are_not_deployed(
-        check, good_artifact, make_change, release, release_manager, services_three, environments):  # noqa: F811
+        check, good_artifact, make_change, release, release_manager, services_three, environments):
     from apps.delivery.models import Deployment
 
     services.dependencies_set(service=services_three["payments-api"], depends_on=[services_three["ledger"]],
@@ -145,7 +145,7 @@ def test_the_gate_refuses_a_service_whose_release_dependencies_are_not_deployed(
 
 
 def test_a_change_outside_any_release_is_not_held_and_the_code_is_overridable(check, good_artifact,
-                                                                              make_change):  # noqa: F811
+                                                                              make_change):
     from apps.delivery.gate import overridable
 
     assert check(good_artifact, make_change())["decision"] == "allow"
@@ -153,7 +153,7 @@ def test_a_change_outside_any_release_is_not_held_and_the_code_is_overridable(ch
 
 
 def test_a_cancelled_release_holds_nothing(check, good_artifact, make_change, release, release_manager,
-                                          services_three):  # noqa: F811
+                                          services_three):
     services.dependencies_set(service=services_three["payments-api"], depends_on=[services_three["ledger"]],
                               actor=release_manager)
     change = make_change()

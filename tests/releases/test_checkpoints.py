@@ -80,9 +80,8 @@ def test_only_the_named_role_waives_never_the_changes_people(sox, make_change, r
 
 
 def test_a_security_officer_who_filed_the_change_cannot_waive(sox, make_change, signers):
-    from apps.releases.checkpoints import checkpoint_waive
-
     from apps.changes.models import ChangeRequest
+    from apps.releases.checkpoints import checkpoint_waive
 
     change = make_change(state="approved", env="prod")
     ChangeRequest.objects.filter(pk=change.pk).update(requester=signers["security"])
