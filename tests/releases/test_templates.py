@@ -200,3 +200,19 @@ def test_an_emergency_override_may_waive_an_outdated_template(gate, good_artifac
     monkeypatch.setattr(delivery_gate, "active_emergency_override", lambda c: object())
     result = gate(good_artifact, make_change(), version="1")
     assert result["decision"] == "allow" and result["emergency_override"] is True
+
+
+def test_the_demo_registry_is_idempotent(release_manager, make_change, service):
+    from types import SimpleNamespace
+
+    from apps.releases.demo_templates import seed_templates
+    from apps.releases.models import PipelineTemplateVersion
+
+    change = make_change(state="completed")
+    approve_fully(change)
+    ctx = SimpleNamespace(services={"payments-api": service}, say=lambda message: None)
+    seed_templates(ctx)
+    seed_templates(ctx)
+    statuses = dict(PipelineTemplateVersion.objects.values_list("version", "status"))
+    assert statuses == {"1.4": "deprecated", "2.0": "approved", "2.1": "proposed"}
+    assert TemplateAdoption.objects.get(service=service).version.version == "2.0"
