@@ -83,28 +83,40 @@ def test_a_signer_cannot_sign_a_role_they_do_not_hold(login, release, make_chang
 
 
 def test_the_release_page_costs_at_most_15_queries_whatever_its_size(login, release, release_manager, make_change,
-                                                                     services_three, team, train,
+                                                                     services_three, team, train, make_artifact,
+                                                                     environments,
                                                                      django_assert_max_num_queries):
     from tests.factories import ServiceFactory
 
+    from apps.releases.checkpoints import compliance_scope_define
+
+    compliance_scope_define(key="sox", name="SOX", retention_days=2555, waiver_role="security_officer",
+                            checkpoints=[{"name": "Tested", "required_evidence_kinds": ["junit"],
+                                          "required_approval_stages": ["Technical review"]}], actor=release_manager)
     page = login(release_manager)
     services.release_change_add(release=release, change=make_change(state="approved", env="prod"),
                                 actor=release_manager)
     with django_assert_max_num_queries(15):
         assert page.get(f"/releases/{release.pk}/").status_code == 200
-    more = [ServiceFactory(slug=f"svc-{n}", owner_team=team) for n in range(8)]
+    more = [ServiceFactory(slug=f"svc-{n}", owner_team=team, compliance_scopes=["sox"]) for n in range(8)]
     services.train_services_set(train=train, services=[*services_three.values(), *more], actor=release_manager)
     big = services.release_create(actor=release_manager, name="Big", train=train, services=[*more, services_three["web"]],
                                   planned_start=timezone.now() + timedelta(days=2),
                                   scope_lock_at=timezone.now() + timedelta(days=1))
     for n, svc in enumerate(more[1:]):
         services.dependencies_set(service=svc, depends_on=[more[n]], actor=release_manager)
+    from apps.delivery.models import Deployment, Evidence
+
     for svc in more:
-        services.release_change_add(release=big, change=make_change(state="approved", env="prod", svc=svc),
-                                    actor=release_manager)
+        change = make_change(state="approved", env="prod", svc=svc)
+        services.release_change_add(release=big, change=change, actor=release_manager)
+        artifact = make_artifact(svc=svc)  # every checkpoint query runs: deployments, evidence
+        Evidence.objects.create(artifact=artifact, kind="junit", summary={})
+        Deployment.objects.create(service=svc, environment=environments["staging"], artifact=artifact, change=change,
+                                  status="succeeded")
     with django_assert_max_num_queries(15):
         html = page.get(f"/releases/{big.pk}/").content.decode()
-    assert "Wave 8" in html
+    assert "Wave 8" in html and "Tested" in html and "evidence junit" in html
 
 
 def test_trains_pages(login, requester, train):
