@@ -193,13 +193,14 @@ def test_the_retrospective_page_costs_a_fixed_number_of_queries(client, requeste
 
 # --- the monthly figures --------------------------------------------------------------------
 
-def test_the_monthly_figures_count_actions_and_recurring_patterns(clock, retro, release_manager, team, other_team,
-                                                                   service):
+@pytest.fixture
+def october(clock, retro, release_manager, team, other_team, service):
+    """October 2026, seen on the 20th: four actions (one shipped, two overdue, one not yet due,
+    one of them opened in September) and incidents of two classifications, one in two teams."""
     from apps.incidents.models import Incident, IncidentClassification
     from tests.factories import ServiceFactory
 
     clock("2026-10-20 12:00")
-    october = dt.datetime(2026, 10, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     at = lambda day: dt.datetime(2026, 10, day, 9, tzinfo=dt.UTC)  # noqa: E731
     a = _action(retro, release_manager, "gate_rule", "releases.dependencies", due=dt.date(2026, 10, 10))
     b = _action(retro, release_manager, "gate_rule", "nope", due=dt.date(2026, 10, 5))       # overdue
@@ -216,7 +217,12 @@ def test_the_monthly_figures_count_actions_and_recurring_patterns(clock, retro, 
         Incident.objects.create(service=svc, title="x", severity="sev3", started_at=at(day), classification=cls)
     Incident.objects.create(service=other, title="x", severity="sev3", classification=defect,
                             started_at=dt.datetime(2026, 9, 30, tzinfo=dt.UTC))
-    figures = retros.retro_month_figures(start=october[0], end=october[1], as_of=timezone.now())
+    return {"other": other, "bounds": (dt.datetime(2026, 10, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 1, tzinfo=dt.UTC))}
+
+
+def test_the_monthly_figures_count_actions_and_recurring_patterns(october, team, other_team):
+    start, end = october["bounds"]
+    figures = retros.retro_month_figures(start=start, end=end, as_of=timezone.now())
     assert (figures["actions_opened"], figures["actions_shipped"], figures["actions_overdue"]) == (3, 1, 2)
     assert figures["incident_patterns"] == [
         {"classification": "Configuration error", "incidents": 3, "teams": sorted([team.name, other_team.name])},
@@ -225,9 +231,28 @@ def test_the_monthly_figures_count_actions_and_recurring_patterns(clock, retro, 
     (alert,) = figures["recurring_alerts"]
     assert alert.startswith("Configuration error recurred in 2 teams")
     # A team's report sees only its own services: nothing recurs across teams there.
-    scoped = retros.retro_month_figures(start=october[0], end=october[1], as_of=timezone.now(),
-                                        service_ids=[other.pk])
+    scoped = retros.retro_month_figures(start=start, end=end, as_of=timezone.now(),
+                                        service_ids=[october["other"].pk])
     assert scoped["recurring_alerts"] == [] and scoped["actions_opened"] == 0
+
+
+def test_the_monthly_report_shows_the_loop(october):
+    from django.template.loader import render_to_string
+
+    from apps.reports.governance import compute_governance
+    from apps.reports.metrics import compute_report
+    from apps.reports.pdf import report_context
+    from apps.reports.periods import Month
+
+    month = Month(2026, 10)
+    report = compute_report(month)
+    governance = compute_governance(report.prep, month, service_ids=None, as_of=report.as_of)
+    assert (governance.retros["actions_opened"], governance.retros["actions_shipped"],
+            governance.retros["actions_overdue"]) == (3, 1, 2)
+    html = render_to_string("reports/pdf/report.html", report_context(
+        report, governance, generated_by="test", generated_at=timezone.now()))
+    assert "Retrospective actions overdue" in html
+    assert "Configuration error recurred in 2 teams" in html
 
 
 def test_the_hourly_task_opens_what_is_missing_as_the_task(shipped):
