@@ -7,7 +7,7 @@ import json
 import django_filters
 from django.conf import settings
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -73,7 +73,11 @@ class ArtifactsApi(PortalListAPIView):
     filterset_class = ArtifactFilter
     queryset = selectors.artifacts_list().order_by("-created_at", "-id")
 
-    @extend_schema(request=ArtifactIn, responses={201: ArtifactOut, 200: ArtifactOut}, summary="Register an artifact")
+    @extend_schema(request=ArtifactIn, responses={
+        201: ArtifactOut, 200: ArtifactOut,
+        422: OpenApiResponse(description="format_not_allowed: the organisation's artifact standard does not allow "
+                                         "this packaging format (the error names the field `format`)")},
+        summary="Register an artifact")
     def post(self, request):
         data = ArtifactIn(data=request.data)
         data.is_valid(raise_exception=True)
