@@ -248,7 +248,8 @@ class DeploymentsApi(PortalListAPIView):
             service=service, environment=environment, artifact=artifact, version=v["version"], change=change,
             status=v["status"], kind=v["kind"], started_at=v["started_at"], finished_at=v["finished_at"],
             pipeline_run_id=v["pipeline_run_id"], pipeline_url=v["pipeline_url"], commits=v["commits"],
-            rollback_of=rollback_of, actor=request.user,
+            rollback_of=rollback_of, actor=request.user, pipeline_template=v["pipeline_template"],
+            pipeline_template_version=v["pipeline_template_version"],
         )
         return Response(DeploymentOut(deployment).data, status=status.HTTP_201_CREATED)
 

@@ -178,6 +178,9 @@ class Deployment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     pipeline_run_id = models.CharField(max_length=100, blank=True)
     pipeline_url = models.URLField(max_length=500, blank=True)
+    # As the pipeline reported them; plain values (the templates live in the releases app above).
+    pipeline_template = models.CharField(max_length=60, blank=True, default="")
+    pipeline_template_version = models.CharField(max_length=40, blank=True, default="")
     rollback_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollbacks")
     # A production deployment that consumed no gate `allow` of its own: none for its service,
     # environment, artifact and change held the slot's lock unused (recorded all the same, flagged).

@@ -214,6 +214,9 @@ class DeploymentIn(serializers.Serializer):
     pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     rollback_of = serializers.IntegerField(required=False, allow_null=True, default=None)
     commits = CommitsField(required=False, default=list)
+    # The pipeline template (slug) and version the run was built from, kept on the deployment.
+    pipeline_template = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    pipeline_template_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
         if not attrs["artifact"] and not attrs["version"]:

@@ -395,7 +395,8 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                       change: ChangeRequest | None = None, started_at: datetime | None = None,
                       finished_at: datetime | None = None, pipeline_run_id: str = "", pipeline_url: str = "",
                       commits: Iterable[dict] = (), rollback_of: Deployment | None = None, external_id: str = "",
-                      check_privilege: bool = True) -> Deployment:
+                      check_privilege: bool = True, pipeline_template: str = "",
+                      pipeline_template_version: str = "") -> Deployment:
     """Record a deployment the way it happened. It consumes the gate allow that holds its slot's
     lock if that allow was given for this artifact and this change and no other deployment has
     used it (one allow, one deployment). Production without one is recorded all the same, flagged
@@ -440,6 +441,7 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
             service=service, environment=environment, artifact=artifact, version=version, change=change,
             status=status, kind=kind, started_at=started_at, finished_at=finished_at if finished else None,
             pipeline_run_id=pipeline_run_id, pipeline_url=pipeline_url, rollback_of=rollback_of,
+            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version,
             is_unauthorized=environment.is_production and allow is None, gate_decision=allow,
             external_id=external_id, created_by=user,
         )
@@ -469,7 +471,8 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
             "service": service.slug, "environment": environment.slug, "version": version, "status": status,
             "change": change.number if change else "", "pipeline_run_id": pipeline_run_id,
             "gate_decision": allow.pk if allow else None, "unauthorized": unauthorized, "commits": len(commit_rows),
-            "external_id": external_id,
+            "external_id": external_id, "pipeline_template": pipeline_template,
+            "pipeline_template_version": pipeline_template_version,
         })
         _exercised(user=user if resolved.kind in ("user", "service_account") else None, service=service,
                    environment=environment, at=started_at)

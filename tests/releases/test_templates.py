@@ -216,3 +216,16 @@ def test_the_demo_registry_is_idempotent(release_manager, make_change, service):
     statuses = dict(PipelineTemplateVersion.objects.values_list("version", "status"))
     assert statuses == {"1.4": "deprecated", "2.0": "approved", "2.1": "proposed"}
     assert TemplateAdoption.objects.get(service=service).version.version == "2.0"
+
+
+def test_a_recorded_deployment_keeps_the_template_its_run_reported(pipeline, make_artifact, environments):
+    from apps.delivery.models import Deployment
+
+    artifact = make_artifact()
+    response = pipeline.post("/api/v1/deployments/", {
+        "service": "payments-api", "environment": "staging", "artifact": artifact.digest, "status": "succeeded",
+        "pipeline_template": "standard", "pipeline_template_version": "2"}, format="json")
+    assert response.status_code == 201, response.json()
+    deployment = Deployment.objects.get(pk=response.json()["id"])
+    assert (deployment.pipeline_template, deployment.pipeline_template_version) == ("standard", "2")
+    assert AuditEvent.objects.get(action="delivery.deployment_recorded").details["pipeline_template"] == "standard"
