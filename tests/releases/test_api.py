@@ -42,6 +42,9 @@ def test_an_outsider_gets_nothing(train, release, api_client_for, outsider, clie
     assert client.get("/releases/").status_code == 403
     assert client.get(f"/releases/{release.pk}/").status_code == 403
     assert client.get("/releases/trains/").status_code == 403
+    assert client.get("/releases/trains/core/").status_code == 403
+    assert client.get(f"/releases/{release.pk}/progress/").status_code == 403
+    assert api.get("/api/v1/compliance-scopes/").status_code == 403
 
 
 def test_a_custom_cadence_is_a_parsed_rrule(rm_api, services_three):

@@ -86,9 +86,8 @@ def test_the_release_page_costs_at_most_15_queries_whatever_its_size(login, rele
                                                                      services_three, team, train, make_artifact,
                                                                      environments,
                                                                      django_assert_max_num_queries):
-    from tests.factories import ServiceFactory
-
     from apps.releases.checkpoints import compliance_scope_define
+    from tests.factories import ServiceFactory
 
     compliance_scope_define(key="sox", name="SOX", retention_days=2555, waiver_role="security_officer",
                             checkpoints=[{"name": "Tested", "required_evidence_kinds": ["junit"],
@@ -158,3 +157,20 @@ def test_the_change_page_and_the_cab_page_flag_an_off_cadence_change(login, quar
     CabAgendaItem.objects.get_or_create(meeting=meeting, change=change, defaults={"position": 99})
     html = login(cab_member).get(f"/changes/cab/{meeting.pk}/").content.decode()
     assert "Off-cadence changes" in html and "PCI fix due before the window" in html
+
+
+def test_the_progress_fragment_follows_deployments_of_the_releases_own_changes(login, release, release_manager,
+                                                                              make_change, services_three,
+                                                                              environments):
+    from apps.delivery.models import Deployment
+
+    change = make_change(state="approved", env="prod", svc=services_three["web"])
+    services.release_change_add(release=release, change=change, actor=release_manager)
+    page = login(release_manager)
+    # Another build of web in production (not the release's change) does not count.
+    Deployment.objects.create(service=services_three["web"], environment=environments["prod"], status="succeeded")
+    html = page.get(f"/releases/{release.pk}/progress/").content.decode()
+    assert 'id="waves"' in html and "hx-trigger" in html and "shipped" not in html
+    Deployment.objects.create(service=services_three["web"], environment=environments["prod"], change=change,
+                              status="succeeded")
+    assert "web deployed to prod" in page.get(f"/releases/{release.pk}/progress/").content.decode()
