@@ -4,6 +4,7 @@ justification `changes:write`. Who may do what is decided in permissions.py and 
 
 from __future__ import annotations
 
+import django_filters
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,7 +15,7 @@ from apps.accounts.permissions import is_portal_member
 from apps.catalog.models import Service
 from apps.catalog.permissions import get_service_for_user
 from apps.changes.permissions import get_change_for_user
-from releaseportal.api.views import PortalAPIView
+from releaseportal.api.views import PortalAPIView, PortalListAPIView
 from releaseportal.errors import InvalidInput, NotAllowed
 
 from . import services
@@ -207,15 +208,37 @@ class TrainListApi(PortalAPIView):
         return Response(TrainOut(trains_with_services().get(pk=train.pk)).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["releases"])
-class ReleaseListApi(PortalAPIView):
-    required_scopes = {"GET": READ, "POST": WRITE}
+class ReleaseSummaryOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    train = serializers.CharField(source="train.slug")
+    state = serializers.CharField()
+    planned_start = serializers.DateTimeField()
+    scope_lock_at = serializers.DateTimeField()
+    released_at = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema(summary="List releases (newest planned start first)", responses=ReleaseOut(many=True))
-    def get(self, request):
-        rows = release_queryset().order_by("-planned_start", "-pk")[:100]
-        return Response([{"id": r.pk, "name": r.name, "train": r.train.slug, "state": r.state,
-                          "planned_start": r.planned_start, "scope_lock_at": r.scope_lock_at} for r in rows])
+
+class ReleaseFilter(django_filters.FilterSet):
+    train = django_filters.CharFilter(field_name="train__slug")
+    state = django_filters.ChoiceFilter(choices=ReleaseState.choices)
+
+    class Meta:
+        model = Release
+        fields = ["train", "state"]
+
+
+@extend_schema(tags=["releases"])
+class ReleaseListApi(PortalListAPIView):
+    """GET lists releases, latest planned start first (paginated; filters: train, state); POST plans one."""
+
+    required_scopes = {"GET": READ, "POST": WRITE}
+    serializer_class = ReleaseSummaryOut
+    filterset_class = ReleaseFilter
+
+    def get_queryset(self):
+        if not is_portal_member(self.request.user):
+            return Release.objects.none()
+        return release_queryset().order_by("-planned_start", "-pk")
 
     @extend_schema(summary="Plan a release", request=ReleaseIn, responses={201: ReleaseOut})
     def post(self, request):

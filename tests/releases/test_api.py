@@ -279,3 +279,17 @@ def test_release_detail_costs_a_fixed_number_of_queries(rm_api, release, make_ch
     grow(6)
     with django_assert_max_num_queries(14):
         assert len(rm_api.get(f"/api/v1/releases/{release.pk}/").json()["changes"]) == 7
+
+
+def test_releases_are_listed_paginated_and_filtered(rm_api, release, train, release_manager, services_three):
+    from apps.releases import services
+
+    other = services.release_create(actor=release_manager, name="Later", train=train,
+                                    planned_start=timezone.now() + timedelta(days=9),
+                                    scope_lock_at=timezone.now() + timedelta(days=8), services=[services_three["web"]])
+    services.release_transition(release=other, to_state="cancelled", actor=release_manager)
+    body = rm_api.get("/api/v1/releases/?page_size=1").json()
+    assert body["count"] == 2 and [r["name"] for r in body["results"]] == ["Later"]
+    assert [r["name"] for r in rm_api.get("/api/v1/releases/?state=planning").json()["results"]] == ["June release"]
+    assert rm_api.get("/api/v1/releases/?train=core").json()["count"] == 2
+    assert rm_api.get("/api/v1/releases/?state=nope").status_code == 400
