@@ -1,7 +1,7 @@
 """Extension points: an app contributes to shared pages and schedules by providing an optional
 module (`apps/<app>/navigation.py`, `dashboard.py`, `service_sections.py`, `change_sections.py`,
 `deployment_sections.py` (delivery's deployment page),
-`schedules.py`, `demo.py`). This is the one place that finds them."""
+`cab_sections.py`, `schedules.py`, `demo.py`). This is the one place that finds them."""
 
 from __future__ import annotations
 

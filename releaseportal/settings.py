@@ -196,6 +196,9 @@ else:
 
 # Upload limits (bytes): evidence documents and incident attachments.
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+# A build never deployed to production may be purged from the artifact repository this many days
+# after it was registered (apps/releases/retention.py; production builds follow their retention policy).
+ARTIFACT_UNPROMOTED_DAYS = env_int("ARTIFACT_UNPROMOTED_DAYS", 90)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 12 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -327,7 +330,9 @@ REPORT_BENCHMARK_YEAR = env_int("REPORT_BENCHMARK_YEAR", 2023)
 GATE_EXPECTED_RULES: list[str] = [
     "environments.config",  # config_drift, config_baseline_missing, runtime_parity
     "environments.migrations",  # migration_not_tested, migration_checksum_mismatch
-    "validation.canary",
+    "validation.canary",  # canary_failed
+    "releases.dependencies",  # dependency_not_deployed
+    "releases.templates",  # pipeline_template_outdated
 ]
 
 # --- Close guards of the apps above changes (apps/changes/close_guards.py) --------------------
@@ -344,3 +349,7 @@ CHANGE_CLOSE_GUARDS_EXPECTED: list[str] = [
 GRAFANA_URL = env_str("GRAFANA_URL")
 GRAFANA_TOKEN = env_str("GRAFANA_TOKEN")
 GRAFANA_TIMEOUT_SECONDS = env_int("GRAFANA_TIMEOUT_SECONDS", 5)
+
+# --- Guards on change moves from the apps above changes (apps/changes/transition_guards.py) ---
+# A named guard that no app registers is a system check error (changes.E002) and refuses the moves it judges.
+CHANGE_TRANSITION_GUARDS: list[str] = ["releases.cadence", "releases.checkpoints"]

@@ -9,6 +9,10 @@ RELEASE_MANAGER = "release_manager"
 AUDITOR = "auditor"
 EXECUTIVE = "executive"
 ACCESS_ADMIN = "access_admin"
+# The sign-offs a release train may require on a scope exception (apps.releases).
+PRODUCT_OWNER = "product_owner"
+SECURITY_OFFICER = "security_officer"
+OPERATIONS_LEAD = "operations_lead"
 
 ROLES = {
     REQUESTER: "Files change requests and follows them to production",
@@ -18,6 +22,9 @@ ROLES = {
     AUDITOR: "Reads the audit trail and exports evidence packs",
     EXECUTIVE: "Reads the DORA dashboard and the monthly report",
     ACCESS_ADMIN: "Runs access reviews and manages deployment privileges",
+    PRODUCT_OWNER: "Signs scope exceptions of release trains for product",
+    SECURITY_OFFICER: "Signs scope exceptions of release trains for security",
+    OPERATIONS_LEAD: "Signs scope exceptions of release trains for operations",
 }
 
 SCOPES = {
@@ -34,6 +41,7 @@ SCOPES = {
     "access:write": "Grant and revoke privileges",
     "audit:read": "Read the audit log and evidence packs",
     "evidence:write": "Request evidence packs",
+    "releases:write": "Plan releases and trains, sign scope exceptions",
 }
 
 _BASE = {"catalog:read", "changes:read", "delivery:read", "incidents:read"}
@@ -41,10 +49,14 @@ ROLE_SCOPES: dict[str, set[str]] = {
     REQUESTER: {"changes:write", "incidents:write", "catalog:write"},
     APPROVER: {"changes:write"},
     CAB_MEMBER: {"changes:write"},
-    RELEASE_MANAGER: {"changes:write", "delivery:write", "incidents:write", "reports:read", "catalog:write"},
+    RELEASE_MANAGER: {"changes:write", "delivery:write", "incidents:write", "reports:read", "catalog:write",
+                      "releases:write"},
     AUDITOR: {"audit:read", "evidence:write", "reports:read", "access:read"},
     EXECUTIVE: {"reports:read"},
     ACCESS_ADMIN: {"access:read", "access:write"},
+    PRODUCT_OWNER: {"releases:write"},
+    SECURITY_OFFICER: {"releases:write"},
+    OPERATIONS_LEAD: {"releases:write"},
 }
 # A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics;
 # which team is decided by apps/reports/permissions.py.

@@ -28,7 +28,7 @@ class PackRequestIn(serializers.Serializer):
     change = serializers.CharField(required=False, allow_blank=True, help_text="id or number (scope change)")
     service = serializers.CharField(required=False, allow_blank=True, help_text="slug (release, service_period)")
     version = serializers.CharField(required=False, allow_blank=True, help_text="version deployed (release)")
-    control = serializers.CharField(required=False, allow_blank=True, help_text="sox_change_management")
+    control = serializers.CharField(required=False, allow_blank=True, help_text="sox_change_management, hipaa_change_control or pci_dss_6_5_change_control")
     period_start = serializers.CharField(required=False, allow_blank=True, help_text="YYYY-MM-DD")
     period_end = serializers.CharField(required=False, allow_blank=True, help_text="YYYY-MM-DD, inclusive")
 

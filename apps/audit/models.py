@@ -55,6 +55,7 @@ class RecordClass(models.TextChoices):
     ACCESS_REVIEW = "access_review", "Access reviews"
     REPORT = "report", "Reports"
     EVIDENCE_DOCUMENT = "evidence_document", "Evidence documents"
+    ARTIFACT = "artifact", "Artifacts (builds)"
     AUDIT_EVENT = "audit_event", "Audit events"
 
 

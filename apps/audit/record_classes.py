@@ -103,6 +103,15 @@ def _evidence_last_in_effect():
     return Coalesce(Subquery(last[:1], output_field=models.DateTimeField()), F("created_at"))
 
 
+def _artifact_last_in_effect():
+    """An artifact is in effect while it is deployed: until its last deployment finished (or,
+    never deployed, from when it was registered)."""
+    deployment = django_apps.get_model("delivery", "Deployment")
+    last = (deployment.objects.filter(artifact_id=OuterRef("pk")).order_by()
+            .values("artifact_id").annotate(last=models.Max(Coalesce("finished_at", "started_at"))).values("last"))
+    return Coalesce(Subquery(last[:1], output_field=models.DateTimeField()), F("created_at"))
+
+
 def _report_hold_fields() -> dict[str, Any]:
     """A stored report names its scope by slug: a service report is held with its service (and
     its owner team), a team report with its team."""
@@ -162,6 +171,11 @@ SPECS: dict[str, ClassSpec] = {
         "delivery.Evidence", "last_in_effect", "created_at", "id", "filename",
         service_path="artifact__service", team_path="artifact__service__owner_team",
         annotations=(("last_in_effect", _evidence_last_in_effect),)),
+    # A build: purged only once nothing (deployments, evidence, gate decisions) still names it.
+    RecordClass.ARTIFACT: ClassSpec(
+        "delivery.Artifact", "last_in_effect", "created_at", "digest", "version",
+        service_path="service", team_path="service__owner_team",
+        annotations=(("last_in_effect", _artifact_last_in_effect),)),
     RecordClass.AUDIT_EVENT: ClassSpec(
         "audit.AuditEvent", "created_at", "created_at", "seq", "action", never_purged=AUDIT_EVENT_NEVER_PURGED),
 }

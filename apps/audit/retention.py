@@ -49,6 +49,11 @@ def _policies() -> dict[tuple[str, str], RetentionPolicy]:
     return {(p.record_class, p.compliance_scope): p for p in RetentionPolicy.objects.all()}
 
 
+def retention_policies() -> dict[tuple[str, str], RetentionPolicy]:
+    """Every policy by (record class, compliance scope): read once to decide many records."""
+    return _policies()
+
+
 def retention_rule(record_class: str, scopes: list[str] | None,
                    policies: dict[tuple[str, str], RetentionPolicy] | None = None) -> tuple[int, str, str]:
     """(years, counted_from, why) for a record of `record_class` on a service with `scopes`:

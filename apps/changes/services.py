@@ -48,6 +48,7 @@ from .state_machine import (
     STARTED_STATES,
     is_allowed,
 )
+from .transition_guards import guard_refusal
 
 _TIMESTAMP_ON_ENTRY = {
     ChangeState.IN_REVIEW: "submitted_at",
@@ -119,7 +120,7 @@ def transition_refusal(change: ChangeRequest, to_state: str) -> PortalError | No
                 return Conflict("An emergency change may start without a rollback plan, but cannot close without "
                                 f"one: record {' and '.join(missing)} first.", code="rollback_plan_required",
                                 fields=missing)
-    return None
+    return guard_refusal(change, to_state)
 
 
 def _void_live_approvals(change: ChangeRequest, *, actor: Any, reason: str) -> int:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.permissions import member_required
 from releaseportal.errors import PortalError
+from releaseportal.extensions import collect_sections
 
 from . import cab as cab_services
 from . import services, sod
@@ -271,4 +272,6 @@ def cab_meeting(request, pk: int):
         item.sod_refusal = conflict.message if conflict else ""
     return render(request, "changes/cab_meeting.html", {
         "meeting": meeting, "members": members, "agenda": agenda, "runner": runner,
-        "present": sum(1 for m in members if m.present), "user_model": get_user_model()})
+        "present": sum(1 for m in members if m.present), "user_model": get_user_model(),
+        # Sections from the apps above changes (releases: off-cadence changes on the agenda).
+        "sections": collect_sections("cab_sections", request, meeting, agenda)})

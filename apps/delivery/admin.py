@@ -5,6 +5,7 @@ from apps.audit.admin_base import PortalAdmin
 
 from .models import (
     Artifact,
+    ArtifactStandard,
     Deployment,
     DeploymentLock,
     EnvironmentPolicy,
@@ -91,7 +92,16 @@ class EnvironmentPolicyAdmin(PortalAdmin):
 
     admin_writes = ("add", "change", "delete")
     list_display = ("environment", "require_signature", "tests_must_pass", "provenance_required", "max_critical",
-                    "max_high", "promotion_max_age_days", "lock_timeout_minutes")
+                    "max_high", "promotion_max_age_days", "lock_timeout_minutes", "allowed_formats")
+
+
+@admin.register(ArtifactStandard)
+class ArtifactStandardAdmin(PortalAdmin):
+    """The organisation's allowed packaging formats, checked when an artifact is registered. One
+    row, never deleted: an empty list allows every format."""
+
+    admin_writes = ("add", "change")
+    list_display = ("name", "allowed_formats")
 
 
 @admin.register(VersionPolicy)

@@ -7,7 +7,7 @@ import json
 import django_filters
 from django.conf import settings
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -73,7 +73,11 @@ class ArtifactsApi(PortalListAPIView):
     filterset_class = ArtifactFilter
     queryset = selectors.artifacts_list().order_by("-created_at", "-id")
 
-    @extend_schema(request=ArtifactIn, responses={201: ArtifactOut, 200: ArtifactOut}, summary="Register an artifact")
+    @extend_schema(request=ArtifactIn, responses={
+        201: ArtifactOut, 200: ArtifactOut,
+        422: OpenApiResponse(description="format_not_allowed: the organisation's artifact standard does not allow "
+                                         "this packaging format (the error names the field `format`)")},
+        summary="Register an artifact")
     def post(self, request):
         data = ArtifactIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -167,7 +171,9 @@ class GateCheckApi(PortalAPIView):
         v = data.validated_data
         decision = services.gate_check(service=v["service"], environment=v["environment"], artifact_ref=v["artifact"],
                                        change_ref=v["change"], actor=request.user,
-                                       pipeline_run_id=v["pipeline_run_id"])
+                                       pipeline_run_id=v["pipeline_run_id"],
+                                       pipeline_template=v["pipeline_template"],
+                                       pipeline_template_version=v["pipeline_template_version"])
         return Response(GateDecisionOut(decision).data)
 
 
@@ -242,7 +248,8 @@ class DeploymentsApi(PortalListAPIView):
             service=service, environment=environment, artifact=artifact, version=v["version"], change=change,
             status=v["status"], kind=v["kind"], started_at=v["started_at"], finished_at=v["finished_at"],
             pipeline_run_id=v["pipeline_run_id"], pipeline_url=v["pipeline_url"], commits=v["commits"],
-            rollback_of=rollback_of, actor=request.user,
+            rollback_of=rollback_of, actor=request.user, pipeline_template=v["pipeline_template"],
+            pipeline_template_version=v["pipeline_template_version"],
         )
         return Response(DeploymentOut(deployment).data, status=status.HTTP_201_CREATED)
 

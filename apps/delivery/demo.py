@@ -60,7 +60,7 @@ def _policies(envs) -> None:
         "tests_must_pass": True, "max_critical": 0, "lock_timeout_minutes": 30})
     EnvironmentPolicy.objects.get_or_create(environment=envs["prod"], defaults={
         "tests_must_pass": True, "max_critical": 0, "max_high": 3, "license_deny": ["AGPL-3.0-only", "SSPL-1.0"],
-        "promotion_max_age_days": 14, "lock_timeout_minutes": 60})
+        "promotion_max_age_days": 14, "lock_timeout_minutes": 60, "allowed_formats": ["oci_image", "rpm"]})
 
 
 def _standard_changes(ctx, deployments: list[Deployment], decisions: list[GateDecision], bot) -> None:

@@ -38,7 +38,7 @@ REASON_CODES = [
     "deployer_not_authorized", "change_not_approved", "change_service_mismatch", "outside_maintenance_window",
     "freeze_active", "artifact_unknown", "artifact_unsigned", "signature_invalid", "tests_failed",
     "vulnerabilities_over_threshold", "license_violation", "provenance_missing", "not_promoted",
-    "deployment_in_progress",
+    "deployment_in_progress", "format_not_allowed",
 ]
 
 
@@ -196,7 +196,7 @@ def _check_promotion(verdict: Verdict, *, artifact, facts: Facts, policy) -> Non
 
 
 def evaluate(*, user, service, environment, artifact, artifact_ref: str, change, change_ref: str,
-             at: datetime) -> Verdict:
+             at: datetime, pipeline_template: str = "", pipeline_template_version: str = "") -> Verdict:
     verdict = Verdict()
     policy = policy_for(environment)
     facts = read_facts(service=service, environment=environment, at=at, policy=policy, artifact=artifact)
@@ -226,6 +226,10 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
             verdict.deny("signature_invalid", "The artifact's signature does not verify with any of the team's keys.")
         elif policy.require_signature and artifact.signature_status != SignatureStatus.VALID:
             verdict.deny("artifact_unsigned", f"{environment.slug} requires signed artifacts; this one is unsigned.")
+        if policy.allowed_formats and artifact.format not in policy.allowed_formats:
+            # Not overridable: an emergency does not make a package format the platform cannot run.
+            verdict.deny("format_not_allowed", f"{environment.slug} accepts {', '.join(policy.allowed_formats)} "
+                                               f"artifacts only; this one is {artifact.format}.")
         _check_evidence(verdict, facts.evidence, policy)
         _check_promotion(verdict, artifact=artifact, facts=facts, policy=policy)
     if facts.busy:
@@ -235,6 +239,7 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
         user=user, service=service, environment=environment, artifact=artifact, change=change, at=at,
         previous_environment_id=facts.previous_id, previous_environment_slug=facts.previous_slug,
         evidence=tuple(facts.evidence),
+        pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version,
     )))
     denials = [r for r in verdict.reasons if r["severity"] == DENY]
     if denials and change is not None and all(overridable(r["code"]) for r in denials):

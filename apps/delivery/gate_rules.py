@@ -47,6 +47,9 @@ class GateContext:
     # The artifact's evidence the gate already read: ({"kind", "summary"}, ...), newest first, logs
     # and other files left out. A rule reads a declaration here instead of querying again.
     evidence: tuple[dict, ...] = ()
+    # The pipeline template and version the run reported ("" when it named none).
+    pipeline_template: str = ""
+    pipeline_template_version: str = ""
 
 
 Reason = tuple[str, str, str]  # (code, severity, message)

@@ -72,6 +72,8 @@ class EnvironmentPolicy(models.Model):
     # Production: the artifact must have reached the previous environment within this many days.
     promotion_max_age_days = models.PositiveIntegerField(null=True, blank=True)
     lock_timeout_minutes = models.PositiveIntegerField(default=60)
+    # Packaging formats this environment accepts (Artifact.Format values); empty: every format.
+    allowed_formats = models.JSONField(default=list, blank=True, help_text='e.g. ["oci_image", "rpm"]; empty: any')
     history = governed_history()
 
     class Meta:
@@ -79,6 +81,36 @@ class EnvironmentPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Policy for {self.environment.slug}"
+
+    def clean(self) -> None:
+        check_formats(self.allowed_formats)
+
+
+def check_formats(value) -> None:
+    """A list of known packaging formats, or a ValidationError naming the unknown ones."""
+    from django.core.exceptions import ValidationError
+
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError({"allowed_formats": "A list of format names."})
+    unknown = sorted(set(value) - set(Artifact.Format.values))
+    if unknown:
+        raise ValidationError({"allowed_formats": f"Unknown formats: {', '.join(unknown)}."})
+
+
+class ArtifactStandard(models.Model):
+    """The organisation's packaging standard: the formats an artifact may be registered in at all.
+    One row (the portal serves one organisation); none, or an empty list, allows every format.
+    Environments narrow it further (EnvironmentPolicy.allowed_formats), enforced by the gate."""
+
+    name = models.CharField(max_length=100, default="Organisation", unique=True)
+    allowed_formats = models.JSONField(default=list, blank=True, help_text='e.g. ["oci_image", "rpm", "jar"]')
+    history = governed_history()
+
+    def __str__(self) -> str:
+        return f"Artifact standard: {', '.join(self.allowed_formats) or 'any format'}"
+
+    def clean(self) -> None:
+        check_formats(self.allowed_formats)
 
 
 class Artifact(models.Model):
@@ -102,6 +134,7 @@ class Artifact(models.Model):
     # Verified once, at upload, against the owning team's registered keys.
     signature_status = models.CharField(max_length=10, choices=SignatureStatus.choices, default=SignatureStatus.UNSIGNED)
     signing_key = models.ForeignKey("SigningKey", null=True, blank=True, on_delete=models.PROTECT, related_name="artifacts")
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bytes in the artifact repository, if known")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -146,6 +179,9 @@ class Deployment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     pipeline_run_id = models.CharField(max_length=100, blank=True)
     pipeline_url = models.URLField(max_length=500, blank=True)
+    # As the pipeline reported them; plain values (the templates live in the releases app above).
+    pipeline_template = models.CharField(max_length=60, blank=True, default="")
+    pipeline_template_version = models.CharField(max_length=40, blank=True, default="")
     rollback_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollbacks")
     # A production deployment that consumed no gate `allow` of its own: none for its service,
     # environment, artifact and change held the slot's lock unused (recorded all the same, flagged).
@@ -250,6 +286,9 @@ class GateDecision(models.Model):
     emergency_override = models.BooleanField(default=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     pipeline_run_id = models.CharField(max_length=100, blank=True)
+    # As the pipeline reported them; plain values (the templates live in the releases app above).
+    pipeline_template = models.CharField(max_length=60, blank=True, default="")
+    pipeline_template_version = models.CharField(max_length=40, blank=True, default="")
     duration_ms = models.FloatField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -39,6 +39,8 @@ class ArtifactIn(serializers.Serializer):
     format = serializers.ChoiceField(choices=Artifact.Format.choices)
     signature = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     pipeline_run_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    # Bytes in the artifact repository, when the pipeline knows it (the retention list sums it).
+    size = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
 
 
 class TeamSigningKeyOut(serializers.ModelSerializer):
@@ -68,7 +70,7 @@ class ArtifactOut(serializers.ModelSerializer):
     class Meta:
         model = Artifact
         fields = ["id", "service", "version", "digest", "git_sha", "pipeline_id", "build_id", "format",
-                  "signature_status", "signing_key", "created_at"]
+                  "signature_status", "signing_key", "size", "created_at"]
 
     def get_signing_key(self, obj) -> dict | None:
         key = obj.signing_key
@@ -104,6 +106,9 @@ class GateCheckIn(serializers.Serializer):
     artifact = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     change = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     pipeline_run_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    # The pipeline template (slug) and version the run was built from; checked by releases.templates.
+    pipeline_template = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    pipeline_template_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
 
 class ReasonOut(serializers.Serializer):
@@ -123,7 +128,8 @@ class GateDecisionOut(serializers.ModelSerializer):
     class Meta:
         model = GateDecision
         fields = ["gate_decision_id", "decision", "reasons", "emergency_override", "service", "environment",
-                  "artifact", "change", "pipeline_run_id", "duration_ms", "created_at"]
+                  "artifact", "change", "pipeline_run_id", "pipeline_template", "pipeline_template_version",
+                  "duration_ms", "created_at"]
 
     def get_change(self, obj) -> str | None:
         return obj.change.number if obj.change_id else (obj.change_ref or None)
@@ -208,6 +214,9 @@ class DeploymentIn(serializers.Serializer):
     pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     rollback_of = serializers.IntegerField(required=False, allow_null=True, default=None)
     commits = CommitsField(required=False, default=list)
+    # The pipeline template (slug) and version the run was built from, kept on the deployment.
+    pipeline_template = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    pipeline_template_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
         if not attrs["artifact"] and not attrs["version"]:

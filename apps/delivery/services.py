@@ -26,11 +26,12 @@ from apps.catalog.models import Environment, Service
 from apps.catalog.privileges import DEPLOYER, holds_privilege
 from apps.catalog.signals import privilege_exercised
 from apps.changes.models import ChangeRequest, ChangeState
-from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from . import cyclonedx, gate, junit, provenance, sarif, schema_manifest, signing, spdx, versioning
 from .models import (
     Artifact,
+    ArtifactStandard,
     Deployment,
     DeploymentLock,
     Evidence,
@@ -102,7 +103,7 @@ class Registered:
 
 def artifact_register(*, service: Service, version: str, digest: str, format: str, actor: Any, git_sha: str = "",
                       pipeline_id: str = "", build_id: str = "", signature: str = "",
-                      pipeline_run_id: str = "") -> Registered:
+                      pipeline_run_id: str = "", size: int | None = None) -> Registered:
     """Register a build. Same version + same digest again is a no-op; another digest is refused."""
     existing = Artifact.objects.filter(service=service, version=version).first()
     if existing is not None:
@@ -115,6 +116,10 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
     if clash is not None:
         raise Conflict(f"This digest is already registered for {service.slug} as version {clash.version}.",
                        code="artifact_digest_exists", fields={"digest": ["already registered as another version"]})
+    allowed = ArtifactStandard.objects.values_list("allowed_formats", flat=True).first()
+    if allowed and format not in allowed:
+        raise Unprocessable(f"The organisation's artifact standard allows {', '.join(allowed)} only, not {format}.",
+                            code="format_not_allowed", fields={"format": [f"allowed: {', '.join(allowed)}"]})
     policy = VersionPolicy.objects.filter(service=service).first()
     if policy is not None:
         versioning.check_version(policy.pattern, version=version, git_sha=git_sha, pipeline_id=pipeline_id,
@@ -129,7 +134,7 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
             artifact = _saved(Artifact(
                 service=service, version=version, digest=digest, git_sha=git_sha, pipeline_id=pipeline_id,
                 build_id=build_id, format=format, signature=signature, signature_status=status, signing_key=key,
-                created_by=_user_of(actor),
+                size=size, created_by=_user_of(actor),
             ), actor=actor)
             audit_event_record(action="delivery.artifact_registered", target=artifact, actor=actor, details={
                 "service": service.slug, "version": version, "digest": digest, "signature": status,
@@ -140,7 +145,7 @@ def artifact_register(*, service: Service, version: str, digest: str, format: st
         # A simultaneous registration won the race: answer as if we had come second.
         return artifact_register(service=service, version=version, digest=digest, format=format, actor=actor,
                                  git_sha=git_sha, pipeline_id=pipeline_id, build_id=build_id, signature=signature,
-                                 pipeline_run_id=pipeline_run_id)
+                                 pipeline_run_id=pipeline_run_id, size=size)
     return Registered(artifact, True)
 
 
@@ -206,7 +211,8 @@ def evidence_attach(*, artifact: Artifact, kind: str, data: bytes, actor: Any, f
 # --- gate -----------------------------------------------------------------------------------
 
 def gate_check(*, service: Service, environment: Environment, artifact_ref: str, change_ref: str, actor: Any,
-               pipeline_run_id: str = "") -> GateDecision:
+               pipeline_run_id: str = "", pipeline_template: str = "",
+               pipeline_template_version: str = "") -> GateDecision:
     """Evaluate every rule, record the decision, and on `allow` take the deployment lock."""
     from .selectors import artifact_by_digest, change_by_ref
 
@@ -216,7 +222,8 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
     artifact = artifact_by_digest(artifact_ref, service=service) if artifact_ref else None
     change = change_by_ref(change_ref) if change_ref else None
     verdict = gate.evaluate(user=user, service=service, environment=environment, artifact=artifact,
-                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now)
+                            artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now,
+                            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version)
     policy = gate.policy_for(environment)
     with transaction.atomic():
         decision = GateDecision.objects.create(
@@ -224,7 +231,8 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
             change=change, change_ref=str(change_ref or "")[:40],
             decision=GateDecision.Decision.ALLOW if verdict.allowed else GateDecision.Decision.DENY,
             reasons=verdict.reasons, emergency_override=verdict.override is not None, requested_by=user,
-            pipeline_run_id=pipeline_run_id, created_at=now,
+            pipeline_run_id=pipeline_run_id, pipeline_template=pipeline_template,
+            pipeline_template_version=pipeline_template_version, created_at=now,
             # Time to evaluate the rules; taking the lock and writing the audit event come after.
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
@@ -237,6 +245,7 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
         audit_event_record(action=f"delivery.gate_{decision.decision}", target=decision, actor=actor, details={
             "service": service.slug, "environment": environment.slug, "artifact": artifact_ref,
             "change": change.number if change else str(change_ref or ""), "pipeline_run_id": pipeline_run_id,
+            "pipeline_template": pipeline_template, "pipeline_template_version": pipeline_template_version,
             "reasons": decision.reason_codes,
         })
         if decision.decision == GateDecision.Decision.ALLOW:
@@ -388,7 +397,8 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                       change: ChangeRequest | None = None, started_at: datetime | None = None,
                       finished_at: datetime | None = None, pipeline_run_id: str = "", pipeline_url: str = "",
                       commits: Iterable[dict] = (), rollback_of: Deployment | None = None, external_id: str = "",
-                      check_privilege: bool = True) -> Deployment:
+                      check_privilege: bool = True, pipeline_template: str = "",
+                      pipeline_template_version: str = "") -> Deployment:
     """Record a deployment the way it happened. It consumes the gate allow that holds its slot's
     lock if that allow was given for this artifact and this change and no other deployment has
     used it (one allow, one deployment). Production without one is recorded all the same, flagged
@@ -433,6 +443,7 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
             service=service, environment=environment, artifact=artifact, version=version, change=change,
             status=status, kind=kind, started_at=started_at, finished_at=finished_at if finished else None,
             pipeline_run_id=pipeline_run_id, pipeline_url=pipeline_url, rollback_of=rollback_of,
+            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version,
             is_unauthorized=environment.is_production and allow is None, gate_decision=allow,
             external_id=external_id, created_by=user,
         )
@@ -462,7 +473,8 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
             "service": service.slug, "environment": environment.slug, "version": version, "status": status,
             "change": change.number if change else "", "pipeline_run_id": pipeline_run_id,
             "gate_decision": allow.pk if allow else None, "unauthorized": unauthorized, "commits": len(commit_rows),
-            "external_id": external_id,
+            "external_id": external_id, "pipeline_template": pipeline_template,
+            "pipeline_template_version": pipeline_template_version,
         })
         _exercised(user=user if resolved.kind in ("user", "service_account") else None, service=service,
                    environment=environment, at=started_at)

@@ -13,6 +13,7 @@ import pandas as pd
 from apps.access_reviews.models import ReviewCampaign, ReviewItem
 from apps.change_types.models import ApprovalStage
 from apps.changes.models import ChangeRequest, EmergencyOverride, OpenStage
+from apps.releases.retros import retro_month_figures
 
 from .dora import Prepared
 from .loading import fetch_frame
@@ -29,6 +30,8 @@ class Governance:
     by_team: list[dict] = field(default_factory=list)
     approval_by_type: list[dict] = field(default_factory=list)
     campaigns: list[dict] = field(default_factory=list)
+    # Retrospective actions opened / shipped / overdue and recurring incident patterns (apps.releases.retros).
+    retros: dict = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -53,6 +56,8 @@ def compute_governance(prep: Prepared, month: Month, *, service_ids: list[int] |
     deps = prep.deployments
     gov.figures["unauthorized_deployments"] = int((deps["is_unauthorized"] & (deps["month"] == month.label)).sum())
     _access_reviews(gov, start, end, prep)
+    gov.retros = retro_month_figures(start=start.to_pydatetime(), end=end.to_pydatetime(),
+                                     as_of=pd.Timestamp(as_of).to_pydatetime(), service_ids=service_ids)
     return gov
 
 

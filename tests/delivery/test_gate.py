@@ -366,8 +366,9 @@ def test_a_gate_check_costs_a_fixed_number_of_queries(check, good_artifact, make
     # Rules of the apps above delivery (gate_rules.py), each in its own savepoint inside the
     # test's transaction (SAVEPOINT and RELEASE: 2 statements) plus its queries:
     # environments.migrations 2 (its query runs only when migrations are declared),
-    # environments.config 5 (3 queries), validation.canary 3 (one query).
-    rules = 2 + 5 + 3
+    # environments.config 5 (3 queries), validation.canary 3, releases.dependencies 3 and
+    # releases.templates 3 (one query each).
+    rules = 2 + 5 + 3 + 3 + 3
     assert len(ctx.captured_queries) <= 23 + rules + chain_lock
     facts = [q for q in ctx.captured_queries if "delivery_evidence" in q["sql"] or "delivery_deployment " in q["sql"]]
     assert len(facts) == 1, "the slot, promotion and evidence are read in one statement"

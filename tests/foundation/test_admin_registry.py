@@ -33,6 +33,7 @@ WRITABLE_IN_THE_ADMIN = {
     "accounts.User": ("add", "change"),
     "catalog.Environment": ("add", "change", "delete"),
     "catalog.Service": ("add", "change", "delete"),
+    "delivery.ArtifactStandard": ("add", "change"),
     "delivery.EnvironmentPolicy": ("add", "change", "delete"),
     "delivery.VersionPolicy": ("add", "change", "delete"),
     "delivery.WebhookIntegration": ("add", "change", "delete"),

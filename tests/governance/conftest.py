@@ -252,6 +252,58 @@ def _validation(w: World) -> None:
                                                     new_fingerprints=1)
     LogFingerprint.objects.create(review=w.log_review, service=w.service, fingerprint="npe-checkout", count=3,
                                   first_seen=w.prod_deployment.started_at, is_new=True)
+def _templates(w: World) -> None:
+    from apps.releases import templates_services as templates
+
+    root = w.people["superuser"]
+    w.objects.template = templates.template_create(slug="standard", name="Standard pipeline", actor=root)
+    # The emergency change holds an active override: approved on its record, so it governs versions.
+    w.objects.template_v1 = templates.template_version_approve(version=templates.template_version_propose(
+        template=w.template, version="1.0", change=w.emergency, actor=root), actor=root)
+    w.objects.template_v2 = templates.template_version_propose(template=w.template, version="2.0",
+                                                               change=w.emergency, actor=root)
+
+
+def _releases(w: World) -> None:
+    from apps.releases import services as releases
+
+    rm = w.people["release_manager"]
+    w.objects.train = releases.train_create(actor=rm, slug="core", name="Core", cadence="continuous",
+                                            reason="stability", signoff_roles=["product"],
+                                            services=[w.service, w.other_service, w.bare_service])
+    w.objects.release = releases.release_create(actor=rm, name="Open release", train=w.train,
+                                                planned_start=w.now + timedelta(days=2),
+                                                scope_lock_at=w.now + timedelta(days=1),
+                                                services=[w.service, w.bare_service])
+    locked = releases.release_create(actor=rm, name="Locked release", train=w.train,
+                                     planned_start=w.now + timedelta(days=2), scope_lock_at=w.now + timedelta(days=1),
+                                     services=[w.service])
+    w.objects.locked_release = releases.release_transition(release=locked, to_state="scope_locked", actor=rm)
+    w.objects.scope_exception = releases.scope_exception_request(release=w.locked_release, change=w.in_review,
+                                                                 reason="late fix", actor=rm)
+    # A SOX checkpoint that asks for nothing (always met: it holds no move of the other suites).
+    from apps.releases.checkpoints import compliance_scope_define
+
+    scope = compliance_scope_define(key="sox", name="SOX", retention_days=2555, waiver_role="security_officer",
+                                    checkpoints=[{"name": "Recorded"}], actor=rm)
+    w.objects.checkpoint = scope.checkpoints.get()
+
+
+def _retros(w: World) -> None:
+    from apps.releases import retros
+    from apps.releases import services as releases
+    from apps.releases.models import Release
+
+    rm = w.people["release_manager"]
+    shipped = releases.release_create(actor=rm, name="Shipped release", train=w.train,
+                                      planned_start=w.now - timedelta(days=2), scope_lock_at=w.now - timedelta(days=3),
+                                      services=[w.service])
+    Release.objects.filter(pk=shipped.pk).update(state="released", released_at=w.now - timedelta(days=1))
+    shipped.refresh_from_db()
+    w.objects.retro = retros.retrospective_open(kind="release", release=shipped, actor=rm)
+    w.objects.retro_action = retros.retro_action_add(
+        retrospective=w.retro, title="Gate on dependencies", type="new_check", owner=rm,
+        due_date=(w.now + timedelta(days=30)).date(), link_kind="gate_rule", link_ref="releases.dependencies", actor=rm)
 
 
 def build_world() -> World:
@@ -266,6 +318,9 @@ def build_world() -> World:
     _incidents(w)
     _access(w)
     _audit(w)
+    _templates(w)
+    _releases(w)
+    _retros(w)
     return w
 
 

@@ -42,6 +42,7 @@ RM_LIFECYCLE = {
 }
 # Who may open and update incidents on payments-api (incidents/permissions.py).
 INCIDENT_WRITERS = frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab", "other_member"})
+RELEASE_PLANNERS = frozenset({"release_manager", "rm_cab"})
 DELIVERY_WRITERS = frozenset({"release_manager", "rm_cab", "pipeline", "pipeline_other"})
 
 
@@ -317,6 +318,126 @@ ROUTES: dict[str, Any] = {
                         "change": w.draft.number},
         watch=lambda w: _models("delivery.GateDecision", "delivery.DeploymentLock"))],
     "api-gate-decisions": ReadOnly("list"),
+    # --- releases: trains and releases (releases/api.py, views.py) ---------------------------------
+    "releases:list": [Write(
+        allowed=RELEASE_PLANNERS, watch=lambda w: _models("releases.Release"),
+        data=lambda w: {"name": "New", "train": "core", "services": ["ledger"], "scope_lock_at": _later(w, 5),
+                        "planned_start": _later(w, 6)})],
+    "releases:detail": ReadOnly(),
+    "releases:progress": ReadOnly(),
+    "releases:trains": ReadOnly(),
+    "releases:train": ReadOnly(),
+    "releases:add_change": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"change": w.draft.number},
+        watch=lambda w: _models("releases.ReleaseChange"))],
+    "releases:move": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"to_state": "cancelled"},
+        watch=lambda w: [w.release])],
+    "releases:exception_request": [Write(
+        allowed=MEMBERS, kwargs=lambda w: {"pk": w.locked_release.pk}, data=lambda w: {"change": w.draft.number,
+                                                                                        "reason": "late"},
+        watch=lambda w: _models("releases.ScopeException"))],
+    # Only holders of the train's sign-off role (none among the personas) sign; never the asker.
+    "releases:exception_sign": [Write(
+        allowed=frozenset(), control="superuser",
+        kwargs=lambda w: {"pk": w.locked_release.pk, "exception_id": w.scope_exception.pk},
+        data=lambda w: {"role": "product"}, watch=lambda w: _models("releases.ScopeSignoff"))],
+    "releases:justify": [Write(
+        allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"justification": "regulator deadline"},
+        watch=lambda w: _models("releases.OffCadenceJustification"))],
+    "api-release-trains": [Write(
+        allowed=RELEASE_PLANNERS, watch=lambda w: _models("releases.ReleaseTrain"),
+        data=lambda w: {"slug": "new", "name": "New", "cadence": "weekly", "reason": "stability",
+                        "signoff_roles": ["product"]})],
+    "api-releases": [Write(
+        allowed=RELEASE_PLANNERS, watch=lambda w: _models("releases.Release"),
+        data=lambda w: {"name": "New", "train": "core", "services": ["ledger"],
+                        "scope_lock_at": (w.now + timedelta(days=5)).isoformat(),
+                        "planned_start": (w.now + timedelta(days=6)).isoformat()})],
+    "api-release": ReadOnly("detail"),
+    "api-release-changes": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"change": w.draft.pk},
+        watch=lambda w: _models("releases.ReleaseChange"))],
+    "api-release-transition": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"to_state": "cancelled"},
+        watch=lambda w: [w.release])],
+    # Any person whose token may write changes asks; pipelines may not.
+    "api-release-exceptions": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "cab_member", "release_manager", "rm_cab",
+                           "other_member"}),
+        kwargs=lambda w: {"pk": w.locked_release.pk}, data=lambda w: {"change": w.draft.pk, "reason": "late"},
+        watch=lambda w: _models("releases.ScopeException"))],
+    "api-release-exception-signoffs": [Write(
+        allowed=frozenset(), control="superuser",
+        kwargs=lambda w: {"pk": w.locked_release.pk, "exception_id": w.scope_exception.pk},
+        data=lambda w: {"role": "product"}, watch=lambda w: _models("releases.ScopeSignoff"))],
+    # The service's team (with catalog:write) and release managers.
+    "api-service-dependencies": [Write(
+        method="PUT", allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"service": w.service.slug},
+        data=lambda w: {"depends_on": ["ledger"]}, watch=lambda w: _models("releases.ServiceDependency"))],
+    "api-change-off-cadence-justification": [Write(
+        method="PUT", allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"justification": "regulator deadline"},
+        watch=lambda w: _models("releases.OffCadenceJustification"))],
+    "api-compliance-scopes": ReadOnly("list"),
+    "api-compliance-scope": [Write(
+        method="PUT", allowed=RELEASE_PLANNERS, kwargs=lambda w: {"key": "pci"},
+        data=lambda w: {"name": "PCI DSS", "retention_days": 400, "waiver_role": "security_officer",
+                        "checkpoints": [{"name": "Scanned", "required_evidence_kinds": ["sarif"]}]},
+        watch=lambda w: _models("releases.ComplianceScope", "releases.ComplianceCheckpoint"))],
+    # Only the scope's waiver role (security_officer: none among the personas) waives.
+    "api-change-checkpoint-waivers": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"checkpoint": w.checkpoint.pk, "reason": "lab report"},
+        watch=lambda w: _models("releases.CheckpointWaiver"))],
+    "releases:waive": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"ref": w.draft.number,
+                                                                    "checkpoint_id": w.checkpoint.pk},
+        data=lambda w: {"reason": "lab report"}, watch=lambda w: _models("releases.CheckpointWaiver"))],
+    # --- releases: pipeline templates (templates_api.py) -------------------------------------------
+    "releases:templates": ReadOnly(),
+    "api-artifact-retention": ReadOnly("the keep/purge list"),
+    # --- releases: retrospectives and user issues (retros_api.py, retros_views.py) ---------------
+    "releases:retros": ReadOnly(),
+    "releases:issue_new": [Write(
+        allowed=MEMBERS, kwargs=lambda w: {"pk": w.release.pk},
+        data=lambda w: {"title": "Checkout slow", "channel": "support", "impact": "low"},
+        watch=lambda w: _models("releases.UserIssue"))],
+    "api-retrospectives": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}),
+        data=lambda w: {"kind": "rollback", "deployment": w.rollback_deployment.pk},
+        watch=lambda w: _models("releases.Retrospective"))],
+    "api-retro-actions": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"pk": w.retro.pk},
+        data=lambda w: {"title": "Add a canary", "type": "new_check", "owner": "remy", "due_date": "2026-12-01",
+                        "link_kind": "gate_rule", "link_ref": "releases.templates"},
+        watch=lambda w: _models("releases.RetroAction"))],
+    "api-retro-action-close": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"pk": w.retro_action.pk},
+        watch=lambda w: [w.retro_action])],
+    "api-release-issues": [Write(
+        allowed=frozenset({"requester", "implementer", "release_manager", "rm_cab", "other_member", "pipeline",
+                           "pipeline_other"}),
+        kwargs=lambda w: {"pk": w.release.pk}, data=lambda w: {"title": "Checkout slow", "channel": "support"},
+        watch=lambda w: _models("releases.UserIssue"))],
+    "api-pipeline-templates": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), data=lambda w: {"slug": "new-tpl", "name": "New"},
+        watch=lambda w: _models("releases.PipelineTemplate"))],
+    "api-pipeline-template-versions": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"slug": "standard"},
+        data=lambda w: {"version": "3.0", "required_stages": ["build"]},
+        watch=lambda w: _models("releases.PipelineTemplateVersion"))],
+    "api-pipeline-template-version-approve": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"slug": "standard", "version": "2.0"},
+        watch=lambda w: [w.template_v2])],
+    "api-pipeline-template-version-deprecate": [Write(
+        allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"slug": "standard", "version": "1.0"},
+        watch=lambda w: [w.template_v1])],
+    "api-service-pipeline-template": [Write(
+        method="PUT", allowed=frozenset({"release_manager", "rm_cab", "pipeline"}),
+        kwargs=lambda w: {"service": w.service.slug}, data=lambda w: {"template": "standard", "version": "1.0"},
+        watch=lambda w: _models("releases.TemplateAdoption"))],
     "api-deployments": [Write(
         allowed=frozenset({"pipeline"}),
         data=lambda w: {"service": "payments-api", "environment": "prod", "artifact": w.artifact.digest,

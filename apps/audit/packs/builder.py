@@ -42,7 +42,7 @@ from ..signing import current_key
 from . import sources
 from .control import EXCEPTION_LABELS, classify
 from .prefetch import prefetched
-from .scope import CONTROLS, changes_in_scope, deployments_in_scope, period_bounds, title_for
+from .scope import CONTROLS, changes_in_scope, control_items, deployments_in_scope, period_bounds, title_for
 from .summary import render_summary_pdf
 from .writer import CsvSpool, PackWriter, dumps_manifest
 
@@ -171,6 +171,7 @@ class PackBuilder:
             exceptions=self.summary_exceptions, exception_labels=EXCEPTION_LABELS,
             more_exceptions=max(0, counts["exceptions"] - len(self.summary_exceptions)),
             control=CONTROLS.get(self.params.get("control", "")), key_id=self.key.key_id,
+            control_items=control_items(self.params.get("control", ""), self.exception_counts),
             development_key=self.key.is_development))
         change_rows = CsvSpool(CHANGE_HEADER)
         counts["changes"] = self._write_changes(writer, changes, change_rows, progress)
@@ -213,7 +214,7 @@ class PackBuilder:
                                      "portal's SECRET_KEY because no EVIDENCE_SIGNING_KEY is configured. "
                                      "It is not evidence.")
             signing["warning"] = parameters["WARNING"]
-        return {
+        manifest = {
             "format": FORMAT,
             "title": title_for(self.params),
             "parameters": parameters,
@@ -226,6 +227,10 @@ class PackBuilder:
             "reproducibility": "Every listed file depends only on the parameters and the data; the generation "
                                "record lives only in this manifest.",
         }
+        if self.params.get("control"):
+            manifest["control"] = {"key": self.params["control"], "title": CONTROLS[self.params["control"]],
+                                   "controls": control_items(self.params["control"], self.exception_counts)}
+        return manifest
 
     # --- deployments: reconciliation listings ------------------------------------------
     def _reconcile(self, deployments, progress: _Progress) -> tuple[CsvSpool, CsvSpool, dict[str, Any]]:

@@ -4,6 +4,7 @@ requests in scope as querysets (never lists)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -14,9 +15,86 @@ from releaseportal.errors import InvalidInput, NotFound
 
 from ..models import EvidencePack
 
-CONTROLS = {
-    "sox_change_management": "SOX change management: every production deployment reconciled to its approved change",
-}
+
+@dataclass(frozen=True)
+class ControlItem:
+    """One named control of a framework, and the reconciliation exceptions (control.py) that
+    are findings against it. An item with no exception codes is evidenced by the pack's files."""
+
+    id: str
+    name: str
+    evidenced_by: str
+    exceptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ControlPack:
+    key: str
+    title: str
+    # Only production deployments of services in this compliance scope (None: every production deployment).
+    compliance_scope: str | None
+    items: tuple[ControlItem, ...]
+
+
+_AUTHORISED = ("no_change", "change_not_approved", "approved_after_deployment", "change_for_other_service")
+_GATE = "gate_decisions.json per change; deployments flagged unauthorized in listings/deployments.csv"
+_CHAIN = "audit/chain.jsonl and audit/checkpoint.json; audit_events.jsonl per change"
+
+# Every pack is built from the same records (deployments, changes, approvals, overrides, gate
+# decisions, evidence documents, the audit chain); the frameworks differ in population and in
+# which control each finding is held against.
+CONTROL_PACKS = {pack.key: pack for pack in (
+    ControlPack("sox_change_management",
+                "SOX change management: every production deployment reconciled to its approved change", None, (
+                    ControlItem("ITGC-CM-1", "Changes are authorised and approved before production",
+                                "listings/exceptions.csv; approvals.json per change", _AUTHORISED),
+                    ControlItem("ITGC-CM-2", "Segregation of duties: no self-approval",
+                                "approvals.json per change", ("self_approved",)),
+                    ControlItem("ITGC-CM-3", "Emergency changes are approved retrospectively",
+                                "emergency_overrides.json per change", ("emergency_without_retrospective_approval",)),
+                    ControlItem("ITGC-CM-4", "Only gate-approved deployments reach production", _GATE,
+                                ("deployed_without_gate_approval",)),
+                    ControlItem("ITGC-CM-5", "The change record is complete and tamper-evident", _CHAIN),
+                )),
+    ControlPack("hipaa_change_control",
+                "HIPAA change control: production changes to ePHI systems evaluated, authorised and audited",
+                "hipaa", (
+                    ControlItem("164.308(a)(8)", "Evaluation: changes evaluated and approved before production",
+                                "listings/exceptions.csv; approvals.json per change", _AUTHORISED),
+                    ControlItem("164.308(a)(3)(ii)(A)", "Authorization and supervision: no self-approval",
+                                "approvals.json per change", ("self_approved",)),
+                    ControlItem("164.308(a)(6)(ii)", "Security incident response: emergency changes reviewed after",
+                                "emergency_overrides.json per change", ("emergency_without_retrospective_approval",)),
+                    ControlItem("164.308(a)(1)(ii)(D)", "Information system activity review: every deployment "
+                                "went through the gate", _GATE, ("deployed_without_gate_approval",)),
+                    ControlItem("164.312(b)", "Audit controls: activity recorded and examinable", _CHAIN),
+                    ControlItem("164.312(c)(1)", "Integrity: deployed artifacts identified by digest with their "
+                                "evidence", "evidence_documents.json per change; artifact digests in the listings"),
+                )),
+    ControlPack("pci_dss_6_5_change_control",
+                "PCI DSS 6.5 change control: changes to cardholder-data systems managed by documented procedure",
+                "pci", (
+                    ControlItem("6.5.1", "Changes follow the change procedure: reason, approval by authorised "
+                                "parties, documented before production", "listings/exceptions.csv; change.json and "
+                                "approvals.json per change", (*_AUTHORISED, "emergency_without_retrospective_approval")),
+                    ControlItem("6.5.2", "On completion, PCI DSS requirements confirmed (the gate's checks passed)",
+                                _GATE, ("deployed_without_gate_approval",)),
+                    ControlItem("6.5.4", "Separation of roles: the requester or implementer does not approve",
+                                "approvals.json per change", ("self_approved",)),
+                    ControlItem("10.2", "Audit logs of the changes are complete and protected", _CHAIN),
+                )),
+)}
+CONTROLS = {key: pack.title for key, pack in CONTROL_PACKS.items()}
+
+
+def control_items(control: str, exception_counts: dict[str, int]) -> list[dict[str, Any]]:
+    """The pack's named controls with the findings held against each."""
+    pack = CONTROL_PACKS.get(control)
+    if pack is None:
+        return []
+    return [{"id": item.id, "name": item.name, "evidenced_by": item.evidenced_by,
+             "exception_codes": list(item.exceptions),
+             "findings": sum(exception_counts.get(code, 0) for code in item.exceptions)} for item in pack.items]
 MAX_PERIOD_DAYS = 400
 
 
@@ -127,7 +205,16 @@ def deployments_in_scope(params: dict[str, Any]) -> QuerySet:
     qs = qs.filter(at__gte=start, at__lt=end)
     if scope == "service_period":
         return qs.filter(service__slug=params["service"])
-    return qs.filter(environment__is_production=True)
+    qs = qs.filter(environment__is_production=True)
+    pack = CONTROL_PACKS.get(params.get("control", ""))
+    if pack is not None and pack.compliance_scope:
+        from apps.catalog.models import Service
+
+        # Compliance scopes are a JSON list: matched here, portably (the catalog is small).
+        in_scope = [pk for pk, scopes in Service.objects.values_list("pk", "compliance_scopes")
+                    if pack.compliance_scope in (scopes or [])]
+        qs = qs.filter(service_id__in=in_scope)
+    return qs
 
 
 def changes_in_scope(params: dict[str, Any], deployments: QuerySet) -> QuerySet:

@@ -1,0 +1,39 @@
+"""Sections on the change page: its compliance checkpoints (met, waived or open, with a waiver form
+for the scope's waiver role), and its release train and cadence (off-cadence and its
+justification) with the release it belongs to. A fixed number of queries."""
+
+from __future__ import annotations
+
+from . import cadence as cadence_rules
+from .checkpoints import OPEN, status_for_changes, waiver_refusal
+from .models import OffCadenceJustification, ReleaseChange, TrainService
+from .permissions import can_justify_off_cadence
+
+
+def sections(request, change) -> list[dict]:
+    return _checkpoints(request, change) + _train(request, change)
+
+
+def _checkpoints(request, change) -> list[dict]:
+    rows = status_for_changes([change])[change.pk]
+    if not rows:
+        return []
+    for row in rows:
+        row.can_waive = row.status == OPEN and waiver_refusal(row.checkpoint, change, request.user) is None
+    return [{"title": "Compliance checkpoints", "template": "releases/sections/change_checkpoints.html", "order": 14,
+             "data": {"rows": rows}}]
+
+
+def _train(request, change) -> list[dict]:
+    link = TrainService.objects.filter(service_id=change.service_id).select_related("train").first()
+    if link is None:
+        return []
+    train = link.train
+    off = change.environment.is_production and not cadence_rules.is_on_cadence(train, change.planned_start)
+    justification = (OffCadenceJustification.objects.filter(change_id=change.pk).select_related("recorded_by").first()
+                     if off else None)
+    release_link = ReleaseChange.objects.filter(change_id=change.pk).select_related("release").first()
+    return [{"title": "Release train", "template": "releases/sections/change_train.html", "order": 15, "data": {
+        "train": train, "off_cadence": off, "justification": justification, "release_link": release_link,
+        "can_justify": off and can_justify_off_cadence(request.user, change),
+        "windows": cadence_rules.next_windows(train, change.planned_start, 2) if off and change.planned_start else []}}]

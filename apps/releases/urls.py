@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import retros_views, templates_views, views
+
+urlpatterns = [
+    path("releases/templates/", templates_views.template_registry, name="templates"),
+    path("releases/retrospectives/", retros_views.retro_list, name="retros"),
+    path("releases/<int:pk>/issues/new/", retros_views.user_issue_new, name="issue_new"),
+    # trains and releases (trains)
+    path("releases/", views.release_list, name="list"),
+    path("releases/<int:pk>/", views.release_detail, name="detail"),
+    path("releases/<int:pk>/progress/", views.release_progress, name="progress"),
+    path("releases/<int:pk>/changes/", views.release_add_change, name="add_change"),
+    path("releases/<int:pk>/move/", views.release_move, name="move"),
+    path("releases/<int:pk>/exceptions/", views.exception_request, name="exception_request"),
+    path("releases/<int:pk>/exceptions/<int:exception_id>/sign/", views.exception_sign, name="exception_sign"),
+    path("releases/trains/", views.train_list, name="trains"),
+    path("releases/trains/<slug:slug>/", views.train_detail, name="train"),
+    path("changes/<str:ref>/off-cadence/", views.off_cadence_justify, name="justify"),
+    path("changes/<str:ref>/checkpoints/<int:checkpoint_id>/waive/", views.checkpoint_waive, name="waive"),
+]
