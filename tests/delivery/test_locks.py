@@ -26,4 +26,5 @@ def test_twenty_simultaneous_checks_yield_exactly_one_allow(make_artifact, promo
     assert DeploymentLock.objects.count() == 1
     denied = GateDecision.objects.filter(decision="deny")
     assert denied.count() == 19
-    assert all(d.reason_codes == ["deployment_in_progress"] for d in denied)
+    assert all([r["code"] for r in d.reasons if r["severity"] == "deny"] == ["deployment_in_progress"]
+               for d in denied)

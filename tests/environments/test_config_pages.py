@@ -312,4 +312,5 @@ def test_the_sections_and_panel_cost_a_fixed_number_of_queries(rf, requester, en
             environment_sections.sections(request, environments["staging"])
             dashboard.panels(request)
         counts.append(len(captured))
-    assert counts[0] == counts[1] and counts[1] <= 12, counts
+    # The dashboard also carries the unauthorised provisioning panel (2 queries) beside drift.
+    assert counts[0] == counts[1] and counts[1] <= 14, counts
