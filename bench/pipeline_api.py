@@ -135,11 +135,11 @@ def fill(services, envs, bot) -> None:
         cur.execute("""
             INSERT INTO delivery_deployment (service_id, environment_id, artifact_id, version, status, kind,
                 started_at, finished_at, pipeline_run_id, pipeline_url, is_unauthorized, created_by_id, created_at,
-                external_id)
+                external_id, pipeline_template, pipeline_template_version)
             SELECT a.service_id, (%(envs)s::bigint[])[1 + (g %% 3)], a.id, a.version,
                    CASE WHEN g %% 17 = 0 THEN 'failed' ELSE 'succeeded' END, 'normal',
                    now() - (g || ' seconds')::interval * 30, now() - (g || ' seconds')::interval * 30 + interval '5 minutes',
-                   g::text, '', false, %(bot)s, now(), ''
+                   g::text, '', false, %(bot)s, now(), '', '', ''
             FROM generate_series(1, %(d)s) g
             JOIN delivery_artifact a ON a.id = (SELECT min(id) FROM delivery_artifact WHERE service_id = ANY(%(ids)s))
                                                + (g %% %(a)s)""",
@@ -200,8 +200,9 @@ def bench_gate(services, envs, token) -> None:
                         "status IN ('started','in_progress') AND started_at > now() - interval '1 hour' LIMIT 1",
                         [svc.pk, envs["prod"].pk])
             cur.execute("INSERT INTO delivery_gatedecision (service_id, environment_id, artifact_id, artifact_ref, "
-                        "change_ref, decision, reasons, emergency_override, pipeline_run_id, duration_ms, created_at) "
-                        "VALUES (%s,%s,%s,%s,'','deny','[]',false,'raw',0,now())",
+                        "change_ref, decision, reasons, emergency_override, pipeline_run_id, duration_ms, created_at, "
+                        "pipeline_template, pipeline_template_version) "
+                        "VALUES (%s,%s,%s,%s,'','deny','[]',false,'raw',0,now(),'','')",
                         [svc.pk, envs["prod"].pk, artifact.pk, artifact.digest])
             raw.append((time.perf_counter() - t) * 1000)
     say(f"    raw SQL baseline (same queries + insert): p50 {percentile(raw, 50):.2f} ms, p95 {percentile(raw, 95):.2f} ms;"
@@ -355,7 +356,8 @@ def bench_deployments(services, envs, token, bot) -> None:
             cur.execute("BEGIN")
             cur.execute("INSERT INTO delivery_deployment (service_id, environment_id, version, status, kind, started_at,"
                         " finished_at, pipeline_run_id, pipeline_url, is_unauthorized, created_by_id, created_at,"
-                        " external_id) VALUES (%s,%s,%s,'succeeded','normal',now(),now(),%s,'',false,%s,now(),'')"
+                        " external_id, pipeline_template, pipeline_template_version)"
+                        " VALUES (%s,%s,%s,'succeeded','normal',now(),now(),%s,'',false,%s,now(),'','','')"
                         " RETURNING id", [svc_ids[i % 20], envs["dev"].pk, f"raw-{i}", f"r{i}", bot.pk])
             dep_id = cur.fetchone()[0]
             cur.executemany("INSERT INTO delivery_deploymentcommit (deployment_id, sha, authored_at, message) "
