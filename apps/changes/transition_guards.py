@@ -4,7 +4,7 @@ compliance checkpoints), without changes importing them.
 An app registers a guard in its `AppConfig.ready()` with `register_transition_guard`; the guards
 the portal must have are named in `settings.CHANGE_TRANSITION_GUARDS`. One that is named but not
 registered is a system check error (`changes.E002`) and refuses every move it would have judged
-(`transition_guard_missing`): fail closed. `apps.changes.services.transition_refusal` consults
+(`transition_guard_missing`); a guard that raises refuses (`transition_guard_error`): fail closed. `apps.changes.services.transition_refusal` consults
 them after its own rules, so every path into a state (pages, API, deployments) is guarded.
 
 A guard is `check(change, to_state) -> PortalError | None`, called only for the target states it
@@ -12,13 +12,17 @@ declares."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import checks
+from django.db import connection, transaction
 
 from releaseportal.errors import Conflict, PortalError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,17 @@ def guard_refusal(change, to_state: str) -> PortalError | None:
     for name in sorted(_GUARDS):
         guard = _GUARDS[name]
         if to_state in guard.to_states:
-            refusal = guard.check(change, to_state)
+            try:
+                if connection.in_atomic_block:
+                    # A database error inside a guard must not poison the caller's transaction.
+                    with transaction.atomic():
+                        refusal = guard.check(change, to_state)
+                else:
+                    refusal = guard.check(change, to_state)
+            except Exception:
+                log.exception("transition guard %s failed", name)
+                return Conflict(f"The transition guard {name} could not be evaluated.", code="transition_guard_error",
+                                fields={"state": [f"{name} failed."]})
             if refusal is not None:
                 return refusal
     return None

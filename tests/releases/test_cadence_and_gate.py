@@ -117,6 +117,23 @@ def test_a_missing_guard_refuses_and_fails_the_system_check(make_change, request
     assert change_services.transition_refusal(change, "scheduled") is None
 
 
+def test_a_guard_that_raises_refuses_the_move(make_change, requester):
+    change = make_change(state="approved", env="prod")
+    guard = transition_guards.unregister_transition_guard("releases.cadence")
+
+    def broken(change, to_state):
+        raise RuntimeError("boom")
+
+    transition_guards.register_transition_guard(transition_guards.TransitionGuard(
+        name="releases.cadence", to_states=guard.to_states, check=broken))
+    try:
+        refusal = change_services.transition_refusal(change, "scheduled")
+        assert refusal is not None and refusal.code == "transition_guard_error"
+    finally:
+        transition_guards.register_transition_guard(guard)
+    assert change_services.transition_refusal(change, "scheduled") is None
+
+
 # --- the gate rule ------------------------------------------------------------------------------
 
 
