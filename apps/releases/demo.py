@@ -18,6 +18,7 @@ from releaseportal.errors import PortalError
 from . import services
 from .checkpoints import checkpoint_waive, compliance_scope_define, status_for_changes, waiver_refusal
 from .demo_retros import seed_retros
+from .demo_templates import seed_templates
 from .models import ComplianceScope, Release, ReleaseChange, ReleaseState, ReleaseTrain, ScopeException
 
 # Who holds the sign-off roles, in the order they are asked to sign (the first one not tied to the change).
@@ -83,6 +84,7 @@ def seed(ctx) -> None:
             services.dependencies_set(service=svc[slug], depends_on=[svc[n] for n in needs], actor=heidi)
     _regulated_release(ctx, heidi)
     _storefront_release(ctx, heidi)
+    seed_templates(ctx)
     seed_retros(ctx)
     ctx.say(f"release trains: {ReleaseTrain.objects.count()}, releases: {Release.objects.count()}")
 

@@ -20,8 +20,13 @@ VERSIONS = (
 
 
 def _approved_change() -> ChangeRequest | None:
-    """A completed change of the demo with its approvals on record, to govern the approved versions."""
-    for change in ChangeRequest.objects.filter(state=ChangeState.COMPLETED).order_by("-closed_at", "-pk")[:50]:
+    """A change of the demo approved on its record (completed after its approvals, or approved and
+    waiting for its slot), to govern the approved versions. The demo's older history is imported
+    without live approval rows, so recent approved changes are looked at too."""
+    candidates = [*ChangeRequest.objects.filter(state=ChangeState.COMPLETED).order_by("-closed_at", "-pk")[:50],
+                  *ChangeRequest.objects.filter(state__in=[ChangeState.APPROVED, ChangeState.SCHEDULED])
+                  .order_by("-pk")[:50]]
+    for change in candidates:
         if templates.change_is_approved(change):
             return change
     return None
