@@ -22,7 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import connection, transaction
+
+from releaseportal.isolation import call_isolated
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,7 @@ def close_objection(change: Any, to_state: str) -> Objection | None:
     for name in sorted(_GUARDS):
         guard = _GUARDS[name]
         try:
-            if connection.in_atomic_block:
-                # A database error inside a guard must not poison the caller's transaction.
-                with transaction.atomic():
-                    objection = guard.check(change, to_state)
-            else:
-                objection = guard.check(change, to_state)
+            objection = call_isolated(guard.check, change, to_state)
         except Exception:
             log.exception("close guard %s failed", name)
             return ("close_guard_error", f"The close guard {name} could not be evaluated.",

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import checks
-from django.db import connection, transaction
 
 from releaseportal.errors import Conflict, PortalError
+from releaseportal.isolation import call_isolated
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,7 @@ def guard_refusal(change, to_state: str) -> PortalError | None:
         guard = _GUARDS[name]
         if to_state in guard.to_states:
             try:
-                if connection.in_atomic_block:
-                    # A database error inside a guard must not poison the caller's transaction.
-                    with transaction.atomic():
-                        refusal = guard.check(change, to_state)
-                else:
-                    refusal = guard.check(change, to_state)
+                refusal = call_isolated(guard.check, change, to_state)
             except Exception:
                 log.exception("transition guard %s failed", name)
                 return Conflict(f"The transition guard {name} could not be evaluated.", code="transition_guard_error",

@@ -22,7 +22,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import connection, transaction
+
+from releaseportal.isolation import call_isolated
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,7 @@ def run_rules(context: GateContext) -> list[dict[str, str]]:
                             "message": f"The gate rule {name} is required by the settings but not installed."})
     for rule in registered_gate_rules():
         try:
-            if connection.in_atomic_block:
-                # A database error inside a rule must not poison the caller's transaction.
-                with transaction.atomic():
-                    answered = list(rule.check(context))
-            else:
-                answered = list(rule.check(context))
+            answered = list(call_isolated(rule.check, context))
         except Exception:
             log.exception("gate rule %s failed", rule.name)
             reasons.append({"code": "gate_rule_error", "severity": DENY,
