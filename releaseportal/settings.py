@@ -118,6 +118,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "releaseportal.navigation.navigation",
             ],
+            # person / person_audit / when / day / when_tag on every page without {% load %}.
+            "builtins": ["releaseportal.templatetags.portal"],
         },
     }
 ]

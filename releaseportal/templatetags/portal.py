@@ -1,0 +1,88 @@
+"""Presentation filters every page uses, loaded as template builtins (settings.TEMPLATES).
+
+People are named by their full name where a person reads (`person`), with the username where an
+auditor needs it (`person_audit`); timestamps read in words in the viewer's timezone (`when`,
+`day`). The viewer's timezone is the one the request activated (TIME_ZONE unless a middleware
+activated another)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+def person_name(user) -> str:
+    """Full name, else username; "—" for nobody. Accepts a user or a plain string."""
+    if user is None or user == "":
+        return "—"
+    if isinstance(user, str):
+        return user
+    full = (f"{getattr(user, 'first_name', '') or ''} {getattr(user, 'last_name', '') or ''}").strip()
+    return full or getattr(user, "username", "") or str(user)
+
+
+@register.filter
+def person(user) -> str:
+    return person_name(user)
+
+
+@register.filter
+def person_audit(user):
+    """"Priya Raman (payments-lead)": the name a person reads and the account an auditor searches."""
+    if user is None or user == "" or isinstance(user, str):
+        return person_name(user)
+    name = person_name(user)
+    username = getattr(user, "username", "")
+    if not username or name == username:
+        return username or name
+    return format_html('{} <span class="muted">({})</span>', name, username)
+
+
+def when_text(value) -> str:
+    """"3 Dec 2026, 17:24 UTC" in the active timezone; dates alone as "3 Dec 2026"."""
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, str):
+        parsed = None
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        value = parsed
+    if isinstance(value, dt.datetime):
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, dt.UTC)
+        local = timezone.localtime(value)
+        return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    if isinstance(value, dt.date):
+        return f"{value.day} {value:%b %Y}"
+    return str(value)
+
+
+@register.filter
+def when(value) -> str:
+    return when_text(value)
+
+
+@register.filter
+def day(value) -> str:
+    """The date only, in the active timezone: "3 Dec 2026"."""
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)).date()
+    return when_text(value)
+
+
+@register.filter
+def when_tag(value):
+    """A <time> element: words for people, the ISO instant for machines and screen readers."""
+    if value in (None, ""):
+        return "—"
+    iso = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return format_html('<time datetime="{}">{}</time>', iso, when_text(value))
