@@ -1,18 +1,24 @@
 # Release Portal — `make run` and `make test` do all their own set-up on a fresh machine.
-PYTHON ?= python3.11
-VENV := .venv
+# Python: the first of python3, python3.13, python3.12, python3.11 that is 3.11 or newer.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+UV := $(VENV)/bin/uv
+# Installs are hash-checked from requirements.lock (uv, itself hash-pinned in requirements-uv.lock).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench worker beat venv clean-db
+.PHONY: run test lint bench worker beat venv clean-db lock
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+$(STAMP): pyproject.toml requirements.lock requirements-uv.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required (python3 not found or older)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
+	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -38,6 +44,12 @@ worker: $(STAMP)
 
 beat: $(STAMP)
 	$(VENV)/bin/celery -A releaseportal beat --loglevel=INFO
+
+# Re-resolve requirements.lock after changing pyproject.toml's pins (hashes for every platform
+# and every supported Python).
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+		--quiet -o requirements.lock
 
 clean-db:
 	rm -f var/db.sqlite3
