@@ -147,6 +147,7 @@ ROUTES: dict[str, Any] = {
     # --- root -------------------------------------------------------------------------------
     "home": ReadOnly(),
     "healthz": ReadOnly(),
+    "metrics": ReadOnly("the Prometheus scrape; admitted by its own token or network, tested in test_metrics"),
     "api-schema": ReadOnly("the OpenAPI schema"),
     "api-docs": ReadOnly("the Swagger page"),
 
