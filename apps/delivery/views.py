@@ -37,6 +37,7 @@ def deployment_list(request):
     return render(request, "delivery/deployment_list.html", {
         "page_obj": page, "filters": f, "services": Service.objects.order_by("name").only("slug", "name"),
         "environments": Environment.objects.order_by("order"), "statuses": Deployment.Status.choices,
+        "can_reconcile": permissions.can_reconcile(request.user),
     })
 
 
