@@ -9,7 +9,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest
 
-from .models import Artifact, Deployment, DeploymentCommit, Evidence, GateDecision
+from .models import Artifact, Deployment, DeploymentCommit, Evidence, GateDecision, SharedResource
 
 
 def change_by_ref(ref) -> ChangeRequest | None:
@@ -93,6 +93,25 @@ def environment_status(service: Service, environments: list[Environment]) -> lis
         })
         previous_version = version
     return columns
+
+
+def shared_resources_list(*, service: Service | None = None) -> list[SharedResource]:
+    """Shared resources with their live holder (if any) and the services that declare them: two
+    queries. `lock_live` is False for no lock or an expired one (taken over on the next request)."""
+    from django.utils import timezone
+
+    qs = (SharedResource.objects.select_related("lock__deployment__service", "lock__deployment__environment",
+                                                "lock__deployment__created_by")
+          .prefetch_related(Prefetch("services", queryset=Service.objects.order_by("slug").only("slug", "name")))
+          .order_by("slug"))
+    if service is not None:
+        qs = qs.filter(services=service)
+    resources = list(qs)
+    now = timezone.now()
+    for resource in resources:
+        lock = getattr(resource, "lock", None)
+        resource.live_lock = lock if lock is not None and lock.expires_at > now else None
+    return resources
 
 
 def production_deployments(*, start: datetime, end: datetime) -> QuerySet[Deployment]:

@@ -114,6 +114,14 @@ def reconciliation_view(request):
 
 
 @member_required
+def shared_resource_list(request):
+    """Who holds what: every shared resource, the deployment holding it, the services using it."""
+    if not permissions.can_see_delivery(request.user):
+        raise Http404("No such page.")
+    return render(request, "delivery/shared_resources.html", {"resources": selectors.shared_resources_list()})
+
+
+@member_required
 def service_environments(request, slug: str):
     service = Service.objects.select_related("owner_team").filter(slug=slug).first()
     if service is None:
