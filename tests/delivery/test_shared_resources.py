@@ -164,3 +164,31 @@ def test_the_shared_resources_page_refuses_outsiders_and_anonymous(client, outsi
     assert response.status_code == 302 and "login" in response["Location"]
     client.force_login(outsider)
     assert client.get("/delivery/shared-resources/").status_code in (403, 404)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_of_simultaneous_deployments_asking_for_the_same_resources_exactly_one_wins(
+        service, other_service, environments, deployer, ledger, config_store):
+    """Twelve deployments of two services start at once, half naming [ledger-db, flags] and half
+    [flags, ledger-db]: one holds both, the others are refused, nobody deadlocks."""
+    from apps.delivery import services
+    from apps.delivery.resource_locks import ResourceLocked
+    from tests.concurrency import race
+
+    def attempt(i):
+        names = ["ledger-db", "flags"] if i % 2 else ["flags", "ledger-db"]
+        try:
+            services.deployment_record(service=service if i % 2 else other_service, environment=environments["staging"],
+                                       version=f"1.0.{i}", actor=deployer, shared_resources=names)
+        except ResourceLocked:
+            return "refused"
+        return "held"
+
+    results = race(12, attempt)
+    assert results.count("held") == 1
+    assert Deployment.objects.count() == 1
+    winner = Deployment.objects.get()
+    assert set(SharedResourceLock.objects.values_list("deployment_id", flat=True)) == {winner.pk}
+    assert SharedResourceLock.objects.count() == 2
+    assert AuditEvent.objects.filter(action="delivery.deployment_refused").count() == 11
