@@ -11,6 +11,8 @@ from .models import (
     EnvironmentPolicy,
     GateDecision,
     PullRequest,
+    SharedResource,
+    SharedResourceLock,
     SigningKey,
     VersionPolicy,
     WebhookDelivery,
@@ -139,6 +141,29 @@ class DeploymentLockAdmin(PortalAdmin):
     environment's policy); it is never deleted by hand."""
 
     list_display = ("service", "environment", "acquired_at", "expires_at", "deployment")
+
+
+@admin.register(SharedResource)
+class SharedResourceAdmin(PortalAdmin):
+    """Named resources deployments lock (a database, a configuration store), and the services that
+    declare they use them. Added and described here; held and released only by deployments."""
+
+    admin_writes = ("add", "change", "delete")
+    list_display = ("slug", "name", "kind")
+    list_filter = ("kind",)
+    search_fields = ("slug", "name")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("services",)
+    fields = ("name", "slug", "kind", "description", "services")
+
+
+@admin.register(SharedResourceLock)
+class SharedResourceLockAdmin(PortalAdmin):
+    """Held by a running deployment, released when it finishes or expires; never edited by hand."""
+
+    list_display = ("resource", "deployment", "acquired_at", "expires_at")
+    list_select_related = ("resource", "deployment")
+    raw_id_fields = ("deployment",)
 
 
 @admin.register(PullRequest)

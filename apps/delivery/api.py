@@ -173,7 +173,8 @@ class GateCheckApi(PortalAPIView):
                                        change_ref=v["change"], actor=request.user,
                                        pipeline_run_id=v["pipeline_run_id"],
                                        pipeline_template=v["pipeline_template"],
-                                       pipeline_template_version=v["pipeline_template_version"])
+                                       pipeline_template_version=v["pipeline_template_version"],
+                                       shared_resources=v["shared_resources"])
         return Response(GateDecisionOut(decision).data)
 
 
@@ -221,7 +222,12 @@ class DeploymentsApi(PortalListAPIView):
     queryset = Deployment.objects.select_related("service", "environment", "artifact", "change").order_by(
         "-started_at", "-id")
 
-    @extend_schema(request=DeploymentIn, responses={201: DeploymentOut}, summary="Record a deployment")
+    @extend_schema(request=DeploymentIn, responses={
+        201: DeploymentOut,
+        409: OpenApiResponse(description="resource_locked: a shared resource named in shared_resources is held by "
+                                         "another running deployment (the error names the resource and the holder); "
+                                         "nothing is recorded")},
+        summary="Record a deployment")
     def post(self, request):
         data = DeploymentIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -249,7 +255,7 @@ class DeploymentsApi(PortalListAPIView):
             status=v["status"], kind=v["kind"], started_at=v["started_at"], finished_at=v["finished_at"],
             pipeline_run_id=v["pipeline_run_id"], pipeline_url=v["pipeline_url"], commits=v["commits"],
             rollback_of=rollback_of, actor=request.user, pipeline_template=v["pipeline_template"],
-            pipeline_template_version=v["pipeline_template_version"],
+            pipeline_template_version=v["pipeline_template_version"], shared_resources=v["shared_resources"],
         )
         return Response(DeploymentOut(deployment).data, status=status.HTTP_201_CREATED)
 

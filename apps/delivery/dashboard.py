@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from . import selectors
 from .models import Deployment
+from .permissions import can_reconcile
 
 
 def panels(request) -> list[dict]:
@@ -18,7 +19,8 @@ def panels(request) -> list[dict]:
     unauthorized_count = Deployment.objects.filter(is_unauthorized=True, started_at__gte=since).count()
     return [
         {"title": "Unauthorised production deployments (30 days)", "template": "delivery/panels/unauthorized.html",
-         "order": 30, "data": {"deployments": unauthorized, "count": unauthorized_count}},
+         "order": 30, "data": {"deployments": unauthorized, "count": unauthorized_count,
+                  "can_reconcile": can_reconcile(request.user)}},
         {"title": "Deployments in progress", "template": "delivery/panels/in_progress.html", "order": 31,
          "data": {"deployments": running}},
     ]

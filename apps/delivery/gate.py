@@ -7,6 +7,7 @@ active emergency override turns the overridable denials into warnings."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from apps.changes.selectors import (
     schedule_blockers,
 )
 
-from . import licenses
+from . import licenses, resource_locks
 from .gate_rules import GateContext, rule_codes, run_rules
 from .models import EnvironmentPolicy, SignatureStatus
 
@@ -38,7 +39,7 @@ REASON_CODES = [
     "deployer_not_authorized", "change_not_approved", "change_service_mismatch", "outside_maintenance_window",
     "freeze_active", "artifact_unknown", "artifact_unsigned", "signature_invalid", "tests_failed",
     "vulnerabilities_over_threshold", "license_violation", "provenance_missing", "not_promoted",
-    "deployment_in_progress", "format_not_allowed",
+    "deployment_in_progress", "format_not_allowed", "resource_locked",
 ]
 
 
@@ -196,7 +197,8 @@ def _check_promotion(verdict: Verdict, *, artifact, facts: Facts, policy) -> Non
 
 
 def evaluate(*, user, service, environment, artifact, artifact_ref: str, change, change_ref: str,
-             at: datetime, pipeline_template: str = "", pipeline_template_version: str = "") -> Verdict:
+             at: datetime, pipeline_template: str = "", pipeline_template_version: str = "",
+             shared_resources: Sequence[Any] = ()) -> Verdict:
     verdict = Verdict()
     policy = policy_for(environment)
     facts = read_facts(service=service, environment=environment, at=at, policy=policy, artifact=artifact)
@@ -235,6 +237,9 @@ def evaluate(*, user, service, environment, artifact, artifact_ref: str, change,
     if facts.busy:
         verdict.deny("deployment_in_progress", f"Another deployment of {service.slug} to {environment.slug} "
                                                "is in progress.")
+    # Never overridable: an emergency does not make two migrations of one database safe.
+    for lock in resource_locks.holders(shared_resources, at=at):
+        verdict.deny("resource_locked", resource_locks.held_message(lock))
     verdict.reasons.extend(run_rules(GateContext(
         user=user, service=service, environment=environment, artifact=artifact, change=change, at=at,
         previous_environment_id=facts.previous_id, previous_environment_slug=facts.previous_slug,

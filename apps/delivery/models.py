@@ -329,6 +329,48 @@ class DeploymentLock(models.Model):
         return f"lock {self.service_id}/{self.environment_id} until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
+class SharedResource(models.Model):
+    """Something several services change and only one deployment may change at a time: a
+    database two services migrate, a configuration store. Organisation-wide, named by slug."""
+
+    class Kind(models.TextChoices):
+        DATABASE = "database", "Database"
+        CONFIG_STORE = "config_store", "Configuration store"
+        QUEUE = "queue", "Message queue"
+        CACHE = "cache", "Cache"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60, unique=True, help_text="What pipelines name in shared_resources")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DATABASE)
+    description = models.TextField(blank=True)
+    # Informational: the services that use it (shown beside it); locking is what a deployment asks for.
+    services = models.ManyToManyField("catalog.Service", blank=True, related_name="shared_resources")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class SharedResourceLock(models.Model):
+    """One row per shared resource while a running deployment holds it. The unique resource is
+    the lock: of simultaneous deployments asking for it only one insert wins. Released where the
+    service × environment lock is, when the deployment finishes (or by expiring)."""
+
+    resource = models.OneToOneField(SharedResource, on_delete=models.PROTECT, related_name="lock")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="resource_locks")
+    acquired_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} held by deployment #{self.deployment_id}"
+
+
 class WebhookIntegration(models.Model):
     """A CI/CD system allowed to call /hooks/<provider>/, with its shared secret (encrypted at rest
     with FIELD_ENCRYPTION_KEYS; never in history, the audit log, the admin or the API)."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest
 
-from .models import Artifact, Deployment, DeploymentCommit, Evidence, GateDecision
+from .models import Artifact, Deployment, DeploymentCommit, Evidence, GateDecision, SharedResource
 
 
 def change_by_ref(ref) -> ChangeRequest | None:
@@ -66,30 +66,52 @@ def artifact_page(pk: int) -> Artifact | None:
 
 
 def environment_status(service: Service, environments: list[Environment]) -> list[dict]:
-    """What runs where: the last successful and the last deployment per environment."""
+    """What runs where: per environment, the deployment now live (the last one to *succeed*, by
+    finish time: a rollback redeploys an older version, and that version is then current) and the
+    latest one started. Two queries whatever the number of environments."""
+    succeeded = Deployment.objects.filter(service=service, environment=OuterRef("pk"),
+                                          status=Deployment.Status.SUCCEEDED)
+    started = Deployment.objects.filter(service=service, environment=OuterRef("pk"))
+    ids = (Environment.objects.filter(pk__in=[env.pk for env in environments])
+           .annotate(live=Subquery(succeeded.order_by(F("finished_at").desc(nulls_last=True), "-started_at", "-id")
+                                   .values("pk")[:1]),
+                     latest=Subquery(started.order_by("-started_at", "-id").values("pk")[:1]))
+           .values_list("pk", "live", "latest"))
+    rows = list(ids)
+    wanted = {pk for _, live, latest in rows for pk in (live, latest) if pk is not None}
+    found = {d.pk: d for d in Deployment.objects.select_related("artifact", "change").filter(pk__in=wanted)}
+    by_env = {env_id: (found.get(live), found.get(latest)) for env_id, live, latest in rows}
     columns = []
-    last_ok_ids = dict(
-        Deployment.objects.filter(service=service, status=Deployment.Status.SUCCEEDED)
-        .values_list("environment").annotate(last=Max("id")).values_list("environment", "last")
-    )
-    last_any_ids = dict(
-        Deployment.objects.filter(service=service).values_list("environment").annotate(last=Max("id"))
-        .values_list("environment", "last")
-    )
-    ids = set(last_ok_ids.values()) | set(last_any_ids.values())
-    rows = {d.pk: d for d in Deployment.objects.select_related("artifact", "change").filter(pk__in=ids)}
     previous_version = None
     for env in environments:
-        running = rows.get(last_ok_ids.get(env.pk))
-        latest = rows.get(last_any_ids.get(env.pk))
-        version = (running.version if running else None)
+        running, latest = by_env.get(env.pk, (None, None))
+        version = running.version if running else None
         columns.append({
             "environment": env, "running": running, "latest": latest,
-            # Promotion: the version waiting in the previous environment, if it differs.
+            # Promotion: what is live one environment down, unless this one already runs it.
             "pending_promotion": previous_version if previous_version and previous_version != version else None,
         })
         previous_version = version
     return columns
+
+
+def shared_resources_list(*, service: Service | None = None) -> list[SharedResource]:
+    """Shared resources with their live holder (if any) and the services that declare them: two
+    queries. `lock_live` is False for no lock or an expired one (taken over on the next request)."""
+    from django.utils import timezone
+
+    qs = (SharedResource.objects.select_related("lock__deployment__service", "lock__deployment__environment",
+                                                "lock__deployment__created_by")
+          .prefetch_related(Prefetch("services", queryset=Service.objects.order_by("slug").only("slug", "name")))
+          .order_by("slug"))
+    if service is not None:
+        qs = qs.filter(services=service)
+    resources = list(qs)
+    now = timezone.now()
+    for resource in resources:
+        lock = getattr(resource, "lock", None)
+        resource.live_lock = lock if lock is not None and lock.expires_at > now else None
+    return resources
 
 
 def production_deployments(*, start: datetime, end: datetime) -> QuerySet[Deployment]:

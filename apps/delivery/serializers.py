@@ -109,6 +109,9 @@ class GateCheckIn(serializers.Serializer):
     # The pipeline template (slug) and version the run was built from; checked by releases.templates.
     pipeline_template = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
     pipeline_template_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    # Named shared resources (slugs) the deployment will change: a held one denies (resource_locked).
+    shared_resources = serializers.ListField(child=serializers.SlugField(max_length=60), required=False, default=list,
+                                             max_length=20)
 
 
 class ReasonOut(serializers.Serializer):
@@ -217,6 +220,9 @@ class DeploymentIn(serializers.Serializer):
     # The pipeline template (slug) and version the run was built from, kept on the deployment.
     pipeline_template = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
     pipeline_template_version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    # Named shared resources (slugs) a starting deployment holds until it finishes, all or none.
+    shared_resources = serializers.ListField(child=serializers.SlugField(max_length=60), required=False, default=list,
+                                             max_length=20)
 
     def validate(self, attrs):
         if not attrs["artifact"] and not attrs["version"]:

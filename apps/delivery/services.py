@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,18 @@ from apps.catalog.signals import privilege_exercised
 from apps.changes.models import ChangeRequest, ChangeState
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
-from . import cyclonedx, gate, junit, provenance, sarif, schema_manifest, signing, spdx, versioning
+from . import (
+    cyclonedx,
+    gate,
+    junit,
+    provenance,
+    resource_locks,
+    sarif,
+    schema_manifest,
+    signing,
+    spdx,
+    versioning,
+)
 from .models import (
     Artifact,
     ArtifactStandard,
@@ -212,8 +223,10 @@ def evidence_attach(*, artifact: Artifact, kind: str, data: bytes, actor: Any, f
 
 def gate_check(*, service: Service, environment: Environment, artifact_ref: str, change_ref: str, actor: Any,
                pipeline_run_id: str = "", pipeline_template: str = "",
-               pipeline_template_version: str = "") -> GateDecision:
-    """Evaluate every rule, record the decision, and on `allow` take the deployment lock."""
+               pipeline_template_version: str = "", shared_resources: Sequence[str] | None = None) -> GateDecision:
+    """Evaluate every rule, record the decision, and on `allow` take the deployment lock. Shared
+    resources named are checked (a held one denies, `resource_locked`), not taken: the deployment
+    that starts takes them."""
     from .selectors import artifact_by_digest, change_by_ref
 
     started = time.perf_counter()
@@ -221,9 +234,11 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
     now = timezone.now()
     artifact = artifact_by_digest(artifact_ref, service=service) if artifact_ref else None
     change = change_by_ref(change_ref) if change_ref else None
+    resources = resource_locks.resolve(shared_resources)
     verdict = gate.evaluate(user=user, service=service, environment=environment, artifact=artifact,
                             artifact_ref=artifact_ref, change=change, change_ref=str(change_ref or ""), at=now,
-                            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version)
+                            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version,
+                            shared_resources=resources)
     policy = gate.policy_for(environment)
     with transaction.atomic():
         decision = GateDecision.objects.create(
@@ -246,7 +261,7 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
             "service": service.slug, "environment": environment.slug, "artifact": artifact_ref,
             "change": change.number if change else str(change_ref or ""), "pipeline_run_id": pipeline_run_id,
             "pipeline_template": pipeline_template, "pipeline_template_version": pipeline_template_version,
-            "reasons": decision.reason_codes,
+            "reasons": decision.reason_codes, **({"shared_resources": [r.slug for r in resources]} if resources else {}),
         })
         if decision.decision == GateDecision.Decision.ALLOW:
             _exercised(user=user, service=service, environment=environment, at=now)
@@ -398,12 +413,17 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                       finished_at: datetime | None = None, pipeline_run_id: str = "", pipeline_url: str = "",
                       commits: Iterable[dict] = (), rollback_of: Deployment | None = None, external_id: str = "",
                       check_privilege: bool = True, pipeline_template: str = "",
-                      pipeline_template_version: str = "") -> Deployment:
+                      pipeline_template_version: str = "",
+                      shared_resources: Sequence[str] | None = None) -> Deployment:
     """Record a deployment the way it happened. It consumes the gate allow that holds its slot's
     lock if that allow was given for this artifact and this change and no other deployment has
     used it (one allow, one deployment). Production without one is recorded all the same, flagged
     unauthorised. Reported by an account without the deployer privilege, it is refused (and that
-    refusal is in the audit log)."""
+    refusal is in the audit log).
+
+    A deployment that starts (started / in progress) naming `shared_resources` holds them all
+    until it finishes, or is refused 409 `resource_locked` with nothing recorded (the refusal is
+    in the audit log). One recorded already finished holds nothing: it is recorded as it happened."""
     resolved = resolve_actor(actor)
     user = resolved.user
     now = timezone.now()
@@ -428,6 +448,35 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
     if finished_at is not None and finished_at < started_at:
         raise InvalidInput("finished_at is before started_at.", fields={"finished_at": ["before started_at"]})
     commit_rows = _clean_commits(commits)
+    resources = resource_locks.resolve(shared_resources)
+    try:
+        return _deployment_insert(
+            service=service, environment=environment, actor=actor, resolved=resolved, now=now, status=status,
+            kind=kind, artifact=artifact, version=version, change=change, started_at=started_at,
+            finished_at=finished_at, pipeline_run_id=pipeline_run_id, pipeline_url=pipeline_url,
+            commit_rows=commit_rows, rollback_of=rollback_of, external_id=external_id,
+            pipeline_template=pipeline_template, pipeline_template_version=pipeline_template_version,
+            resources=resources)
+    except resource_locks.ResourceLocked as refusal:
+        # Written after the rollback, outside it: the refusal stays on the record.
+        audit_event_record(action="delivery.deployment_refused", actor=actor, object_type="catalog.service",
+                           object_id=str(service.pk), object_repr=service.slug, details={
+                               "reason": refusal.code, "environment": environment.slug,
+                               "shared_resources": [r.slug for r in resources],
+                               "held": refusal.fields.get(resource_locks.FIELD, []),
+                               "change": change.number if change else "", "pipeline_run_id": pipeline_run_id})
+        raise
+
+
+def _deployment_insert(*, service: Service, environment: Environment, actor: Any, resolved, now: datetime,
+                       status: str, kind: str, artifact: Artifact | None, version: str,
+                       change: ChangeRequest | None, started_at: datetime, finished_at: datetime | None,
+                       pipeline_run_id: str, pipeline_url: str, commit_rows: list[dict],
+                       rollback_of: Deployment | None, external_id: str, pipeline_template: str,
+                       pipeline_template_version: str, resources: list) -> Deployment:
+    """deployment_record's transaction, once its input is checked."""
+    user = resolved.user
+    finished = status in Deployment.FINISHED
     with atomic_as(actor):
         lock_id, by_version = _slot_lock_and_artifact(service=service, environment=environment,
                                                       version=version if artifact is None else "")
@@ -461,6 +510,10 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
                 deployment.is_unauthorized = environment.is_production
                 _saved(deployment, actor=actor)
         unauthorized = deployment.is_unauthorized
+        acquired = []
+        if resources and not finished:
+            acquired = resource_locks.acquire(deployment=deployment, resources=resources, at=now,
+                                              timeout_minutes=gate.policy_for(environment).lock_timeout_minutes)
         _commits_insert(deployment, commit_rows)
         if allow is not None:
             if finished:
@@ -474,7 +527,7 @@ def deployment_record(*, service: Service, environment: Environment, actor: Any,
             "change": change.number if change else "", "pipeline_run_id": pipeline_run_id,
             "gate_decision": allow.pk if allow else None, "unauthorized": unauthorized, "commits": len(commit_rows),
             "external_id": external_id, "pipeline_template": pipeline_template,
-            "pipeline_template_version": pipeline_template_version,
+            "pipeline_template_version": pipeline_template_version, "shared_resources_acquired": acquired,
         })
         _exercised(user=user if resolved.kind in ("user", "service_account") else None, service=service,
                    environment=environment, at=started_at)
@@ -519,7 +572,9 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
         if pipeline_url is not None:
             locked.pipeline_url = pipeline_url
         _saved(locked, actor=actor)
+        released: list[str] = []
         if locked.status in Deployment.FINISHED:
+            released = resource_locks.release(deployment=locked)
             DeploymentLock.objects.filter(service_id=locked.service_id, environment_id=locked.environment_id,
                                           deployment=locked).delete()
             if locked.gate_decision_id:
@@ -528,7 +583,7 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
             _move_change(deployment=locked, actor=actor)
         audit_event_record(action="delivery.deployment_updated", target=locked, actor=actor, details={
             "from": before, "to": locked.status, "change": locked.change.number if locked.change else "",
-            "pipeline_run_id": locked.pipeline_run_id,
+            "pipeline_run_id": locked.pipeline_run_id, "shared_resources_released": released,
         })
     return locked
 

@@ -37,6 +37,7 @@ def deployment_list(request):
     return render(request, "delivery/deployment_list.html", {
         "page_obj": page, "filters": f, "services": Service.objects.order_by("name").only("slug", "name"),
         "environments": Environment.objects.order_by("order"), "statuses": Deployment.Status.choices,
+        "can_reconcile": permissions.can_reconcile(request.user),
     })
 
 
@@ -110,6 +111,14 @@ def reconciliation_view(request):
         "rows": rows, "month": label, "total": len(rows), "exceptions": exceptions,
         "labels": reconciliation.EXCEPTION_LABELS,
     })
+
+
+@member_required
+def shared_resource_list(request):
+    """Who holds what: every shared resource, the deployment holding it, the services using it."""
+    if not permissions.can_see_delivery(request.user):
+        raise Http404("No such page.")
+    return render(request, "delivery/shared_resources.html", {"resources": selectors.shared_resources_list()})
 
 
 @member_required

@@ -299,6 +299,7 @@ ROUTES: dict[str, Any] = {
     "delivery:artifact": ReadOnly(),
     "delivery:gate-decisions": ReadOnly(),
     "delivery:reconciliation": ReadOnly(),
+    "delivery:shared-resources": ReadOnly(),
     "delivery:service-environments": ReadOnly(),
     "api-artifacts": [Write(
         allowed=DELIVERY_WRITERS,
