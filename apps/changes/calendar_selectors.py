@@ -28,6 +28,8 @@ HIDDEN_STATES = ("cancelled", "rejected", "draft")
 # Windows, freezes and CAB meetings first: they are what a planner looks for among the changes.
 KIND_ORDER = {"window": 0, "freeze": 1, "cab": 2, "change": 3, "deployments": 4, "deployment": 4}
 DAY_LIST_LIMIT = 300
+FLAG_LABELS = {"window_short_notice": "less notice than the window's SLA",
+               "window_duration_exceeded": "longer than the window's SLA allows"}
 
 
 @dataclass
@@ -151,6 +153,7 @@ def calendar_entries(query: CalendarQuery, days: list[date]) -> dict[date, list[
                 "kind": "change", "at": c.planned_start, "label": f"{timezone.localtime(c.planned_start):%H:%M} "
                                                                   f"{c.number} {c.title}",
                 "url": reverse("changes:detail", args=[c.number]), "flags": flags,
+                "flag_text": ", ".join(FLAG_LABELS.get(f["code"], f["code"]) for f in flags),
                 "title": f"{c.service.name} · {c.environment.name} · {c.get_state_display()}"
                          + "".join(f" — {f['message']}" for f in flags)})
     if "deployments" in query.kinds:

@@ -92,7 +92,8 @@ class WindowForm(forms.Form):
                                       "it replaces them")
     notice_amount = forms.IntegerField(min_value=0, max_value=365, required=False, label="Notice period",
                                        help_text="How much notice a change planned into this window must give")
-    notice_unit = forms.ChoiceField(choices=NoticeUnit.choices, initial=NoticeUnit.BUSINESS_DAYS, label="Notice unit")
+    notice_unit = forms.ChoiceField(choices=NoticeUnit.choices, initial=NoticeUnit.BUSINESS_DAYS, required=False,
+                                    label="Notice unit")
     max_change_minutes = forms.IntegerField(min_value=1, max_value=24 * 60 * 7, required=False,
                                             label="Allowed change duration (minutes)")
     review_on = forms.DateField(required=False, widget=DATE_WIDGET, label="SLA review date")

@@ -40,10 +40,11 @@ def calendar_month(request):
     days = view_days(query)
     entries = {} if query.errors else calendar_entries(query, days)
     prev, nxt = _neighbours(query)
+    # Each day links to its day view with the same filters ("+N more" and the day number).
+    cells = [(d, entries.get(d, []), "?" + query.params(view="day", date=d)) for d in days]
     context = {
         "query": query, "view": query.view, "anchor": query.anchor, "days": days,
-        "weeks": [[(d, entries.get(d, [])) for d in days[i:i + 7]] for i in range(0, len(days), 7)],
-        "day_entries": [(d, entries.get(d, [])) for d in days],
+        "weeks": [cells[i:i + 7] for i in range(0, len(cells), 7)], "day_entries": cells,
         "month_limit": 5, "deployments_total": deployments_total(entries),
         "prev_url": "?" + query.params(date=prev), "next_url": "?" + query.params(date=nxt),
         "today_url": "?" + query.params(date=timezone.localdate()),
