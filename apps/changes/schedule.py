@@ -196,6 +196,30 @@ def window_sla_flags(change: ChangeRequest, windows: list[MaintenanceWindow] | N
     return flags
 
 
+def change_schedule(change: ChangeRequest) -> dict:
+    """The change's schedule as the API and the change page show it: the windows it is planned into
+    with their stakeholder SLA (who agreed and when) and the SLA flags. Two queries."""
+    from .models import WindowAgreement
+
+    planned = windows_planned_into(change)
+    agreements: dict[int, list[WindowAgreement]] = {}
+    if planned:
+        for agreement in WindowAgreement.objects.filter(window__in=[w for w, _ in planned]).select_related("user"):
+            agreements.setdefault(agreement.window_id, []).append(agreement)
+    windows = []
+    for window, (occ_start, occ_end) in planned:
+        windows.append({
+            "id": window.pk, "name": window.name, "occurrence_start": occ_start, "occurrence_end": occ_end,
+            "notice_label": window.notice_label, "agreements": agreements.get(window.pk, []),
+            "sla": {"notice": ({"amount": window.notice_amount, "unit": window.notice_unit}
+                               if window.notice_amount else None),
+                    "allowed_duration_minutes": window.max_change_minutes, "review_on": window.review_on,
+                    "review_overdue": window.review_overdue()}})
+    return {"planned_start": change.planned_start, "planned_end": change.planned_end,
+            "notice_reference": notice_reference(change) if change.planned_start else None,
+            "windows": windows, "flags": window_sla_flags(change, [w for w, _ in planned])}
+
+
 def blocking_freeze(change: ChangeRequest) -> dict | None:
     for conflict in change_conflicts(change):
         if conflict["code"] == "freeze_active" and conflict.get("blocking"):
