@@ -155,6 +155,13 @@ def _changes(w: World) -> None:
     w.objects.delegation = services.delegation_create(
         delegator=w.people["approver"], delegate=w.people["cab_member"], ends_at=w.now + timedelta(days=7),
         actor=w.people["approver"])
+    # A window and a freeze for the schedule pages (edit, end early, SLA agreements).
+    w.objects.window = services.maintenance_window_create(
+        actor=w.people["release_manager"], name="Nightly", starts_at=w.now - timedelta(days=7), duration_minutes=120,
+        rrule="FREQ=DAILY", notice_amount=2, notice_unit="business_days")
+    w.objects.freeze = services.freeze_create(
+        actor=w.people["release_manager"], name="Quarter close", reason="Finance", starts_at=w.now + timedelta(days=20),
+        ends_at=w.now + timedelta(days=22))
 
 
 def _change_types(w: World) -> None:
