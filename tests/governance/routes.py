@@ -243,7 +243,7 @@ ROUTES: dict[str, Any] = {
     "changes:freeze_edit": [Write(
         allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.freeze.pk},
         data=lambda w: {"action": "edit", "f-name": "Quarter close", "f-reason": "Finance, moved",
-                        "f-starts_at": _later(w, 21), "f-ends_at": _later(w, 23)},
+                        "f-starts_at": _later(w, 301), "f-ends_at": _later(w, 303)},
         watch=lambda w: [w.freeze])],
     "changes:delegations": [
         Write(allowed=MEMBERS, data=lambda w: {"delegate": "adam", "ends_at": _later(w, 5)},
