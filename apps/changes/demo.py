@@ -23,6 +23,7 @@ from .models import (
     EmergencyOverride,
     Freeze,
     MaintenanceWindow,
+    WindowAgreement,
 )
 from .selectors import approval_basis
 
@@ -66,7 +67,14 @@ def seed(ctx) -> None:
     year_start = now - timedelta(days=365)
     base = year_start.replace(hour=20, minute=0, second=0, microsecond=0)
     prod_window = MaintenanceWindow.objects.create(name="Production window (Tue/Thu evening)", environment=envs["prod"],
-                                                   starts_at=base, duration_minutes=240, rrule="FREQ=WEEKLY;BYDAY=TU,TH")
+                                                   starts_at=base, duration_minutes=240, rrule="FREQ=WEEKLY;BYDAY=TU,TH",
+                                                   # The stakeholder SLA (issue #15); its review is overdue.
+                                                   notice_amount=3, notice_unit="business_days",
+                                                   max_change_minutes=180, review_on=(now - timedelta(days=10)).date())
+    WindowAgreement.objects.create(window=prod_window, user=users["heidi"], agreed_at=base + timedelta(days=1),
+                                   recorded_by=users["heidi"])
+    WindowAgreement.objects.create(window=prod_window, group_name="Payments operations",
+                                   agreed_at=base + timedelta(days=2), recorded_by=users["heidi"])
     for slug in ("dev", "staging"):
         MaintenanceWindow.objects.create(name=f"Nightly {slug} window", environment=envs[slug],
                                          starts_at=base.replace(hour=0), duration_minutes=360, rrule="FREQ=DAILY")

@@ -119,34 +119,6 @@ class DelegationForm(forms.Form):
         self.fields["delegate"].queryset = eligible_delegates(delegator)
 
 
-class WindowForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    service = forms.ModelChoiceField(queryset=Service.objects.order_by("name"), required=False, to_field_name="slug")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), required=False,
-                                         to_field_name="slug")
-    starts_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="First occurrence (UTC)")
-    duration_minutes = forms.IntegerField(min_value=5, max_value=24 * 60 * 7, initial=120)
-    rrule = forms.CharField(max_length=300, required=False, label="Recurrence (RRULE)",
-                            help_text="e.g. FREQ=WEEKLY;BYDAY=TU,TH — blank for a one-off window")
-
-
-class FreezeForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    reason = forms.CharField(max_length=300)
-    starts_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
-    ends_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")
-    service = forms.ModelChoiceField(queryset=Service.objects.order_by("name"), required=False, to_field_name="slug")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), required=False,
-                                         to_field_name="slug")
-    team = forms.ModelChoiceField(queryset=None, required=False, to_field_name="slug")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        from apps.accounts.models import Team
-
-        self.fields["team"].queryset = Team.objects.order_by("name")
-
-
 class CabMeetingForm(forms.Form):
     title = forms.CharField(max_length=120, initial="Weekly CAB")
     starts_at = forms.DateTimeField(widget=DATETIME_WIDGET, help_text="UTC")

@@ -222,6 +222,11 @@ class Delegation(models.Model):
         return self.revoked_at is None and self.starts_at <= at < self.ends_at
 
 
+class NoticeUnit(models.TextChoices):
+    HOURS = "hours", "Hours"
+    BUSINESS_DAYS = "business_days", "Business days"
+
+
 class MaintenanceWindow(models.Model):
     """Recurring time when changes may run, per service and/or environment (blank = all)."""
 
@@ -233,6 +238,16 @@ class MaintenanceWindow(models.Model):
     duration_minutes = models.PositiveIntegerField(default=120)
     rrule = models.CharField(max_length=300, blank=True, help_text="RFC 5545 rule, e.g. FREQ=WEEKLY;BYDAY=TU,TH")
     is_active = models.BooleanField(default=True)
+    # The stakeholder SLA (issue #15): how much notice a change planned into the window must give,
+    # how long it may last, and when the stakeholders review the agreement. Blank = no such term.
+    notice_amount = models.PositiveIntegerField(null=True, blank=True, help_text="Notice a change must give")
+    notice_unit = models.CharField(max_length=16, choices=NoticeUnit.choices, default=NoticeUnit.BUSINESS_DAYS)
+    max_change_minutes = models.PositiveIntegerField(null=True, blank=True,
+                                                     help_text="Longest a change planned into the window may last")
+    review_on = models.DateField(null=True, blank=True, help_text="When the stakeholders review the SLA")
+    # Ending early closes the occurrence open at that moment (later occurrences still come).
+    ended_early_at = models.DateTimeField(null=True, blank=True)
+    ended_early_reason = models.CharField(max_length=300, blank=True)
 
     history = governed_history()
 
@@ -241,6 +256,45 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_sla(self) -> bool:
+        return bool(self.notice_amount or self.max_change_minutes or self.review_on)
+
+    def review_overdue(self, today=None) -> bool:
+        if self.review_on is None:
+            return False
+        return self.review_on < (today or timezone.localdate())
+
+    @property
+    def notice_label(self) -> str:
+        if not self.notice_amount:
+            return ""
+        unit = "business day" if self.notice_unit == NoticeUnit.BUSINESS_DAYS else "hour"
+        return f"{self.notice_amount} {unit}{'' if self.notice_amount == 1 else 's'}"
+
+
+class WindowAgreement(models.Model):
+    """Who agreed to a maintenance window's SLA, and when: a person, or a named stakeholder group
+    (e.g. "Card operations") whose agreement someone recorded."""
+
+    window = models.ForeignKey(MaintenanceWindow, on_delete=models.CASCADE, related_name="agreements")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")
+    group_name = models.CharField(max_length=120, blank=True)
+    agreed_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["agreed_at", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(user__isnull=False) | ~models.Q(group_name=""),
+                                              name="window_agreement_names_someone")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id or self.group_name} agreed {self.window_id}"
 
 
 class Freeze(models.Model):
@@ -256,6 +310,8 @@ class Freeze(models.Model):
     team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+    ended_early_at = models.DateTimeField(null=True, blank=True)
+    ended_early_reason = models.CharField(max_length=300, blank=True)
 
     history = governed_history()
 

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from dateutil.rrule import rrulestr
 from django.db.models import Q
+from django.utils import timezone
 
-from .models import ChangeRequest, ChangeState, Freeze, MaintenanceWindow
+from .models import ChangeRequest, ChangeState, Freeze, MaintenanceWindow, NoticeUnit
 
 BUSY_STATES = [ChangeState.IN_REVIEW, ChangeState.APPROVED, ChangeState.SCHEDULED, ChangeState.IMPLEMENTING]
 
@@ -34,9 +35,20 @@ def window_occurrence(window: MaintenanceWindow, start: datetime, end: datetime 
             return None
     if occ is None:
         return None
-    if occ <= start and end <= occ + length:
-        return occ, occ + length
+    occ_end = _clipped_end(window, occ, occ + length)
+    # Once ended early, the moment it was ended is already outside.
+    inside = start < occ_end if occ_end != occ + length else True
+    if occ <= start and end <= occ_end and inside:
+        return occ, occ_end
     return None
+
+
+def _clipped_end(window: MaintenanceWindow, occ_start: datetime, occ_end: datetime) -> datetime:
+    """An occurrence ended early ends when it was ended (maintenance_window_end_early)."""
+    ended = window.ended_early_at
+    if ended is not None and occ_start <= ended < occ_end:
+        return ended
+    return occ_end
 
 
 def window_occurrences(window: MaintenanceWindow, after: datetime, before: datetime) -> list[tuple[datetime, datetime]]:
@@ -48,7 +60,7 @@ def window_occurrences(window: MaintenanceWindow, after: datetime, before: datet
             starts = parse_rrule(window.rrule, window.starts_at).between(after - length, before, inc=True)
         except (ValueError, TypeError):
             starts = []
-    return [(s, s + length) for s in starts[:500]]
+    return [(s, _clipped_end(window, s, s + length)) for s in starts[:500]]
 
 
 def windows_for(service, environment) -> list[MaintenanceWindow]:
@@ -85,6 +97,7 @@ def change_conflicts(change: ChangeRequest) -> list[dict]:
                           "message": "The planned slot is outside every maintenance window for this service and "
                                      "environment (" + ", ".join(w.name for w in windows) + ").",
                           "windows": [w.name for w in windows]})
+    conflicts.extend(window_sla_flags(change, windows))
     for freeze in freezes_for(change.service, change.environment, start, end):
         blocking = not change.change_type.is_emergency
         conflicts.append({"kind": "freeze", "code": "freeze_active", "blocking": blocking,
@@ -105,6 +118,106 @@ def change_conflicts(change: ChangeRequest) -> list[dict]:
                               "message": f"The implementer is also booked on {other.number} “{other.title}” "
                                          f"from {other.planned_start:%Y-%m-%d %H:%M} to {other.planned_end:%Y-%m-%d %H:%M}."})
     return conflicts
+
+
+def business_days_before(moment: datetime, days: int) -> datetime:
+    """`moment` moved back `days` working days (Monday to Friday, in the portal's timezone), keeping
+    its time of day: 5 business days before Monday 10:00 is the Monday before, 10:00."""
+    local = timezone.localtime(moment)
+    while days > 0:
+        local -= timedelta(days=1)
+        if local.weekday() < 5:
+            days -= 1
+    return local
+
+
+def notice_deadline(window: MaintenanceWindow, planned_start: datetime) -> datetime | None:
+    """The latest moment a change starting at `planned_start` may be scheduled under the window's SLA."""
+    if not window.notice_amount:
+        return None
+    if window.notice_unit == NoticeUnit.HOURS:
+        return planned_start - timedelta(hours=window.notice_amount)
+    return business_days_before(planned_start, window.notice_amount)
+
+
+def notice_reference(change: ChangeRequest) -> datetime:
+    """When the change was put on the schedule: its submission; a draft is measured as if it were
+    submitted now, so its author sees the flag before submitting."""
+    return change.submitted_at or timezone.now()
+
+
+def windows_planned_into(change: ChangeRequest, windows: list[MaintenanceWindow] | None = None
+                         ) -> list[tuple[MaintenanceWindow, tuple[datetime, datetime]]]:
+    """The windows (with their occurrence) in which the change's planned start falls."""
+    if change.planned_start is None:
+        return []
+    if windows is None:
+        windows = windows_for(change.service, change.environment)
+    found = []
+    for window in windows:
+        occ = window_occurrence(window, change.planned_start)
+        if occ is not None:
+            found.append((window, occ))
+    return found
+
+
+def window_sla_flags(change: ChangeRequest, windows: list[MaintenanceWindow] | None = None) -> list[dict]:
+    """The stakeholder SLA of each window the change is planned into: too little notice
+    (planned start − scheduled < notice period) and a planned duration beyond what the window allows.
+    Flags, not blockers: the CAB decides whether to accept the short notice."""
+    start, end = change.planned_start, change.planned_end
+    if start is None:
+        return []
+    flags: list[dict] = []
+    for window, _occ in windows_planned_into(change, windows):
+        deadline = notice_deadline(window, start)
+        if deadline is not None:
+            scheduled = notice_reference(change)
+            if scheduled > deadline:
+                given_hours = max(0.0, (start - scheduled).total_seconds() / 3600)
+                flags.append({
+                    "kind": "window_sla", "code": "window_short_notice", "blocking": False, "window": window.name,
+                    "window_id": window.pk, "notice_required": {"amount": window.notice_amount,
+                                                                "unit": window.notice_unit},
+                    "notice_given_hours": round(given_hours, 1), "scheduled_at": _iso(scheduled),
+                    "notice_deadline": _iso(deadline),
+                    "message": f"Less notice than the “{window.name}” window's SLA: it asks for "
+                               f"{window.notice_label}, the change was scheduled {given_hours:.1f} hours before "
+                               "its planned start."})
+        if window.max_change_minutes and end is not None:
+            planned = (end - start).total_seconds() / 60
+            if planned > window.max_change_minutes:
+                flags.append({
+                    "kind": "window_sla", "code": "window_duration_exceeded", "blocking": False,
+                    "window": window.name, "window_id": window.pk, "allowed_minutes": window.max_change_minutes,
+                    "planned_minutes": round(planned),
+                    "message": f"Planned for {round(planned)} minutes; the “{window.name}” window's SLA allows "
+                               f"{window.max_change_minutes}."})
+    return flags
+
+
+def change_schedule(change: ChangeRequest) -> dict:
+    """The change's schedule as the API and the change page show it: the windows it is planned into
+    with their stakeholder SLA (who agreed and when) and the SLA flags. Two queries."""
+    from .models import WindowAgreement
+
+    planned = windows_planned_into(change)
+    agreements: dict[int, list[WindowAgreement]] = {}
+    if planned:
+        for agreement in WindowAgreement.objects.filter(window__in=[w for w, _ in planned]).select_related("user"):
+            agreements.setdefault(agreement.window_id, []).append(agreement)
+    windows = []
+    for window, (occ_start, occ_end) in planned:
+        windows.append({
+            "id": window.pk, "name": window.name, "occurrence_start": occ_start, "occurrence_end": occ_end,
+            "notice_label": window.notice_label, "agreements": agreements.get(window.pk, []),
+            "sla": {"notice": ({"amount": window.notice_amount, "unit": window.notice_unit}
+                               if window.notice_amount else None),
+                    "allowed_duration_minutes": window.max_change_minutes, "review_on": window.review_on,
+                    "review_overdue": window.review_overdue()}})
+    return {"planned_start": change.planned_start, "planned_end": change.planned_end,
+            "notice_reference": notice_reference(change) if change.planned_start else None,
+            "windows": windows, "flags": window_sla_flags(change, [w for w, _ in planned])}
 
 
 def blocking_freeze(change: ChangeRequest) -> dict | None:

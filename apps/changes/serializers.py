@@ -87,13 +87,14 @@ class ChangeOut(ChangeListOut):
     approval = serializers.SerializerMethodField()
     conflicts = serializers.SerializerMethodField()
     emergency_override = serializers.SerializerMethodField()
+    schedule = serializers.SerializerMethodField()
 
     class Meta(ChangeListOut.Meta):
         fields = ChangeListOut.Meta.fields + [
             "description", "rollout_strategy", "rollback_plan", "rollback_criteria", "compliance_scopes",
             "risk_answers", "risk_breakdown", "cab_required", "content_hash", "review_reason", "outcome",
             "implementation_started_at", "implemented_at", "closed_at", "post_mortem_due_at", "post_mortem_at",
-            "approval", "conflicts", "emergency_override"]
+            "approval", "conflicts", "emergency_override", "schedule"]
 
     def get_approval(self, obj) -> dict:
         from .workflow import evaluate
@@ -104,6 +105,24 @@ class ChangeOut(ChangeListOut):
         from .schedule import change_conflicts
 
         return change_conflicts(obj)
+
+    def get_schedule(self, obj) -> dict:
+        """The maintenance windows the change is planned into, their stakeholder SLA (who agreed,
+        when) and the SLA flags (also listed in `conflicts`, kind `window_sla`)."""
+        from .schedule import change_schedule
+
+        schedule = change_schedule(obj)
+        return {
+            "planned_start": schedule["planned_start"], "planned_end": schedule["planned_end"],
+            "scheduled_at": schedule["notice_reference"] if obj.submitted_at else None,
+            "windows": [{
+                "id": w["id"], "name": w["name"], "occurrence_start": w["occurrence_start"],
+                "occurrence_end": w["occurrence_end"], "sla": {
+                    **w["sla"], "agreed_by": [{"user": a.user.username if a.user else None,
+                                               "group": a.group_name or None, "agreed_at": a.agreed_at}
+                                              for a in w["agreements"]]}}
+                for w in schedule["windows"]],
+            "flags": schedule["flags"]}
 
     def get_emergency_override(self, obj) -> dict | None:
         override = obj.emergency_overrides.select_related("authorised_by").first()

@@ -725,8 +725,11 @@ def delegation_revoke(*, delegation: Delegation, actor: Any) -> Delegation:
 # --- schedule ----------------------------------------------------------------------------------
 
 def maintenance_window_create(*, actor: Any, name: str, starts_at: datetime, duration_minutes: int, rrule: str = "",
-                              service=None, environment=None) -> MaintenanceWindow:
+                              service=None, environment=None, notice_amount: int | None = None,
+                              notice_unit: str = "business_days", max_change_minutes: int | None = None,
+                              review_on=None) -> MaintenanceWindow:
     from .schedule import parse_rrule
+    from .schedule_services import window_sla_clean
 
     resolved = resolve_actor(actor)
     rrule = (rrule or "").strip()
@@ -737,14 +740,21 @@ def maintenance_window_create(*, actor: Any, name: str, starts_at: datetime, dur
             raise InvalidInput(f"The recurrence rule is not valid: {exc}", fields={"rrule": [str(exc)]}) from exc
     if duration_minutes <= 0:
         raise InvalidInput("The window must last at least a minute.", fields={"duration_minutes": ["Must be positive."]})
+    window_sla_clean(notice_amount=notice_amount, notice_unit=notice_unit, max_change_minutes=max_change_minutes,
+                     review_on=review_on)
     with transaction.atomic():
         window = MaintenanceWindow(name=name, starts_at=starts_at, duration_minutes=duration_minutes, rrule=rrule,
-                                   service=service, environment=environment)
+                                   service=service, environment=environment, notice_amount=notice_amount,
+                                   notice_unit=notice_unit, max_change_minutes=max_change_minutes,
+                                   review_on=review_on)
         window._history_user = resolved.user
         window.save()
         audit_event_record(action="change.window.created", target=window, actor=resolved,
                            details={"rrule": rrule, "service": getattr(service, "slug", None),
-                                    "environment": getattr(environment, "slug", None)})
+                                    "environment": getattr(environment, "slug", None),
+                                    "sla": {"notice": notice_amount, "notice_unit": notice_unit,
+                                            "max_change_minutes": max_change_minutes,
+                                            "review_on": review_on.isoformat() if review_on else None}})
     return window
 
 

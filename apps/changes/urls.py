@@ -1,15 +1,17 @@
 from django.urls import path
 
-from . import views, views_schedule
+from . import views, views_calendar, views_schedule
 
 urlpatterns = [
     path("changes/", views.change_list, name="list"),
     path("changes/queue/", views.queue, name="queue"),
     path("changes/new/", views.change_create, name="create"),
-    path("changes/calendar/", views_schedule.calendar_month, name="calendar"),
-    path("changes/calendar/feed/", views_schedule.calendar_feed_manage, name="calendar_feed_manage"),
-    path("changes/calendar/feed/<str:secret>.ics", views_schedule.calendar_feed, name="calendar_feed"),
+    path("changes/calendar/", views_calendar.calendar_month, name="calendar"),
+    path("changes/calendar/feed/", views_calendar.calendar_feed_manage, name="calendar_feed_manage"),
+    path("changes/calendar/feed/<str:secret>.ics", views_calendar.calendar_feed, name="calendar_feed"),
     path("changes/schedule/", views_schedule.schedule, name="schedule"),
+    path("changes/schedule/windows/<int:pk>/", views_schedule.window_edit, name="window_edit"),
+    path("changes/schedule/freezes/<int:pk>/", views_schedule.freeze_edit, name="freeze_edit"),
     path("changes/delegations/", views_schedule.delegations, name="delegations"),
     path("changes/delegations/<int:pk>/revoke/", views_schedule.delegation_revoke, name="delegation_revoke"),
     path("changes/cab/", views_schedule.cab_meetings, name="cab_meetings"),

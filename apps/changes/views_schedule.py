@@ -1,18 +1,16 @@
-"""Schedule pages: calendar and iCalendar feed, windows and freezes, delegations, CAB meetings."""
+"""Schedule pages: windows and freezes (plan, edit, end early, SLA agreements), delegations, CAB meetings.
+The calendar and its feed are views_calendar's."""
 
 from __future__ import annotations
 
-import calendar as pycalendar
-import hashlib
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.db.models import Prefetch, Q
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -21,137 +19,27 @@ from releaseportal.errors import PortalError
 from releaseportal.extensions import collect_sections
 
 from . import cab as cab_services
-from . import services, sod
-from .forms import CabMeetingForm, DelegationForm, FreezeForm, WindowForm
+from . import schedule_services, services, sod
+from .forms import CabMeetingForm, DelegationForm
+from .forms_schedule import AgreementForm, EndEarlyForm, FreezeForm, WindowForm
 from .models import (
     CabAgendaItem,
     CabMeeting,
-    CalendarFeed,
-    ChangeRequest,
     Delegation,
     Freeze,
     MaintenanceWindow,
+    WindowAgreement,
 )
 from .permissions import can_manage_schedule, can_run_cab
-from .schedule import window_occurrences
-from .selectors import cab_queue_for
+from .schedule import window_occurrence, window_occurrences
 
 
-def _month(request) -> date:
-    raw = request.GET.get("month", "")
-    try:
-        year, month = (int(x) for x in raw.split("-"))
-        return date(year, month, 1)
-    except (ValueError, TypeError):
-        today = timezone.now().date()
-        return today.replace(day=1)
-
-
-@member_required
-def calendar_month(request):
-    first = _month(request)
-    weeks = pycalendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
-    start = datetime.combine(weeks[0][0], time.min, tzinfo=UTC)
-    end = datetime.combine(weeks[-1][-1] + timedelta(days=1), time.min, tzinfo=UTC)
-    changes = ChangeRequest.objects.filter(planned_start__lt=end, planned_end__gt=start).exclude(
-        state__in=["cancelled", "rejected", "draft"]).select_related("service", "environment").order_by("planned_start")
-    service = request.GET.get("service") or None
-    if service:
-        changes = changes.filter(service__slug=service)
-    freezes = list(Freeze.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related("service", "environment", "team"))
-    windows = list(MaintenanceWindow.objects.filter(is_active=True).select_related("service", "environment"))
-    meetings = list(CabMeeting.objects.filter(starts_at__gte=start, starts_at__lt=end))
-    days: dict[date, list[dict]] = {d: [] for week in weeks for d in week}
-    for c in changes[:1000]:
-        day = c.planned_start.date()
-        if day in days:
-            days[day].append({"kind": "change", "label": f"{c.number} {c.title}", "url": reverse("changes:detail", args=[c.number]),
-                              "title": f"{c.service.name} · {c.environment.slug} · {c.get_state_display()}"})
-    for f in freezes:
-        d = max(f.starts_at.date(), weeks[0][0])
-        while d <= min(f.ends_at.date(), weeks[-1][-1]):
-            days[d].append({"kind": "freeze", "label": f"❄ {f.name}", "title": f"{f.reason} ({f.scope_label})"})
-            d += timedelta(days=1)
-    for w in windows:
-        for occ_start, occ_end in window_occurrences(w, start, end):
-            if occ_start.date() in days:
-                days[occ_start.date()].append({"kind": "window", "label": f"{occ_start:%H:%M} {w.name}",
-                                               "title": f"until {occ_end:%H:%M}"})
-    for m in meetings:
-        days[m.starts_at.date()].append({"kind": "cab", "label": f"{m.starts_at:%H:%M} {m.title}",
-                                         "url": reverse("changes:cab_meeting", args=[m.pk]), "title": "CAB meeting"})
-    prev_month = (first - timedelta(days=1)).replace(day=1)
-    next_month = (first + timedelta(days=32)).replace(day=1)
-    return render(request, "changes/calendar.html", {
-        "first": first, "weeks": [[(d, days[d]) for d in week] for week in weeks], "prev": prev_month, "next": next_month,
-        "feed": CalendarFeed.objects.filter(user=request.user).first(), "service": service,
-        "feed_secret": request.session.pop("calendar_feed_secret", None),
-    })
-
-
-@member_required
-@require_POST
-def calendar_feed_manage(request):
-    if request.POST.get("action") == "revoke":
-        services.calendar_feed_revoke(user=request.user, actor=request.user)
-        messages.success(request, "Your calendar feed URL no longer works.")
-    else:
-        secret = services.calendar_feed_rotate(user=request.user, actor=request.user)
-        request.session["calendar_feed_secret"] = secret
-        messages.success(request, "A new calendar feed URL is ready; the old one stopped working.")
-    return redirect("changes:calendar")
-
-
-def calendar_feed(request, secret: str):
-    """The iCalendar feed. No session: the secret in the URL is the credential."""
-    from icalendar import Calendar, Event
-
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    feed = CalendarFeed.objects.select_related("user").filter(secret_hash=digest).first()
-    if feed is None or not feed.user.is_active:
-        raise Http404("Unknown calendar feed.")
-    user = feed.user
-    CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
-    now = timezone.now()
-    horizon_start, horizon_end = now - timedelta(days=30), now + timedelta(days=180)
-    queue, _ = cab_queue_for(user)
-    queue_ids = list(queue.waiting.values_list("pk", flat=True)[:500])
-    changes = ChangeRequest.objects.filter(Q(requester=user) | Q(implementer=user) | Q(pk__in=queue_ids)).filter(
-        planned_start__gte=horizon_start, planned_start__lt=horizon_end).select_related("service", "environment")[:500]
-    cal = Calendar()
-    cal.add("prodid", "-//Release Portal//changes//EN")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"Release Portal — {user.username}")
-    base = request.build_absolute_uri("/").rstrip("/")
-    for c in changes:
-        ev = Event()
-        ev.add("uid", f"change-{c.pk}@release-portal")
-        ev.add("summary", f"{c.number} {c.title} ({c.get_state_display()})")
-        ev.add("dtstart", c.planned_start)
-        ev.add("dtend", c.planned_end or c.planned_start + timedelta(hours=1))
-        ev.add("dtstamp", now)
-        ev.add("description", f"{c.service.name} · {c.environment.name}\n{base}{reverse('changes:detail', args=[c.number])}")
-        cal.add_component(ev)
-    for f in Freeze.objects.filter(ends_at__gt=horizon_start, starts_at__lt=horizon_end):
-        ev = Event()
-        ev.add("uid", f"freeze-{f.pk}@release-portal")
-        ev.add("summary", f"Freeze: {f.name}")
-        ev.add("dtstart", f.starts_at)
-        ev.add("dtend", f.ends_at)
-        ev.add("dtstamp", now)
-        ev.add("description", f"{f.reason} ({f.scope_label})")
-        cal.add_component(ev)
-    for m in CabMeeting.objects.filter(memberships__user=user, starts_at__gte=horizon_start, starts_at__lt=horizon_end):
-        ev = Event()
-        ev.add("uid", f"cab-{m.pk}@release-portal")
-        ev.add("summary", m.title)
-        ev.add("dtstart", m.starts_at)
-        ev.add("dtend", m.starts_at + timedelta(minutes=m.duration_minutes))
-        ev.add("dtstamp", now)
-        cal.add_component(ev)
-    response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+def _form_errors(form, exc: PortalError) -> None:
+    for field, errors in exc.fields.items():
+        for error in errors:
+            form.add_error(field if field in form.fields else None, error)
+    if not exc.fields:
+        form.add_error(None, exc.message)
 
 
 @member_required
@@ -159,6 +47,7 @@ def schedule(request):
     manage = can_manage_schedule(request.user)
     window_form = WindowForm(request.POST if request.POST.get("kind") == "window" else None, prefix="w")
     freeze_form = FreezeForm(request.POST if request.POST.get("kind") == "freeze" else None, prefix="f")
+    status = 200
     if request.method == "POST":
         if not manage:
             raise PermissionDenied("Only release managers plan windows and freezes.")
@@ -166,23 +55,116 @@ def schedule(request):
         if form.is_valid():
             try:
                 if form is window_form:
-                    services.maintenance_window_create(actor=request.user, **form.cleaned_data)
+                    services.maintenance_window_create(actor=request.user, **window_form.service_kwargs())
                 else:
                     services.freeze_create(actor=request.user, **form.cleaned_data)
             except PortalError as exc:
-                for field, errors in exc.fields.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                _form_errors(form, exc)
             else:
                 messages.success(request, "Saved.")
                 return redirect("changes:schedule")
+        status = 400
     now = timezone.now()
+    windows = list(MaintenanceWindow.objects.select_related("service", "environment").prefetch_related(
+        Prefetch("agreements", queryset=WindowAgreement.objects.select_related("user"))).order_by("name"))
+    today = timezone.localdate()
+    for w in windows:
+        w.overdue = w.review_overdue(today)
     return render(request, "changes/schedule.html", {
-        "windows": MaintenanceWindow.objects.select_related("service", "environment").order_by("name"),
+        "windows": windows,
         "freezes": Freeze.objects.filter(ends_at__gt=now - timedelta(days=30)).select_related(
             "service", "environment", "team").order_by("starts_at"),
-        "manage": manage, "window_form": window_form, "freeze_form": freeze_form,
-    })
+        "manage": manage, "window_form": window_form, "freeze_form": freeze_form, "now": now,
+    }, status=status)
+
+
+def _window_for(request, pk: int) -> MaintenanceWindow:
+    return get_object_or_404(MaintenanceWindow.objects.select_related("service", "environment"), pk=pk)
+
+
+@member_required
+def window_edit(request, pk: int):
+    """A window's page: its SLA and who agreed; release managers edit it, end it early and record
+    agreements here."""
+    window = _window_for(request, pk)
+    manage = can_manage_schedule(request.user)
+    action = request.POST.get("action", "edit") if request.method == "POST" else ""
+    form = WindowForm(request.POST if action == "edit" else None, initial=WindowForm.initial_for(window), prefix="w")
+    end_form = EndEarlyForm(request.POST if action == "end" else None, prefix="e")
+    agree_form = AgreementForm(request.POST if action == "agree" else None, prefix="a")
+    status = 200
+    if request.method == "POST":
+        if not manage:
+            raise PermissionDenied("Only release managers edit maintenance windows.")
+        current = {"edit": form, "end": end_form, "agree": agree_form}.get(action)
+        if current is None:
+            return HttpResponseBadRequest("Unknown action: edit, end or agree.")
+        if current.is_valid():
+            try:
+                if action == "edit":
+                    schedule_services.maintenance_window_update(window=window, actor=request.user,
+                                                                **form.service_kwargs())
+                    messages.success(request, "Window saved.")
+                elif action == "end":
+                    schedule_services.maintenance_window_end_early(window=window, actor=request.user,
+                                                                   reason=end_form.cleaned_data["reason"])
+                    messages.success(request, "The window's current occurrence ended now.")
+                else:
+                    schedule_services.window_agreement_record(
+                        window=window, actor=request.user, user=agree_form.cleaned_data.get("user"),
+                        group_name=agree_form.cleaned_data.get("group_name", ""),
+                        agreed_at=agree_form.cleaned_data.get("agreed_at"))
+                    messages.success(request, "Agreement recorded.")
+            except PortalError as exc:
+                _form_errors(current, exc)
+                status = exc.status
+            else:
+                return redirect("changes:window_edit", pk=window.pk)
+        else:
+            status = 400
+    now = timezone.now()
+    return render(request, "changes/window_edit.html", {
+        "window": window, "manage": manage, "form": form, "end_form": end_form, "agree_form": agree_form,
+        "agreements": window.agreements.select_related("user", "recorded_by"),
+        "open_now": window_occurrence(window, now) if window.is_active else None,
+        "overdue": window.review_overdue(), "upcoming": window_occurrences(window, now, now + timedelta(days=60))[:8],
+    }, status=status)
+
+
+@member_required
+def freeze_edit(request, pk: int):
+    freeze = get_object_or_404(Freeze.objects.select_related("service", "environment", "team", "created_by"), pk=pk)
+    manage = can_manage_schedule(request.user)
+    action = request.POST.get("action", "edit") if request.method == "POST" else ""
+    form = FreezeForm(request.POST if action == "edit" else None, initial=FreezeForm.initial_for(freeze), prefix="f")
+    end_form = EndEarlyForm(request.POST if action == "end" else None, prefix="e")
+    status = 200
+    if request.method == "POST":
+        if not manage:
+            raise PermissionDenied("Only release managers edit freezes.")
+        current = {"edit": form, "end": end_form}.get(action)
+        if current is None:
+            return HttpResponseBadRequest("Unknown action: edit or end.")
+        if current.is_valid():
+            try:
+                if action == "edit":
+                    schedule_services.freeze_update(freeze=freeze, actor=request.user, **form.cleaned_data)
+                    messages.success(request, "Freeze saved.")
+                else:
+                    schedule_services.freeze_end_early(freeze=freeze, actor=request.user,
+                                                       reason=end_form.cleaned_data["reason"])
+                    messages.success(request, "The freeze ended now.")
+            except PortalError as exc:
+                _form_errors(current, exc)
+                status = exc.status
+            else:
+                return redirect("changes:freeze_edit", pk=freeze.pk)
+        else:
+            status = 400
+    now = timezone.now()
+    return render(request, "changes/freeze_edit.html", {
+        "freeze": freeze, "manage": manage, "form": form, "end_form": end_form,
+        "running": freeze.starts_at < now < freeze.ends_at}, status=status)
 
 
 @member_required

@@ -155,6 +155,16 @@ def _changes(w: World) -> None:
     w.objects.delegation = services.delegation_create(
         delegator=w.people["approver"], delegate=w.people["cab_member"], ends_at=w.now + timedelta(days=7),
         actor=w.people["approver"])
+    # A window and a freeze for the schedule pages (edit, end early, SLA agreements), kept out of the
+    # other suites' way: the window is inactive (no gate blocker), the freeze far ahead and in dev only.
+    w.objects.window = services.maintenance_window_create(
+        actor=w.people["release_manager"], name="Nightly", starts_at=w.now - timedelta(days=7), duration_minutes=120,
+        rrule="FREQ=DAILY", notice_amount=2, notice_unit="business_days", environment=w.envs["dev"])
+    type(w.window).objects.filter(pk=w.window.pk).update(is_active=False)
+    w.window.refresh_from_db()
+    w.objects.freeze = services.freeze_create(
+        actor=w.people["release_manager"], name="Quarter close", reason="Finance", environment=w.envs["dev"],
+        starts_at=w.now + timedelta(days=300), ends_at=w.now + timedelta(days=302))
 
 
 def _change_types(w: World) -> None:

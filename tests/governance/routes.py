@@ -237,6 +237,15 @@ ROUTES: dict[str, Any] = {
         data=lambda w: {"kind": "freeze", "f-name": "Year end", "f-reason": "Closing the books",
                         "f-starts_at": _later(w, 10), "f-ends_at": _later(w, 12)},
         watch=lambda w: _models("changes.Freeze", "changes.MaintenanceWindow"))],
+    "changes:window_edit": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.window.pk},
+        data=lambda w: {"action": "agree", "a-group_name": "Card operations"},
+        watch=lambda w: [w.window, *_models("changes.WindowAgreement")])],
+    "changes:freeze_edit": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"pk": w.freeze.pk},
+        data=lambda w: {"action": "edit", "f-name": "Quarter close", "f-reason": "Finance, moved",
+                        "f-starts_at": _later(w, 301), "f-ends_at": _later(w, 303)},
+        watch=lambda w: [w.freeze])],
     "changes:delegations": [
         Write(allowed=MEMBERS, data=lambda w: {"delegate": "adam", "ends_at": _later(w, 5)},
               unjudged={"approver": "adam cannot delegate to himself (a form error)"},
