@@ -92,6 +92,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before sessions and auth: a NUL in the path or query never reaches a database lookup.
+    "releaseportal.faults.InputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,6 +245,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "releaseportal.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Bounded JSON (size and depth checked before parsing, NUL refused by path): releaseportal/input.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "releaseportal.api.parsers.PortalJSONParser",
+        "releaseportal.api.parsers.PortalFormParser",
+        "releaseportal.api.parsers.PortalMultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
