@@ -231,6 +231,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Work left "running" this long belongs to a dead worker: the reaper fails it with a reason.
+STUCK_WORK_TIMEOUT_MINUTES = env_int("STUCK_WORK_TIMEOUT_MINUTES", 15)
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
