@@ -269,6 +269,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["apps.accounts.api_permissions.PortalMemberPermission"],
     # Schema quality is tested (tests/foundation/test_api_conventions.py), not a deploy check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Every operation documents the standard refusals with the error body (releaseportal/api/schema.py).
+        "releaseportal.api.schema.add_standard_error_responses",
+    ],
 }
 # Idempotency records are kept this long before the housekeeping task deletes them.
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)

@@ -135,3 +135,17 @@ def test_an_abandoned_idempotency_reservation_does_not_block_the_retry(pipeline,
     retry = pipeline.post("/api/v1/deployments/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-dead")
     assert retry.status_code == 201
     assert IdempotencyRecord.objects.get(key="k-dead").status_code == 201
+
+
+def test_every_operation_documents_the_standard_refusals_with_the_error_body():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [(path, method, op) for path, ops in schema["paths"].items() if path.startswith("/api/v1/")
+                  for method, op in ops.items() if method in {"get", "post", "put", "patch", "delete"}]
+    assert operations
+    for path, method, operation in operations:
+        for status in ("400", "401", "403", "404", "405", "409", "429", "503"):
+            assert status in operation["responses"], (path, method, status)
+    error = schema["components"]["schemas"]["ErrorBody"]
+    assert error["properties"]["error"]["required"] == ["code", "message", "fields"]

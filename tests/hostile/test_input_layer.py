@@ -167,3 +167,10 @@ def test_a_dora_month_out_of_range_is_400(api_client_for, auditor, month):
     response = api_client_for(auditor, ["reports:read"]).get("/api/v1/reports/dora/", {"month": month})
     assert response.status_code == 400
     assert "month" in _fields(response)
+
+
+@pytest.mark.parametrize("value", ["null", "-1", "0", "²", "1.5"])
+def test_a_page_size_that_is_not_a_positive_integer_is_400(pipeline, value):
+    response = pipeline.get("/api/v1/deployments/", {"page_size": value})
+    assert response.status_code == 400
+    assert "page_size" in _fields(response)
