@@ -94,6 +94,8 @@ MIDDLEWARE = [
     # Request counts and latencies for /metrics; first and last so they time the whole stack.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before sessions and auth: a NUL in the path or query never reaches a database lookup.
+    "releaseportal.faults.InputGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,6 +165,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
@@ -242,6 +245,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Work left "running" this long belongs to a dead worker: the reaper fails it with a reason.
+STUCK_WORK_TIMEOUT_MINUTES = env_int("STUCK_WORK_TIMEOUT_MINUTES", 15)
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -257,6 +262,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "releaseportal.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Bounded JSON (size and depth checked before parsing, NUL refused by path): releaseportal/input.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "releaseportal.api.parsers.PortalJSONParser",
+        "releaseportal.api.parsers.PortalFormParser",
+        "releaseportal.api.parsers.PortalMultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -272,6 +283,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["apps.accounts.api_permissions.PortalMemberPermission"],
     # Schema quality is tested (tests/foundation/test_api_conventions.py), not a deploy check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Every operation documents the standard refusals with the error body (releaseportal/api/schema.py).
+        "releaseportal.api.schema.add_standard_error_responses",
+    ],
 }
 # Idempotency records are kept this long before the housekeeping task deletes them.
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)

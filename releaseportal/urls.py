@@ -35,3 +35,9 @@ urlpatterns += [
     for app in PORTAL_APPS
     if find_spec(f"apps.{app}.urls") is not None
 ]
+
+# Under /api/ these answer the JSON error body; 500 caused by an unreachable database is a 503
+# with Retry-After (releaseportal/faults.py).
+handler400 = "releaseportal.faults.bad_request"
+handler404 = "releaseportal.faults.page_not_found"
+handler500 = "releaseportal.faults.server_error"

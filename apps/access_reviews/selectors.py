@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, User
+from releaseportal.input import parse_id
 
 from .models import AccessGrant, ReviewCampaign, ReviewItem
 
@@ -123,8 +124,8 @@ def item_filters(qs, *, campaign="", service="", privilege="", holder="", inacti
                  decision: str | None = None, reviewer: str = "", team: str = "") -> QuerySet[ReviewItem]:
     """Filters only: joins come with the filters that need them, so counting an unfiltered page
     reads the item index alone."""
-    if campaign and str(campaign).isdigit():
-        qs = qs.filter(campaign_id=int(campaign))
+    if campaign and (campaign_id := parse_id(campaign)) is not None:
+        qs = qs.filter(campaign_id=campaign_id)
     if service:
         qs = qs.filter(grant__service__slug=service)
     if privilege:

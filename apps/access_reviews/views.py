@@ -20,6 +20,7 @@ from apps.accounts.models import Team, User
 from apps.accounts.permissions import member_required
 from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
 from releaseportal.errors import PortalError
+from releaseportal.input import parse_id
 
 from . import permissions, selectors, services
 from .evidence import campaign_reports_store, report_content
@@ -150,7 +151,7 @@ def items_bulk(request):
         # Every open item of mine matching the filters the page was showing, not just this page.
         ids = list(_my_items(request.user, request.POST).values_list("pk", flat=True))
     else:
-        ids = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
+        ids = [pk for v in request.POST.getlist("items") if (pk := parse_id(v)) is not None]
     if not ids:
         messages.warning(request, "Select the items to decide first.")
         return redirect(back)

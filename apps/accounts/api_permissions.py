@@ -29,8 +29,18 @@ def required_scope(view, method: str) -> str | None:
     return f"{scope}:read" if method in SAFE else f"{scope}:write"
 
 
+def method_supported(view, method: str) -> bool:
+    """Whether the view answers `method` at all (DRF looks the handler up only after permissions)."""
+    name = method.lower()
+    return name in view.http_method_names and hasattr(view, name)
+
+
 class TokenScopePermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
+        # An unsupported method is 405 for everyone, before scopes: PUT/DELETE/TRACE on an
+        # endpoint without them is not a question of permission.
+        if not method_supported(view, request.method):
+            raise exceptions.MethodNotAllowed(request.method)
         user = request.user
         if not user or not user.is_authenticated:
             raise exceptions.NotAuthenticated()

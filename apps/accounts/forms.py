@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from apps.audit.middleware import client_ip
 
 from . import roles
-from .services import login_attempt_record, login_attempts_exceeded
+from .services import login_attempt_record, login_check_reserve
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -18,7 +18,10 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     def clean(self):
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) if self.request else ""
-        if login_attempts_exceeded(username=username, ip=ip):
+        if not (username and self.cleaned_data.get("password")):
+            return super().clean()  # nothing to check: the required-field errors say so
+        # The slot is taken before the password is checked, so concurrent guesses cannot all pass.
+        if not login_check_reserve(username=username, ip=ip):
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         try:
             cleaned = super().clean()

@@ -134,6 +134,19 @@ class ApiToken(models.Model):
         return self.revoked_at is None and not self.is_expired
 
 
+class LoginThrottle(models.Model):
+    """The per-username counter of password checks in the current window, taken atomically (one
+    conditional UPDATE) before the password is checked: concurrent guesses cannot all read
+    "4 failures" and all go ahead."""
+
+    username = models.CharField(max_length=150, unique=True)
+    checks = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.checks} since {self.window_started_at:%Y-%m-%d %H:%M}"
+
+
 class LoginAttempt(models.Model):
     """Browser sign-ins, kept to throttle guessing across every web process."""
 

@@ -4,8 +4,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from apps.audit.services import audit_event_record
 from releaseportal.errors import InvalidInput, NotAllowed
 
 from . import roles
-from .models import ApiToken, LoginAttempt, Team, TeamMembership, User
+from .models import ApiToken, LoginAttempt, LoginThrottle, Team, TeamMembership, User
 from .tokens import mint
 
 
@@ -156,12 +156,45 @@ def team_membership_remove(*, team: Team, user: User, actor: Any) -> bool:
     return True
 
 
-def login_attempts_exceeded(*, username: str, ip: str) -> bool:
-    since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+# A person who signed in from an address within this long is not refused by that address's
+# limit: an office NAT shared with someone guessing does not lock its colleagues out.
+KNOWN_ADDRESS_DAYS = 30
+
+
+def login_check_reserve(*, username: str, ip: str) -> bool:
+    """Whether a password check for `username` from `ip` may run now. Reserves one of the
+    username's LOGIN_FAILURE_LIMIT checks per window atomically (a conditional UPDATE, so 30
+    concurrent guesses run at most the limit's worth of checks, on PostgreSQL and SQLite alike);
+    a successful sign-in gives the slots back (login_attempt_record). The per-address limit
+    (4x the per-username one, counted on LoginAttempt) never applies to a username that signed
+    in successfully from that address recently."""
+    now = timezone.now()
+    since = now - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
     limit = settings.LOGIN_FAILURE_LIMIT
-    failures = LoginAttempt.objects.filter(at__gte=since, succeeded=False)
-    return (failures.filter(username__iexact=username).count() >= limit
-            or failures.filter(ip=ip).count() >= limit * 4)
+    key = username.lower()[:150]
+    if _address_exceeded(key=key, ip=ip, since=since, limit=limit * 4):
+        return False
+    try:
+        with transaction.atomic():
+            LoginThrottle.objects.get_or_create(username=key, defaults={"window_started_at": now})
+    except IntegrityError:
+        pass  # created by a concurrent attempt: the updates below are what count
+    rows = LoginThrottle.objects.filter(username=key)
+    # The window expired: the reset takes the first slot of the new window in the same statement.
+    if rows.filter(window_started_at__lt=since).update(checks=1, window_started_at=now):
+        return True
+    return bool(rows.filter(checks__lt=limit).update(checks=F("checks") + 1))
+
+
+def _address_exceeded(*, key: str, ip: str, since, limit: int) -> bool:
+    if not ip:
+        return False
+    attempts = LoginAttempt.objects.filter(ip=ip)
+    if attempts.filter(at__gte=since, succeeded=False).count() < limit:
+        return False
+    known = attempts.filter(username__iexact=key, succeeded=True,
+                            at__gte=timezone.now() - timedelta(days=KNOWN_ADDRESS_DAYS)).exists()
+    return not known
 
 
 def login_attempt_record(*, username: str, ip: str, succeeded: bool) -> None:
@@ -169,3 +202,4 @@ def login_attempt_record(*, username: str, ip: str, succeeded: bool) -> None:
     if succeeded:
         # A successful sign-in clears the slate for that username.
         LoginAttempt.objects.filter(username__iexact=username, succeeded=False).delete()
+        LoginThrottle.objects.filter(username=username.lower()[:150]).update(checks=0)

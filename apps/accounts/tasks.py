@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.audit.actor import Actor, acting_as
 
-from .models import ApiToken, IdempotencyRecord, LoginAttempt
+from .models import ApiToken, IdempotencyRecord, LoginAttempt, LoginThrottle
 from .services import api_token_revoke
 
 
@@ -30,4 +30,5 @@ def purge_housekeeping_records() -> int:
     now = timezone.now()
     removed, _ = IdempotencyRecord.objects.filter(created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
     old_logins, _ = LoginAttempt.objects.filter(at__lt=now - timedelta(days=30)).delete()
-    return removed + old_logins
+    old_throttles, _ = LoginThrottle.objects.filter(window_started_at__lt=now - timedelta(days=30)).delete()
+    return removed + old_logins + old_throttles

@@ -9,4 +9,7 @@ BEAT = {
     # Events newer than the last anchor are the only ones whose deletion goes unseen: keep the
     # window short. An unchanged head writes nothing.
     "audit-anchor-chain-head": {"task": "apps.audit.tasks.anchor_chain_head", "schedule": crontab(minute="*/15")},
+    # A pack whose worker died is failed with a reason within minutes (apps.audit.reaper).
+    "audit-reap-stuck-evidence-packs": {"task": "apps.audit.tasks.reap_stuck_evidence_packs",
+                                        "schedule": crontab(minute="*/5")},
 }

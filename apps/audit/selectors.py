@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from releaseportal.input import parse_id
+
 from .models import AuditEvent
 
 
@@ -68,9 +70,9 @@ def workspace_search(q: str) -> dict[str, Any]:
     change_q = Q(number__iexact=q) | Q(title__icontains=q) | Q(service__slug__iexact=q)
     deployment_q = Q(service__slug__iexact=q) | Q(version__iexact=q) | Q(change__number__iexact=q)
     event_q = Q(action__startswith=q) | Q(object_repr__icontains=q) | Q(actor_label__iexact=q)
-    if q.isdigit() and len(q) <= 18:  # beyond that it cannot be an id (and would overflow bigint)
-        change_q |= Q(pk=int(q))
-        deployment_q |= Q(pk=int(q))
+    if (pk := parse_id(q)) is not None:  # ASCII digits within bigint only ("²".isdigit() is true)
+        change_q |= Q(pk=pk)
+        deployment_q |= Q(pk=pk)
         event_q |= Q(seq=int(q))
     return {
         "q": q,

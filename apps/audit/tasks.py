@@ -33,3 +33,12 @@ def anchor_chain_head() -> int | None:
 
     anchor = chain_anchor_on_schedule()
     return anchor.seq if anchor else None
+
+
+@shared_task(acks_late=True)
+def reap_stuck_evidence_packs() -> dict[str, int]:
+    """Every five minutes: packs whose worker died are failed with a reason (apps.audit.reaper)."""
+    from .reaper import evidence_packs_reap
+
+    with acting_as(Actor.for_task("audit.reap_stuck_evidence_packs")) as actor:
+        return evidence_packs_reap(actor=actor)

@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
+from releaseportal.input import parse_id
+
 from .models import AuditEvent
 from .permissions import can_view_audit_log
 from .selectors import audit_events_filtered
@@ -61,7 +63,7 @@ class _Page(list):
 
 
 def _uncounted_page(qs, raw_number):
-    number = int(raw_number) if raw_number and str(raw_number).isdigit() and int(raw_number) > 0 else 1
+    number = min(parse_id(raw_number) or 1, 10**9)
     start = (number - 1) * PAGE_SIZE
     rows = list(qs[start:start + PAGE_SIZE + 1])
     return _Page(rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE)

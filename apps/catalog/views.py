@@ -9,6 +9,7 @@ from apps.accounts.models import Team
 from apps.accounts.permissions import member_required
 from releaseportal.errors import PortalError
 from releaseportal.extensions import collect_sections
+from releaseportal.input import parse_id
 
 from .forms import ServiceForm
 from .models import COMPLIANCE_SCOPES, Service
@@ -20,7 +21,7 @@ from .services import service_update
 @member_required
 def service_list(request):
     tier = request.GET.get("tier")
-    qs = services_list(team=request.GET.get("team") or None, tier=int(tier) if tier and tier.isdigit() else None,
+    qs = services_list(team=request.GET.get("team") or None, tier=parse_id(tier) if tier else None,
                        scope=request.GET.get("scope") or None, search=request.GET.get("q") or None)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "catalog/service_list.html", {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from apps.accounts.permissions import is_portal_member
+from releaseportal.input import control_characters, parse_id
 
 from .models import EDITABLE_FIELDS, SCHEDULE_FIELDS, ChangeRequest
 
@@ -24,9 +25,9 @@ def get_change_for_user(user, ref: str | int) -> ChangeRequest:
     qs = visible_changes(user)
     ref = str(ref).strip()
     change = None
-    if ref.isdigit():
-        change = qs.filter(pk=int(ref)).first()
-    elif ref.upper().startswith("CHG-"):
+    if (pk := parse_id(ref)) is not None:
+        change = qs.filter(pk=pk).first()
+    elif ref.upper().startswith("CHG-") and not control_characters(ref):
         change = qs.filter(number=ref.upper()).first()
     if change is None:
         raise Http404("No such change request.")

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.permissions import member_required
 from releaseportal.errors import PortalError
 from releaseportal.extensions import collect_sections
+from releaseportal.input import parse_id
 
 from . import cab as cab_services
 from . import schedule_services, services, sod
@@ -228,7 +229,7 @@ def cab_meeting(request, pk: int):
         action = request.POST.get("action")
         try:
             if action == "attendance":
-                ids = {int(x) for x in request.POST.getlist("present") if x.isdigit()}
+                ids = {pk for x in request.POST.getlist("present") if (pk := parse_id(x)) is not None}
                 count = cab_services.cab_attendance_set(meeting=meeting, present_user_ids=ids, actor=request.user)
                 messages.success(request, f"{count} present (quorum {meeting.quorum}).")
             elif action == "minutes":

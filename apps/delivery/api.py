@@ -9,10 +9,11 @@ from django.conf import settings
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.accounts.models import Team
+from releaseportal.api.filters import StrictDateTimeFilter
+from releaseportal.api.parsers import PortalFormParser, PortalJSONParser, PortalMultiPartParser
 from releaseportal.api.views import PortalAPIView, PortalListAPIView
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
@@ -57,7 +58,7 @@ def _artifact_for(digest: str, service_slug: str | None = None) -> Artifact:
 
 class ArtifactFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(field_name="service__slug")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = StrictDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Artifact
@@ -101,7 +102,8 @@ class ArtifactDetailApi(PortalAPIView):
                responses={201: EvidenceOut})
 class EvidenceCreateApi(PortalAPIView):
     scope = "delivery"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [PortalJSONParser, PortalMultiPartParser, PortalFormParser]
+    max_body_bytes = settings.EVIDENCE_MAX_BYTES + 64 * 1024
 
     def post(self, request, digest: str):
         # Refuse an oversized body before reading it (JSON documents arrive inline).
@@ -182,8 +184,8 @@ class GateDecisionFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(field_name="service__slug")
     environment = django_filters.CharFilter(field_name="environment__slug")
     change = django_filters.NumberFilter(field_name="change_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = StrictDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = StrictDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = GateDecision
@@ -203,8 +205,8 @@ class GateDecisionListApi(PortalListAPIView):
 class DeploymentFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(field_name="service__slug")
     environment = django_filters.CharFilter(field_name="environment__slug")
-    finished_after = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="gte")
-    finished_before = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="lt")
+    finished_after = StrictDateTimeFilter(field_name="finished_at", lookup_expr="gte")
+    finished_before = StrictDateTimeFilter(field_name="finished_at", lookup_expr="lt")
     change = django_filters.NumberFilter(field_name="change_id")
 
     class Meta:

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from . import licenses
-from .documents import load_json, wrong_format
+from .documents import check_schema, load_json, wrong_format
 
 _SUPPRESSED_STATES = {"not_affected", "false_positive", "resolved", "resolved_with_pedigree"}
 _SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -42,6 +42,7 @@ def parse(data: bytes | dict) -> dict[str, Any]:
         raise wrong_format(f"Not a CycloneDX SBOM: bomFormat is {doc.get('bomFormat')!r}, expected 'CycloneDX'.")
     if not isinstance(doc.get("components", []), list):
         raise wrong_format("Not a CycloneDX SBOM: 'components' must be a list.")
+    check_schema(doc, schema_file="cyclonedx-1.4-1.6.min.json", what="CycloneDX")
     components = list(_walk(doc.get("components") or []))
     summary: dict[str, Any] = {"spec_version": str(doc.get("specVersion", "")), "components": len(components)}
     summary.update(licenses.tally(_expression(c) for c in components))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Iterator
 
@@ -26,6 +25,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.audit.encryption import decrypt
+from releaseportal.errors import InvalidInput
+from releaseportal.input import load_json_bounded
 
 from . import github, gitlab
 from .models import WebhookDelivery, WebhookIntegration
@@ -82,9 +83,9 @@ def _accept(*, integration: WebhookIntegration, delivery_id: str, event: str, bo
     if not delivery_id:
         return _refuse(400, "delivery_id_missing", "The delivery id header is missing.")
     try:
-        payload = json.loads(body)
-    except ValueError:
-        return _refuse(400, "malformed_document", "The body is not JSON.")
+        payload = load_json_bounded(body, field="body")
+    except InvalidInput as error:  # not JSON, nested too deeply, or a NUL that cannot be stored
+        return _refuse(400, "malformed_document" if error.code == "parse_error" else error.code, error.message)
     if not isinstance(payload, dict):
         return _refuse(400, "malformed_document", "The body must be a JSON object.")
     ignored = "" if event in handled else f"event {event!r} is not used"
@@ -133,8 +134,8 @@ def gitlab_hook(request):
         return _refuse(401, "invalid_token", "X-Gitlab-Token does not match any configured token.")
     body = request.body
     try:
-        kind = str(json.loads(body).get("object_kind", ""))
-    except (ValueError, AttributeError):
-        kind = ""
+        kind = str(load_json_bounded(body, field="body").get("object_kind", ""))
+    except (InvalidInput, AttributeError):
+        kind = ""  # _accept refuses the body with the reason
     return _accept(integration=integration, delivery_id=request.headers.get("X-Gitlab-Event-UUID", ""),
                    event=kind or request.headers.get("X-Gitlab-Event", ""), body=body, handled=gitlab.EVENTS)

@@ -5,7 +5,7 @@ entity-expansion payloads must be refused before they are expanded."""
 
 from __future__ import annotations
 
-import contextlib
+import math
 from typing import Any
 
 from defusedxml import DefusedXmlException
@@ -14,6 +14,10 @@ from defusedxml import ElementTree as SafeET
 from releaseportal.errors import InvalidInput
 
 MAX_FAILED_CASES = 50
+# Counts beyond this are not a test report (and "1e400" overflows int(float())).
+MAX_COUNT = 10**9
+# A suite time beyond a year is not a duration; inf/nan cannot be stored in jsonb.
+MAX_SECONDS = 366 * 24 * 3600
 
 
 def parse_xml(data: bytes, *, what: str):
@@ -28,18 +32,34 @@ def parse_xml(data: bytes, *, what: str):
                            fields={"file": [f"not well-formed XML: {exc}"]}) from None
 
 
-def _int(value: str | None) -> int:
+def _refuse_number(where: str, value: str) -> InvalidInput:
+    return InvalidInput(f"The JUnit document's {where} is {value[:40]!r}: not a finite number in range.",
+                        code="invalid_document", fields={where: ["not a finite number in range"]})
+
+
+def _number(value: str | None, *, where: str, limit: float) -> float:
+    """A non-negative finite number from an attribute. Absent or unreadable reads as 0, as it
+    always has (reporters write odd things); infinite, NaN or absurdly large is refused: it
+    overflows int() or cannot be stored."""
     try:
-        return max(int(float(value or 0)), 0)
+        number = float(value) if value is not None and value.strip() else 0.0
     except ValueError:
-        return 0
+        return 0.0
+    if not math.isfinite(number) or number > limit:
+        raise _refuse_number(where, value or "")
+    return max(number, 0.0)
 
 
-def _suite_totals(suite) -> dict[str, int]:
+def _int(value: str | None, *, where: str = "tests") -> int:
+    return int(_number(value, where=where, limit=MAX_COUNT))
+
+
+def _suite_totals(suite, where: str) -> dict[str, int]:
     cases = list(suite.iter("testcase"))
     if not cases:
-        return {"tests": _int(suite.get("tests")), "failures": _int(suite.get("failures")),
-                "errors": _int(suite.get("errors")), "skipped": _int(suite.get("skipped") or suite.get("disabled"))}
+        return {key: _int(suite.get(key) or (suite.get("disabled") if key == "skipped" else None),
+                          where=f"{where}.{key}")
+                for key in ("tests", "failures", "errors", "skipped")}
     totals = {"tests": len(cases), "failures": 0, "errors": 0, "skipped": 0}
     for case in cases:
         if case.find("failure") is not None:
@@ -63,11 +83,11 @@ def parse(data: bytes) -> dict[str, Any]:
     summary = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     failed_cases: list[str] = []
     time = 0.0
-    for suite in suites:
-        for key, value in _suite_totals(suite).items():
+    for index, suite in enumerate(suites):
+        where = f"testsuite[{index}]"
+        for key, value in _suite_totals(suite, where).items():
             summary[key] += value
-        with contextlib.suppress(ValueError):
-            time += float(suite.get("time") or 0)
+        time += _number(suite.get("time"), where=f"{where}.time", limit=MAX_SECONDS)
         for case in suite.iter("testcase"):
             if len(failed_cases) >= MAX_FAILED_CASES:
                 break

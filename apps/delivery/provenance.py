@@ -10,7 +10,7 @@ from typing import Any
 
 from releaseportal.errors import InvalidInput
 
-from .documents import load_json, wrong_format
+from .documents import check_schema, load_json, wrong_format
 
 STATEMENT_TYPES = {"https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1"}
 PREDICATE_TYPES = {"https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2"}
@@ -54,6 +54,7 @@ def parse(data: bytes | dict, *, digest: str) -> dict[str, Any]:
     predicate_type = doc.get("predicateType")
     if predicate_type not in PREDICATE_TYPES:
         raise wrong_format(f"Not SLSA provenance: predicateType is {predicate_type!r}.")
+    check_schema(doc, schema_file="in-toto-slsa.min.json", what="provenance")
     predicate = doc.get("predicate") or {}
     if not isinstance(predicate, dict):
         raise wrong_format("The provenance predicate must be an object.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .documents import load_json, wrong_format
+from .documents import check_schema, load_json, wrong_format
 
 LEVELS = ("error", "warning", "note", "none")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -42,6 +42,7 @@ def parse(data: bytes | dict) -> dict[str, Any]:
     runs = doc.get("runs")
     if not isinstance(runs, list):
         raise wrong_format("Not a SARIF log: 'runs' must be a list.")
+    check_schema(doc, schema_file="sarif-2.1.0.min.json", what="SARIF")
     by_level = dict.fromkeys(LEVELS, 0)
     by_severity = dict.fromkeys(SEVERITIES, 0)
     suppressed_by_severity = dict.fromkeys(SEVERITIES, 0)

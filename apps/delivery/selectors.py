@@ -8,6 +8,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest
+from releaseportal.input import control_characters, parse_id
 
 from .models import Artifact, Deployment, DeploymentCommit, Evidence, GateDecision, SharedResource
 
@@ -18,8 +19,10 @@ def change_by_ref(ref) -> ChangeRequest | None:
         return None
     text = str(ref).strip()
     qs = ChangeRequest.objects.select_related("service", "environment")
-    if text.isdigit():
-        return qs.filter(pk=int(text)).first()
+    if (pk := parse_id(text)) is not None:
+        return qs.filter(pk=pk).first()
+    if control_characters(text):
+        return None
     return qs.filter(number__iexact=text).first()
 
 

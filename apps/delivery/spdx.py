@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import licenses
-from .documents import load_json, wrong_format
+from .documents import check_schema, load_json, wrong_format
 
 
 def _expression(package: dict) -> str | None:
@@ -21,6 +21,7 @@ def parse(data: bytes | dict) -> dict[str, Any]:
     version = doc.get("spdxVersion")
     if version != "SPDX-2.3":
         raise wrong_format(f"Not an SPDX 2.3 document: spdxVersion is {version!r}, expected 'SPDX-2.3'.")
+    check_schema(doc, schema_file="spdx-2.3.min.json", what="SPDX")
     packages = doc.get("packages") or []
     if not isinstance(packages, list):
         raise wrong_format("Not an SPDX document: 'packages' must be a list.")

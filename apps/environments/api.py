@@ -7,10 +7,11 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apps.delivery.selectors import change_by_ref
+from releaseportal.api.filters import StrictDateTimeFilter
+from releaseportal.api.parsers import PortalJSONParser
 from releaseportal.api.views import PortalAPIView, PortalListAPIView
 from releaseportal.errors import InvalidInput, NotFound
 
@@ -29,7 +30,7 @@ from .serializers import (
 _OTHER_FIELDS_BYTES = 4096
 
 
-class BoundedJSONParser(JSONParser):
+class BoundedJSONParser(PortalJSONParser):
     """A plan is untrusted: a body past the plan limit is refused before it is parsed, and a
     nesting deep enough to exhaust the parser is a 400, not a 500."""
 
@@ -54,8 +55,8 @@ def _change(ref) -> object | None:
 
 
 class ProvisionFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = StrictDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = StrictDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Provision

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest
 from apps.delivery.models import Deployment
+from releaseportal.input import parse_id
 
 from .models.config import ConfigObservation, DriftFinding
 
@@ -25,7 +26,8 @@ class ChangeRefField(serializers.Field):
             change = qs.filter(pk=data).first()
         elif isinstance(data, str) and data.strip():
             text = data.strip()
-            change = qs.filter(pk=int(text)).first() if text.isdigit() else qs.filter(number__iexact=text).first()
+            pk = parse_id(text)
+            change = qs.filter(pk=pk).first() if pk is not None else qs.filter(number__iexact=text).first()
         if change is None:
             self.fail("unknown")
         return change

@@ -23,6 +23,7 @@ from apps.catalog.models import Environment
 from apps.catalog.permissions import get_service_for_user
 from apps.changes.models import ChangeRequest
 from releaseportal.errors import PortalError
+from releaseportal.input import parse_id
 
 from . import config_selectors as selectors
 from .config_permissions import can_resolve_drift, findings_visible_to, get_finding_for_user
@@ -184,8 +185,8 @@ def drift_resolve_view(request, pk: int):
     change = None
     if reference:
         change = (ChangeRequest.objects.filter(number__iexact=reference).first()
-                  or (ChangeRequest.objects.filter(pk=int(reference)).first() if reference.isdigit()
-                      and len(reference) < 12 else None))
+                  or (ChangeRequest.objects.filter(pk=parse_id(reference)).first() if parse_id(reference)
+                      else None))
         if change is None:
             messages.error(request, f"No change {reference}.")
             return redirect(_safe_next(request, detail))

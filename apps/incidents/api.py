@@ -6,9 +6,10 @@ import django_filters
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from releaseportal.api.filters import StrictDateTimeFilter
+from releaseportal.api.parsers import PortalFormParser, PortalJSONParser, PortalMultiPartParser
 from releaseportal.api.views import PortalAPIView, PortalListAPIView
 from releaseportal.errors import NotAllowed
 
@@ -37,8 +38,8 @@ class IncidentFilter(django_filters.FilterSet):
     service = django_filters.CharFilter(field_name="service__slug")
     team = django_filters.CharFilter(field_name="service__owner_team__slug")
     classification = django_filters.CharFilter(field_name="classification__slug")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = StrictDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = StrictDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Incident
@@ -174,7 +175,7 @@ class IncidentRollbackCreateApi(PortalAPIView):
                responses={201: AttachmentOut})
 class IncidentAttachmentCreateApi(PortalAPIView):
     scope = "incidents"
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [PortalMultiPartParser, PortalFormParser, PortalJSONParser]
 
     def post(self, request, pk: int):
         incident = get_incident_for_user(request.user, pk,

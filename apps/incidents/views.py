@@ -17,6 +17,7 @@ from apps.accounts.permissions import member_required
 from apps.catalog.models import Service
 from apps.delivery.models import Deployment
 from releaseportal.errors import PortalError
+from releaseportal.input import parse_id
 
 from . import reviews as review_services
 from . import runbooks as runbook_services
@@ -235,7 +236,8 @@ def incident_link(request, pk: int):
         target = data["target"].strip()
         deployment = None
         if target not in ("none", "inferred"):
-            deployment = Deployment.objects.filter(pk=int(target)).first() if target.isdigit() else None
+            pk = parse_id(target)
+            deployment = Deployment.objects.filter(pk=pk).first() if pk is not None else None
             if deployment is None:
                 raise PortalError("Unknown deployment.")
         return services.incident_link_override(incident=incident, actor=request.user, reason=data["reason"],

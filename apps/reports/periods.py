@@ -27,7 +27,8 @@ class Month:
     @classmethod
     def parse(cls, value: str | None, *, field: str = "month") -> Month:
         match = _MONTH_RE.match((value or "").strip())
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+        # Up to 9998: a month's end (the next month's start) in any timezone must still be a datetime.
+        if not match or not 1 <= int(match.group(2)) <= 12 or not 1970 <= int(match.group(1)) <= 9998:
             raise InvalidInput("The month must read YYYY-MM, e.g. 2026-10.", code="invalid_month",
                                fields={field: ["Expected a month as YYYY-MM, e.g. 2026-10."]})
         return cls(int(match.group(1)), int(match.group(2)))

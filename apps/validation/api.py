@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.catalog.models import Environment
 from apps.catalog.permissions import get_service_for_user
+from releaseportal.api.parsers import PortalFormParser, PortalJSONParser, PortalMultiPartParser
 from releaseportal.api.views import PortalAPIView
 from releaseportal.errors import InvalidInput, NotFound
 
@@ -93,7 +93,7 @@ class DeploymentMetricsApi(PortalAPIView):
     stored series with the thresholds that judge them."""
 
     scope = "delivery"
-    parser_classes = [JSONParser]
+    parser_classes = [PortalJSONParser]
 
     @extend_schema(responses=MetricsOut, summary="A deployment's metric series", parameters=[
         OpenApiParameter("metric", str), OpenApiParameter("cohort", str)])
@@ -154,7 +154,7 @@ class DeploymentChecksApi(PortalAPIView):
     """POST smoke or synthetic results: JUnit XML (multipart `file`, `kind`) or JSON."""
 
     scope = "delivery"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [PortalJSONParser, PortalMultiPartParser, PortalFormParser]
 
     @extend_schema(request=CheckRunIn, responses={201: CheckRunOut}, summary="Post smoke or synthetic results")
     def post(self, request, pk: int):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from releaseportal.api.parsers import PortalJSONParser
 from releaseportal.api.views import PortalAPIView
 from releaseportal.errors import PortalError
 
@@ -104,7 +104,7 @@ def log_review_body(review) -> dict:
                summary="Post the first-hour log summary (fingerprints with counts)")
 class LogReviewApi(PortalAPIView):
     scope = "delivery"
-    parser_classes = [JSONParser]
+    parser_classes = [PortalJSONParser]
 
     def post(self, request, pk: int):
         length = int(request.META.get("CONTENT_LENGTH") or 0)

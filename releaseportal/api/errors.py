@@ -9,13 +9,16 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from releaseportal.api.parsers import RequestTooLarge
 from releaseportal.errors import PortalError
+from releaseportal.faults import DATABASE_DOWN, RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +74,21 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
 
+    if isinstance(exc, DATABASE_DOWN):
+        # Database unreachable (restart, fail-over): the client should retry, not give up.
+        logger.error("database unreachable during %s", context.get("request").path if context.get("request") else "?",
+                     exc_info=exc)
+        set_rollback()
+        return Response(error_body("service_unavailable", "The database is unreachable; retry shortly."),
+                        status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ValidationError({"non_field_errors": ["The request has too many fields."]})
+
     if not isinstance(exc, exceptions.APIException):
-        return None  # a real bug: let Django log it and answer 500
+        # A real bug: Django logs it and handler500 (releaseportal/faults.py) answers the JSON body.
+        return None
 
     set_rollback()
     headers: dict[str, str] = {}

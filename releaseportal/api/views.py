@@ -4,15 +4,20 @@ A POST carrying `Idempotency-Key` reserves the key for its caller before the vie
 unique row, so two simultaneous retries cannot both create). A successful response is stored
 with the request fingerprint; a repeat with the same body gets the stored response and creates
 nothing, a repeat with another body gets 409 `idempotency_key_reused`. A failed request frees
-the key so the client may retry it.
+the key so the client may retry it — a 4xx, a 5xx answered by the handler, and an unhandled
+exception alike; a reservation left behind by a request that died without answering (worker
+killed, database gone) is treated as abandoned after IDEMPOTENCY_ABANDONED_AFTER.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +25,11 @@ from rest_framework.views import APIView
 from releaseportal.errors import Conflict, InvalidInput
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
+# No API request runs this long (gunicorn's timeout is shorter): a reservation still unanswered
+# after it belongs to a request that died, and must not block the client's retry for 24 hours.
+IDEMPOTENCY_ABANDONED_AFTER = timedelta(minutes=2)
+
+logger = logging.getLogger(__name__)
 
 
 class _Replay(Exception):
@@ -69,6 +79,14 @@ class IdempotentMixin:
         if existing.fingerprint != fingerprint:
             raise Conflict("This Idempotency-Key was used with a different request.",
                            code="idempotency_key_reused")
+        if existing.status_code is None and existing.created_at < timezone.now() - IDEMPOTENCY_ABANDONED_AFTER:
+            # Abandoned by a request that died: take the reservation over (only one retry wins).
+            taken = IdempotencyRecord.objects.filter(pk=existing.pk, status_code__isnull=True,
+                                                     created_at=existing.created_at).update(created_at=timezone.now())
+            if taken:
+                existing.refresh_from_db()
+                self._idempotency_record = existing
+                return
         if existing.status_code is None:
             raise Conflict("A request with this Idempotency-Key is being processed; retry.",
                            code="idempotency_request_in_progress")
@@ -79,19 +97,34 @@ class IdempotentMixin:
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):
             return exc.response
-        return super().handle_exception(exc)
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # Unhandled (a bug: 500 from handler500): finalize_response never runs, so free the
+            # key here or the client's retry is refused as "in progress".
+            self._release_idempotency_key()
+            raise
+
+    def _release_idempotency_key(self) -> None:
+        record, self._idempotency_record = self._idempotency_record, None
+        if record is None:
+            return
+        try:
+            record.delete()
+        except Exception:  # noqa: BLE001 — database down: the reservation expires as abandoned
+            logger.warning("could not release Idempotency-Key %s; it expires as abandoned", record.key)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         record = self._idempotency_record
         if record is not None:
-            self._idempotency_record = None
             if 200 <= response.status_code < 300:
+                self._idempotency_record = None
                 record.status_code = response.status_code
                 record.response_body = json.loads(json.dumps(response.data, default=str))
                 record.save(update_fields=["status_code", "response_body"])
-            else:
-                record.delete()
+            else:  # 4xx and 5xx (503 while the database is down included) free the key
+                self._release_idempotency_key()
         return response
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_date
 
 from releaseportal.errors import InvalidInput, NotFound
+from releaseportal.input import parse_id
 
 from ..models import EvidencePack
 
@@ -119,8 +120,8 @@ def _change_ref(raw: Any):
     if not text:
         return None
     query = Q(number__iexact=text)
-    if text.isdigit() and len(text) <= 18:
-        query |= Q(pk=int(text))
+    if (pk := parse_id(text)) is not None:
+        query |= Q(pk=pk)
     return ChangeRequest.objects.filter(query).first()
 
 
