@@ -22,7 +22,7 @@ from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
 from releaseportal.errors import PortalError
 
 from . import permissions, selectors, services
-from .evidence import campaign_reports_store, report_content
+from .evidence import REPORT_CONTENT_TYPES, campaign_reports_store, report_content
 from .models import CampaignReport, Privilege, ReviewCampaign, ReviewItem
 
 PAGE_SIZE = 50
@@ -265,7 +265,7 @@ def campaign_report(request, pk: int, fmt: str):
         report = next(r for r in campaign_reports_store(campaign=campaign, actor=request.user, formats=[fmt])
                       if r.format == fmt)
     content = report_content(report)
-    response = HttpResponse(content, content_type="application/pdf" if fmt == "pdf" else "text/csv")
+    response = HttpResponse(content, content_type=REPORT_CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="access-review-{campaign.pk}.{fmt}"'
     response["X-Content-SHA256"] = report.sha256
     return response

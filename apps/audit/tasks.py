@@ -33,3 +33,12 @@ def anchor_chain_head() -> int | None:
 
     anchor = chain_anchor_on_schedule()
     return anchor.seq if anchor else None
+
+
+@shared_task(acks_late=True)
+def verify_audit_chain(verification_id: int) -> str:
+    """An auditor asked from the browser: the same verification as `manage.py audit_verify`."""
+    from .chain_checks import chain_verification_run
+
+    with acting_as(Actor.for_task("audit.verify_audit_chain")) as actor:
+        return chain_verification_run(verification_id=verification_id, actor=actor).status
