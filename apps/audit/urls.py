@@ -9,6 +9,7 @@ urlpatterns = [
     path("audit/log/verification/", views.chain_verification_status, name="chain_status"),
     path("audit/", views.workspace, name="workspace"),
     path("audit/packs/", views.pack_request, name="pack_request"),
+    path("audit/packs/form/", views.pack_form_fragment, name="pack_form"),
     path("audit/packs/table/", views.pack_list_fragment, name="pack_table"),
     path("audit/packs/<int:pk>/download/", views.pack_download, name="pack_download"),
     path("audit/archives/<int:pk>/download/", views.archive_download, name="archive_download"),

@@ -159,7 +159,7 @@ def _packs_context(request) -> dict:
 @member_required
 def workspace(request):
     _require_packs(request)
-    form = PackRequestForm()
+    form = PackRequestForm(scope=request.GET.get("scope"))
     return render(request, "audit/workspace.html", {
         "results": workspace_search(request.GET.get("q", "")), "form": form, **_packs_context(request),
         "archives": recent_archives(),
@@ -186,6 +186,13 @@ def pack_request(request):
     return render(request, "audit/workspace.html", {
         "results": workspace_search(""), "form": form, **_packs_context(request), "archives": recent_archives(),
     }, status=400)
+
+
+@member_required
+def pack_form_fragment(request):
+    """The request form for the chosen scope alone: htmx swaps it in when the scope changes."""
+    _require_packs(request)
+    return render(request, "audit/_pack_form.html", {"form": PackRequestForm(scope=request.GET.get("scope"))})
 
 
 @member_required

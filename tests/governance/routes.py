@@ -673,6 +673,7 @@ ROUTES: dict[str, Any] = {
     "audit:log_csv": ReadOnly("a download"),
     "audit:workspace": ReadOnly(),
     "audit:pack_table": ReadOnly(),
+    "audit:pack_form": ReadOnly(),
     "audit:pack_download": ReadOnly("a download (the download itself is audited)"),
     "audit:keys": ReadOnly(),
     "audit:archived_export": ReadOnly("a download (audited)"),
