@@ -14,7 +14,9 @@ class PackRequestForm(forms.Form):
     scope = forms.ChoiceField(choices=EvidencePack.Scope.choices, initial=EvidencePack.Scope.CONTROL_PERIOD)
     control = forms.ChoiceField(label="Control pack", choices=[(key, pack.title) for key, pack in CONTROL_PACKS.items()])
     change = forms.CharField(label="Change", help_text="Its number, e.g. CHG-000123")
-    service = forms.ChoiceField(label="Service", choices=())
+    # A select of the services by name; the value is checked by normalise_parameters, which
+    # takes a name or a slug alike (as the API does).
+    service = forms.CharField(label="Service", widget=forms.Select(choices=()))
     version = forms.CharField(label="Version", help_text="The version deployed")
     period_start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     period_end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), help_text="inclusive")
@@ -26,10 +28,14 @@ class PackRequestForm(forms.Form):
         self.initial.setdefault("scope", self.chosen_scope)
         for name in [n for n in self.fields if n != "scope" and n not in SCOPE_FIELDS[self.chosen_scope]]:
             del self.fields[name]
+        for name, field in self.fields.items():
+            if name != "scope":
+                # The browser asks for them; the server's refusal comes from normalise_parameters
+                # (the same words as the API: "Required for this scope").
+                field.required = False
+                field.widget.attrs["required"] = "required"
         if "service" in self.fields:
-            self.fields["service"].choices = [("", "— choose a service —"), *service_choices()]
-            # A name typed through the API reads the same as the slug the select sends (scope.py).
-            self.fields["service"].validate = lambda value: None
+            self.fields["service"].widget.choices = [("", "— choose a service —"), *service_choices()]
 
     def pack_data(self) -> dict:
         data = {k: v for k, v in self.cleaned_data.items() if k != "scope" and v not in (None, "")}
