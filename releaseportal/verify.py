@@ -60,6 +60,10 @@ def link_hash(prev_hash: str, payload: dict[str, Any]) -> str:
 class Report:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The published key whose signature holds, and whether the (signed) manifest says it is the
+    # development key derived from the portal's SECRET_KEY: such a pack proves nothing.
+    signer: str = ""
+    development_key: bool = False
 
     @property
     def ok(self) -> bool:
@@ -150,6 +154,8 @@ def _check_signature(archive: zipfile.ZipFile, manifest_bytes: bytes, manifest: 
             if stated and stated != fingerprint:
                 report.fail(f"file {MANIFEST}: names key_id {stated} but was signed by the published key {fingerprint}")
             report.notes.append(f"signature valid (Ed25519 key {fingerprint}, a published key)")
+            report.signer = fingerprint
+            report.development_key = bool(manifest.get("signing_key", {}).get("development"))
             return
     fingerprints = ", ".join(key_fingerprint(key) for key in published)
     report.fail(f"file {SIGNATURE}: the signature does not match {MANIFEST} and the published key {fingerprints}; "
@@ -293,7 +299,15 @@ def main(argv: list[str] | None = None) -> int:
     for note in report.notes:
         print(f"ok: {note}")
     if report.ok:
-        print(f"VERIFIED: {args.pack}")
+        if report.development_key:
+            warning = (f"WARNING: signed with the DEVELOPMENT key {report.signer} (derived from the portal's "
+                       f"SECRET_KEY, no EVIDENCE_SIGNING_KEY configured): this pack is consistent but it is NOT "
+                       f"evidence")
+            print(warning)
+            print(warning, file=sys.stderr)
+            print(f"VERIFIED (development key, not evidence): {args.pack} signed by key {report.signer}")
+        else:
+            print(f"VERIFIED: {args.pack} signed by key {report.signer}")
         return 0
     print(f"FAILED: {report.problems[0]}", file=sys.stderr)
     for problem in report.problems[1:]:

@@ -79,6 +79,8 @@ def seed(ctx) -> None:
         add(username, privilege, slug, "Temporary: migration project", None)
 
     history_user, attrs = history_attrs(actor)
+    for grant in grants:
+        grant._history_date = grant.granted_at  # the grant's history starts when it was granted, not at seeding
     grants = bulk_create_with_history(grants, AccessGrant, batch_size=1000, default_user=history_user,
                                       default_change_reason="demo grant", custom_historical_attrs=attrs)
     permissions_sync_many(pairs=[(g.user_id, g.service_id) for g in grants])

@@ -3,9 +3,7 @@ revocation applied, as CSV and PDF, stored once in the archive storage with its 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -15,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apps.audit.services import audit_event_record
+from releaseportal.csvexport import CONTENT_TYPE, csv_text
 
 from .models import CampaignReport, ReviewCampaign, ReviewItem
 from .selectors import campaign_completion
@@ -54,14 +53,11 @@ def report_rows(campaign: ReviewCampaign) -> list[dict[str, Any]]:
 
 
 def render_csv(rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        # Cells starting with formula characters are quoted for spreadsheets (CSV injection).
-        writer.writerow({k: (f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
-                         for k, v in row.items()})
-    return buffer.getvalue().encode("utf-8")
+    # Through the shared writer (releaseportal.csvexport): formula prefixes neutralised there.
+    return csv_text(COLUMNS, ([row[name] for name in COLUMNS] for row in rows), lineterminator="\n").encode("utf-8")
+
+
+REPORT_CONTENT_TYPES = {"csv": CONTENT_TYPE, "pdf": "application/pdf"}
 
 
 def render_pdf(campaign: ReviewCampaign, rows: list[dict[str, Any]]) -> bytes:

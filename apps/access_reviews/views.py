@@ -4,6 +4,7 @@ PortalError's message goes back to the page (or the htmx row)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -22,8 +23,8 @@ from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
 from releaseportal.errors import PortalError
 from releaseportal.input import parse_id
 
-from . import permissions, selectors, services
-from .evidence import campaign_reports_store, report_content
+from . import explain, permissions, selectors, services
+from .evidence import REPORT_CONTENT_TYPES, campaign_reports_store, report_content
 from .models import CampaignReport, Privilege, ReviewCampaign, ReviewItem
 
 PAGE_SIZE = 50
@@ -31,6 +32,27 @@ PAGE_SIZE = 50
 # can still cover every item matching the filters.
 REVIEW_PAGE_SIZE = 25
 FILTER_NAMES = ("campaign", "service", "privilege", "holder", "inactive", "flagged")
+
+
+DECISION_FILTERS = ("open", "keep", "keep_until", "revoke")
+GRANT_STATUSES = {"active": "active grants", "ended": "revoked or expired grants", "all": "grants (active and ended)"}
+
+
+def _checked_filters(params, choices: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """The query parameters with every filter whose value is not one of its choices taken out,
+    and why each was: the list, its counters and its pagination then all describe the same
+    filters, and the page says which were ignored (answered 400)."""
+    cleaned = params.copy()
+    invalid: dict[str, str] = {}
+    for name, allowed in choices.items():
+        value = params.get(name)
+        if value in (None, ""):
+            continue
+        if value not in allowed:
+            shown = ", ".join(sorted(str(v) for v in allowed)[:12]) if allowed else "none here"
+            invalid[name] = f"'{value[:60]}' is not one of: {shown}."
+            cleaned.pop(name, None)
+    return cleaned, invalid
 
 
 def _flag(request, name: str) -> bool:
@@ -89,24 +111,26 @@ def _my_items(user, params):
 
 @member_required
 def reviews(request):
-    g = request.GET
+    campaigns = list(ReviewCampaign.objects.filter(status=ReviewCampaign.Status.OPEN)
+                     .filter(Exists(ReviewItem.objects.filter(campaign=OuterRef("pk"), reviewer=request.user)))
+                     .order_by("due_date").values("pk", "name", "due_date"))
+    services = list(Service.objects.order_by("name").only("slug", "name"))
+    g, invalid = _checked_filters(request.GET, {"campaign": {str(c["pk"]) for c in campaigns},
+                                                "service": {s.slug for s in services}, "privilege": Privilege.values})
     qs = _my_items(request.user, g)
     page = Paginator(selectors.review_rows(qs), REVIEW_PAGE_SIZE).get_page(g.get("page"))
     rows = _annotate_rows(page.object_list, request.user)
     querystring = g.copy()
     querystring.pop("page", None)
-    campaigns = list(ReviewCampaign.objects.filter(status=ReviewCampaign.Status.OPEN)
-                     .filter(Exists(ReviewItem.objects.filter(campaign=OuterRef("pk"), reviewer=request.user)))
-                     .order_by("due_date").values("pk", "name", "due_date"))
     return render(request, "access_reviews/reviews.html", {
         "page_obj": page, "rows": rows, "filters": g, "campaigns": campaigns,
         "needs_another_reviewer": qs.filter(permissions.review_sod_q(request.user)).count(),
-        "services": Service.objects.order_by("name").only("slug", "name"), "privileges": Privilege.choices,
+        "services": services, "privileges": Privilege.choices, "invalid_filters": invalid,
         "limit": selectors.inactive_days_limit(), "today": timezone.localdate(),
         "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
         "is_admin": permissions.can_manage_access(request.user),
         "active_filters": [(name, g[name]) for name in FILTER_NAMES if g.get(name)],
-    })
+    }, status=400 if invalid else 200)
 
 
 def _load_row(request, pk: int) -> ReviewItem:
@@ -213,7 +237,8 @@ def campaign_open(request):
 @member_required
 def campaign_detail(request, pk: int):
     campaign = permissions.get_campaign_for_user(request.user, pk)
-    g = request.GET
+    teams = list(Team.objects.order_by("name").only("slug", "name"))
+    g, invalid = _checked_filters(request.GET, {"decision": DECISION_FILTERS, "team": {t.slug for t in teams}})
     qs = selectors.item_filters(permissions.items_visible_to(request.user, campaign),
                                 decision=g.get("decision") or None, reviewer=g.get("reviewer", ""),
                                 team=g.get("team", ""), service=g.get("service", ""),
@@ -227,9 +252,10 @@ def campaign_detail(request, pk: int):
         "page_obj": page, "rows": _annotate_rows(page.object_list, request.user), "filters": g,
         "can_manage": permissions.can_manage_access(request.user), "read_all": read_all,
         "reports": {r.format: r for r in campaign.reports.all()} if read_all else {}, "limit": selectors.inactive_days_limit(),
-        "today": timezone.localdate(), "teams": Team.objects.order_by("name").only("slug", "name"),
+        "today": timezone.localdate(), "teams": teams, "invalid_filters": invalid,
+        "active_filters": [name for name in ("decision", "reviewer", "team", "holder", "inactive") if g.get(name)],
         "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
-    })
+    }, status=400 if invalid else 200)
 
 
 @member_required
@@ -244,12 +270,11 @@ def campaign_close(request, pk: int):
         messages.error(request, exc.message)
     else:
         if result is not None:
-            messages.success(request, f"Closed. Revoked {result.revoked} by decision and {result.revoked_by_policy} "
-                                      f"by policy; kept {result.kept + result.kept_until}; {result.tokens_disabled} "
-                                      f"tokens disabled.")
+            messages.success(request, explain.campaign_closed_message(
+                revoked=result.revoked, revoked_by_policy=result.revoked_by_policy,
+                kept=result.kept + result.kept_until, tokens_disabled=result.tokens_disabled))
         else:
-            messages.success(request, "Closing: decisions have stopped and a worker is applying the outcomes. "
-                                      "This page shows the result when it is done.")
+            messages.success(request, explain.CLOSING_MESSAGE)
     return redirect("access_reviews:campaign", pk=pk)
 
 
@@ -266,7 +291,7 @@ def campaign_report(request, pk: int, fmt: str):
         report = next(r for r in campaign_reports_store(campaign=campaign, actor=request.user, formats=[fmt])
                       if r.format == fmt)
     content = report_content(report)
-    response = HttpResponse(content, content_type="application/pdf" if fmt == "pdf" else "text/csv")
+    response = HttpResponse(content, content_type=REPORT_CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="access-review-{campaign.pk}.{fmt}"'
     response["X-Content-SHA256"] = report.sha256
     return response
@@ -276,8 +301,13 @@ def campaign_report(request, pk: int, fmt: str):
 
 @member_required
 def grant_list(request):
-    g = request.GET
-    active = {"active": True, "ended": False}.get(g.get("status", "active"))
+    services = list(Service.objects.order_by("name").only("slug", "name"))
+    environments = list(Environment.objects.order_by("order"))
+    g, invalid = _checked_filters(request.GET, {
+        "status": GRANT_STATUSES, "privilege": Privilege.values, "service": {s.slug for s in services},
+        "environment": {e.slug for e in environments}})
+    status = g.get("status") or "active"
+    active = {"active": True, "ended": False}.get(status)
     qs = selectors.grants_list(permissions.grants_visible_to(request.user), user=(g.get("user") or "").strip(),
                                service=g.get("service", ""), environment=g.get("environment", ""),
                                privilege=g.get("privilege", ""), active=active, flagged=_flag(request, "flagged"))
@@ -286,14 +316,14 @@ def grant_list(request):
     querystring.pop("page", None)
     can_manage = permissions.can_manage_access(request.user)
     return render(request, "access_reviews/grant_list.html", {
-        "page_obj": page, "filters": g, "status": g.get("status", "active"), "can_manage": can_manage,
-        "services": Service.objects.order_by("name").only("slug", "name"),
-        "environments": Environment.objects.order_by("order"), "privileges": Privilege.choices,
+        "page_obj": page, "filters": g, "status": status, "status_label": GRANT_STATUSES[status],
+        "can_manage": can_manage, "invalid_filters": invalid, "services": services,
+        "environments": environments, "privileges": Privilege.choices,
         "people": User.objects.filter(is_active=True).exclude(kind=User.Kind.SYSTEM).order_by("username").only(
             "username", "first_name", "last_name") if can_manage else [],
         "querystring_without_page": querystring.urlencode() + ("&" if querystring else ""),
         "read_all": permissions.can_read_all_access(request.user),
-    })
+    }, status=400 if invalid else 200)
 
 
 @member_required
@@ -333,6 +363,7 @@ def grant_revoke(request, pk: int):
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Revoked {grant.privilege} on {grant.service.slug} from {grant.user.username}. "
-                                  "It no longer applies.")
+        messages.success(request, explain.grant_revoked_message(privilege=grant.get_privilege_display(),
+                                                                service=grant.service.name,
+                                                                holder=grant.user.display_name))
     return redirect(_safe_next(request, "access_reviews:grants"))

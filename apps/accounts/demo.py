@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.models import Group
 
 from .models import Team, TeamMembership, User
@@ -40,6 +42,9 @@ PEOPLE = [
     ("yusuf", "Yusuf", "Demir", ["requester"], "infrastructure", "member"),
 ]
 
+# Team memberships start this many days before the seeding (and a week apart per person).
+JOINED_DAYS_AGO = 540
+
 DEMO_LOGINS = [
     ("alice", "engineer, requester (Payments)"), ("bob", "CAB member"), ("carol", "security approver"),
     ("dave", "DBA approver"), ("erin", "auditor"), ("frank", "executive"), ("grace", "access admin"),
@@ -53,15 +58,21 @@ def seed(ctx) -> None:
     for slug, name, _ in TEAMS:
         team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email": f"{slug}@example.test"})
         ctx.teams[slug] = team
-    for username, first, last, roles, team_slug, team_role in PEOPLE:
+    for index, (username, first, last, roles, team_slug, team_role) in enumerate(PEOPLE):
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User(username=username, first_name=first, last_name=last, email=f"{username}@example.test")
             user.set_password("demo")
             user.save()
             user.groups.set([groups[r] for r in roles])
-        if team_slug:
-            TeamMembership.objects.get_or_create(team=ctx.teams[team_slug], user=user, defaults={"role": team_role})
+        if team_slug and not TeamMembership.objects.filter(team=ctx.teams[team_slug], user=user).exists():
+            # Everyone joined long before the demo's grants (a year and more ago, a week apart in
+            # PEOPLE order, so reruns agree): a membership stamped "now" made every access-review
+            # item say "joined <team> today".
+            joined = ctx.now - timedelta(days=JOINED_DAYS_AGO + 7 * index)
+            membership = TeamMembership(team=ctx.teams[team_slug], user=user, role=team_role, joined_at=joined)
+            membership._history_date = joined
+            membership.save()
         ctx.users[username] = user
     for slug, _, lead in TEAMS:
         team = ctx.teams[slug]

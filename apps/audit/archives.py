@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from releaseportal.errors import Conflict, InvalidInput
+from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 from .actor import resolve_actor
 from .models import Archive, ArchivedRecord
@@ -213,6 +213,24 @@ def archived_record_export(record: ArchivedRecord) -> dict[str, Any]:
             if str(line["id"]) == record.object_id:
                 return line
     raise Conflict("The record is not in its archive.", code="archive_incomplete")
+
+
+def archive_file_open(*, archive: Archive, actor):
+    """The archive file for download: refused when purged or altered (its SHA-256 checked
+    first), audited before a byte leaves."""
+    from .permissions import can_use_evidence_packs
+
+    resolved = resolve_actor(actor)
+    if not can_use_evidence_packs(resolved.user):
+        raise NotAllowed("Archive files are for auditors.", code="not_an_auditor")
+    if archive.purged_at is not None:
+        raise Conflict("This archive was purged.", code="archive_purged")
+    if not archive_verify(archive):
+        raise Conflict(f"Archive {archive.path} does not match its SHA-256: it was altered.", code="archive_altered")
+    handle = storage().open(archive.path, "rb")
+    audit_event_record(action="archive.downloaded", target=archive, actor=resolved,
+                       details={"sha256": archive.sha256, "path": archive.path, "records": archive.record_count})
+    return handle
 
 
 def archive_purge(*, archive: Archive, actor, reason: str, now: dt.datetime | None = None) -> int:

@@ -231,3 +231,42 @@ class EvidencePack(models.Model):
 
     def __str__(self) -> str:
         return f"Evidence pack #{self.pk}: {self.title}"
+
+
+class ChainVerification(models.Model):
+    """One run of the chain verification `audit_verify` performs, asked for from the browser by
+    an auditor: who asked, when, and the verdict (head reached, the anchor and the key that
+    signed it, every problem found)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        INTACT = "intact", "Intact"
+        BROKEN = "broken", "Broken"
+        FAILED = "failed", "Could not run"
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    checked = models.BigIntegerField(default=0)
+    start_seq = models.BigIntegerField(default=0)
+    head_seq = models.BigIntegerField(null=True, blank=True)
+    head_hash = models.CharField(max_length=64, blank=True, default="")
+    broken_seq = models.BigIntegerField(null=True, blank=True)
+    anchor_seq = models.BigIntegerField(null=True, blank=True)
+    anchor_at = models.CharField(max_length=40, blank=True, default="")
+    anchor_key_id = models.CharField(max_length=64, blank=True, default="")
+    anchor_key_development = models.BooleanField(default=False)
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Chain verification #{self.pk}: {self.status}"
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -42,3 +42,12 @@ def reap_stuck_evidence_packs() -> dict[str, int]:
 
     with acting_as(Actor.for_task("audit.reap_stuck_evidence_packs")) as actor:
         return evidence_packs_reap(actor=actor)
+
+
+@shared_task(acks_late=True)
+def verify_audit_chain(verification_id: int) -> str:
+    """An auditor asked from the browser: the same verification as `manage.py audit_verify`."""
+    from .chain_checks import chain_verification_run
+
+    with acting_as(Actor.for_task("audit.verify_audit_chain")) as actor:
+        return chain_verification_run(verification_id=verification_id, actor=actor).status

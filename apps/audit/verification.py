@@ -282,6 +282,7 @@ class TrailReport:
     start_seq: int = 0
     anchor_seq: int | None = None
     anchor_at: str = ""
+    anchor_key_id: str = ""  # the key that signed the anchor the head was compared with
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -336,7 +337,7 @@ def _compare_with_anchor(report: TrailReport, now: datetime) -> None:
             f"are missing from the archive storage, or the anchoring schedule is not running")
     if anchor is None:
         return
-    report.anchor_seq, report.anchor_at = anchor.seq, anchor.anchored_at
+    report.anchor_seq, report.anchor_at, report.anchor_key_id = anchor.seq, anchor.anchored_at, anchor.key_id
     head = report.chain.head_seq
     if anchor.seq > head:
         report.problems.append(

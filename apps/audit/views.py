@@ -1,17 +1,24 @@
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.permissions import member_required
+from releaseportal.csvexport import csv_response
+from releaseportal.errors import PortalError
 from releaseportal.input import parse_id
 
+from .chain import canonical_details
+from .chain_checks import chain_verification_request, last_chain_verification
 from .models import AuditEvent
 from .permissions import can_view_audit_log
+from .presentation import present_events
 from .selectors import audit_events_filtered
 from .services import audit_event_record
 
@@ -28,11 +35,13 @@ def audit_log(request):
     _require_auditor(request)
     qs, filters = audit_events_filtered(request.GET)
     # Counting a log of millions of rows is slow and adds nothing: pages link newer/older only.
-    page = _uncounted_page(qs, request.GET.get("page"))
+    page = _uncounted_page(qs.select_related("actor"), request.GET.get("page"))
+    present_events(page)
     return render(request, "audit/log.html", {
         "page_obj": page, "filters": filters, "querystring": urlencode(filters),
         "querystring_without_page": urlencode(filters) + ("&" if filters else ""),
         "object_types": AuditEvent.objects.order_by().values_list("object_type", flat=True).distinct()[:100],
+        "verification": last_chain_verification(),
     })
 
 
@@ -69,43 +78,56 @@ def _uncounted_page(qs, raw_number):
     return _Page(rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE)
 
 
-class _Echo:
-    def write(self, value):
-        return value
+CSV_HEADER = ["seq", "created_at", "actor_label", "actor_type", "action", "object_type", "object_id",
+              "object_repr", "request_id", "ip", "details", "prev_hash", "hash"]
 
 
 @login_required
 def audit_log_csv(request):
+    """Streamed: one query, read in chunks, written row by row (releaseportal.csvexport)."""
     _require_auditor(request)
     qs, filters = audit_events_filtered(request.GET)
     audit_event_record(action="audit_log.exported", actor=request.user, details={"filters": filters})
-    writer = csv.writer(_Echo())
-    header = ["seq", "created_at", "actor_label", "actor_type", "action", "object_type", "object_id",
-              "object_repr", "request_id", "ip", "details", "prev_hash", "hash"]
+    fields = ("seq", "created_at", "actor_label", "actor_type", "action", "object_type", "object_id",
+              "object_repr", "request_id", "ip", "details", "prev_hash", "hash")
 
     def rows():
-        yield writer.writerow(header)
-        for event in qs.iterator(chunk_size=2000):
-            yield writer.writerow([
-                event.seq, event.created_at.isoformat(), event.actor_label, event.actor_type, event.action,
-                event.object_type, event.object_id, event.object_repr, event.request_id, event.ip,
-                event.details, event.prev_hash, event.hash,
-            ])
+        for row in qs.values_list(*fields).iterator(chunk_size=2000):
+            (seq, created_at, actor_label, actor_type, action, object_type, object_id, object_repr, request_id, ip,
+             details, prev_hash, hash_) = row
+            yield [seq, created_at.isoformat(), actor_label, actor_type, action, object_type, object_id,
+                   object_repr, request_id, ip, canonical_details(details), prev_hash, hash_]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
+    return csv_response("audit-log.csv", CSV_HEADER, rows())
+
+
+def _verification_context(request) -> dict:
+    return {"verification": last_chain_verification()}
+
+
+@login_required
+def chain_verification_status(request):
+    """The last verification alone, polled by htmx while one is queued or running."""
+    _require_auditor(request)
+    return render(request, "audit/_chain_status.html", _verification_context(request))
+
+
+@login_required
+@require_POST
+def chain_verify(request):
+    _require_auditor(request)
+    try:
+        verification = chain_verification_request(actor=request.user)
+    except PortalError as exc:
+        raise PermissionDenied(exc.message) from exc
+    if request.headers.get("HX-Request"):
+        return render(request, "audit/_chain_status.html", {"verification": verification})
+    messages.info(request, "Verifying the audit chain: the result shows here when the worker is done.")
+    return redirect("audit:log")
 
 
 # --- Auditor workspace: search, evidence packs, keys; retention and holds for admins --------
 
-from django.contrib import messages  # noqa: E402
-from django.http import FileResponse, Http404  # noqa: E402
-from django.shortcuts import get_object_or_404, redirect  # noqa: E402
-from django.views.decorators.http import require_http_methods, require_POST  # noqa: E402
-
-from apps.accounts.permissions import member_required  # noqa: E402
-from releaseportal.errors import PortalError  # noqa: E402
 
 from .evidence import evidence_pack_open, evidence_pack_request  # noqa: E402
 from .forms import LegalHoldForm, PackRequestForm, ReleaseHoldForm, RetentionPolicyForm  # noqa: E402
@@ -137,7 +159,7 @@ def _packs_context(request) -> dict:
 @member_required
 def workspace(request):
     _require_packs(request)
-    form = PackRequestForm()
+    form = PackRequestForm(scope=request.GET.get("scope"))
     return render(request, "audit/workspace.html", {
         "results": workspace_search(request.GET.get("q", "")), "form": form, **_packs_context(request),
         "archives": recent_archives(),
@@ -164,6 +186,13 @@ def pack_request(request):
     return render(request, "audit/workspace.html", {
         "results": workspace_search(""), "form": form, **_packs_context(request), "archives": recent_archives(),
     }, status=400)
+
+
+@member_required
+def pack_form_fragment(request):
+    """The request form for the chosen scope alone: htmx swaps it in when the scope changes."""
+    _require_packs(request)
+    return render(request, "audit/_pack_form.html", {"form": PackRequestForm(scope=request.GET.get("scope"))})
 
 
 @member_required
@@ -290,3 +319,22 @@ def archived_record_export_view(request, pk: int):
     response = JsonResponse(line, json_dumps_params={"indent": 2, "sort_keys": True})
     response["Content-Disposition"] = f'attachment; filename="{item.record_class}-{item.object_id}.json"'
     return response
+
+
+@member_required
+def archive_download(request, pk: int):
+    """One archive file, streamed from the archive storage; audited before a byte leaves. For
+    auditors only (404 for anyone else: they must not learn what is archived)."""
+    from .archives import archive_file_open
+    from .models import Archive
+
+    if not can_use_evidence_packs(request.user):
+        raise Http404("No such archive.")
+    archive = get_object_or_404(Archive, pk=pk)
+    try:
+        handle = archive_file_open(archive=archive, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("audit:workspace")
+    return FileResponse(handle, as_attachment=True, filename=archive.path.rsplit("/", 1)[-1],
+                        content_type="application/gzip")

@@ -3,8 +3,7 @@ test SOX auditors run. Exceptions come first."""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,16 +64,16 @@ def reconcile(*, start: datetime, end: datetime) -> list[Row]:
     return rows
 
 
-def as_csv(rows: list[Row]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["deployment_id", "service", "environment", "version", "status", "started_at", "finished_at",
-                     "change", "change_state", "change_approved_at", "gate_decision_id", "exceptions"])
+CSV_HEADER = ["deployment_id", "service", "environment", "version", "status", "started_at", "finished_at",
+              "change", "change_state", "change_approved_at", "gate_decision_id", "exceptions"]
+
+
+def csv_rows(rows: list[Row]) -> Iterator[list]:
+    """The CSV export's rows (written by releaseportal.csvexport, which neutralises formulas)."""
     for row in rows:
         d = row.deployment
-        writer.writerow([d.pk, d.service.slug, d.environment.slug, d.version, d.status, d.started_at.isoformat(),
-                         d.finished_at.isoformat() if d.finished_at else "", d.change.number if d.change else "",
-                         d.change.state if d.change else "",
-                         d.change.approved_at.isoformat() if d.change and d.change.approved_at else "",
-                         d.gate_decision_id or "", ";".join(row.exceptions)])
-    return out.getvalue()
+        yield [d.pk, d.service.slug, d.environment.slug, d.version, d.status, d.started_at.isoformat(),
+               d.finished_at.isoformat() if d.finished_at else "", d.change.number if d.change else "",
+               d.change.state if d.change else "",
+               d.change.approved_at.isoformat() if d.change and d.change.approved_at else "",
+               d.gate_decision_id or "", ";".join(row.exceptions)]

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
 from apps.accounts.permissions import member_required
 from apps.catalog.models import Environment, Service
+from releaseportal.csvexport import csv_attachment
 from releaseportal.extensions import collect_sections
 
 from . import permissions, reconciliation, selectors
@@ -103,9 +104,8 @@ def reconciliation_view(request):
     start, end, label = _month(request.GET.get("month"))
     rows = reconciliation.reconcile(start=start, end=end)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(reconciliation.as_csv(rows), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="production-reconciliation-{label}.csv"'
-        return response
+        return csv_attachment(f"production-reconciliation-{label}.csv", reconciliation.CSV_HEADER,
+                              reconciliation.csv_rows(rows))
     exceptions = sum(1 for r in rows if r.exceptions)
     return render(request, "delivery/reconciliation.html", {
         "rows": rows, "month": label, "total": len(rows), "exceptions": exceptions,

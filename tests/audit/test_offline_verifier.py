@@ -48,7 +48,29 @@ def test_an_untouched_pack_verifies_against_the_published_key(pack_file, key_fil
     result = run_verifier(pack_file, key=key_file)
     assert result.returncode == 0, result.stderr
     assert "signature valid" in result.stdout and "audit chain intact" in result.stdout
-    assert pack.signing_key.key_id in result.stdout and f"VERIFIED: {pack_file}" in result.stdout
+    # Tests sign with the development key (no EVIDENCE_SIGNING_KEY): the verdict says so, and which key.
+    assert pack.signing_key.is_development
+    assert f"VERIFIED (development key, not evidence): {pack_file} signed by key {pack.signing_key.key_id}" \
+        in result.stdout
+    assert f"WARNING: signed with the DEVELOPMENT key {pack.signing_key.key_id}" in result.stdout
+    assert "NOT evidence" in result.stderr
+
+
+def test_a_pack_signed_with_a_configured_key_names_the_key_and_warns_of_nothing(
+        auditor, quarter_data, django_capture_on_commit_callbacks, settings, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    settings.EVIDENCE_SIGNING_KEY_PEM = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pack = generate(auditor, capture=django_capture_on_commit_callbacks, **CONTROL_JULY)
+    key = tmp_path / "portal-key.pem"
+    key.write_bytes(published_key(pack))
+    result = run_verifier(pack_path(pack), key=key)
+    assert result.returncode == 0, result.stderr
+    assert not pack.signing_key.is_development
+    assert f"VERIFIED: {pack_path(pack)} signed by key {pack.signing_key.key_id}" in result.stdout
+    assert "DEVELOPMENT" not in result.stdout + result.stderr
 
 
 def test_it_refuses_a_pack_when_no_published_key_is_given_and_names_the_signer(pack_file, pack):

@@ -684,9 +684,14 @@ ROUTES: dict[str, Any] = {
     "audit:log_csv": ReadOnly("a download"),
     "audit:workspace": ReadOnly(),
     "audit:pack_table": ReadOnly(),
+    "audit:pack_form": ReadOnly(),
     "audit:pack_download": ReadOnly("a download (the download itself is audited)"),
     "audit:keys": ReadOnly(),
     "audit:archived_export": ReadOnly("a download (audited)"),
+    "audit:archive_download": ReadOnly("a download (audited)"),
+    "audit:chain_status": ReadOnly(),
+    "audit:chain_verify": [Write(
+        allowed=frozenset({"auditor"}), watch=lambda w: _models("audit.ChainVerification"))],
     "audit:pack_request": [Write(
         allowed=frozenset({"auditor"}),
         data=lambda w: {"scope": "change", "change": w.in_review.number},

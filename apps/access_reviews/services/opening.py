@@ -104,7 +104,11 @@ def _contexts(grants: list[GrantRow]) -> list[dict]:
     history = TeamMembership.history.model.objects.filter(user_id__in=user_ids, history_date__gte=earliest,
                                                           history_type__in=["+", "-"])
     team_names = dict(Team.objects.values_list("pk", "slug"))
-    for user_id, team_id, kind, when in history.values_list("user_id", "team_id", "history_type", "history_date"):
+    for user_id, team_id, kind, recorded, joined_at in history.values_list("user_id", "team_id", "history_type",
+                                                                            "history_date", "joined_at"):
+        # A join happened on the membership's own date (an imported or backdated membership is
+        # recorded later than it began); a departure when it was recorded.
+        when = joined_at if kind == "+" and joined_at else recorded
         verb = "joined" if kind == "+" else "left"
         changes[user_id].append((when, team_id, f"{verb} {team_names.get(team_id, team_id)}", kind))
     for user_changes in changes.values():

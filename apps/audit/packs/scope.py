@@ -88,6 +88,23 @@ CONTROL_PACKS = {pack.key: pack for pack in (
 CONTROLS = {key: pack.title for key, pack in CONTROL_PACKS.items()}
 
 
+def service_choices() -> list[tuple[str, str]]:
+    """(slug, name) of every service, by name: every portal member reads the catalog
+    (apps/catalog/permissions.py), so an auditor may pick any of them."""
+    from apps.catalog.models import Service
+
+    return list(Service.objects.order_by("name").values_list("slug", "name"))
+
+
+# The request fields each scope uses, in form order (the form shows only these).
+SCOPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "change": ("change",),
+    "release": ("service", "version"),
+    "service_period": ("service", "period_start", "period_end"),
+    "control_period": ("control", "period_start", "period_end"),
+}
+
+
 def control_items(control: str, exception_counts: dict[str, int]) -> list[dict[str, Any]]:
     """The pack's named controls with the findings held against each."""
     pack = CONTROL_PACKS.get(control)
@@ -141,12 +158,15 @@ def normalise_parameters(scope: str, data: dict[str, Any]) -> dict[str, Any]:
             raise NotFound("No such change request.", fields={"change": ["No change request with this id or number."]})
         params["change"] = change.number
     if scope in (EvidencePack.Scope.RELEASE, EvidencePack.Scope.SERVICE_PERIOD):
-        slug = str(data.get("service") or "").strip()
-        if not slug:
-            errors["service"] = ["Required for this scope (service slug)."]
-        elif not Service.objects.filter(slug=slug).exists():
-            errors["service"] = [f"No service '{slug}'."]
-        params["service"] = slug
+        text = str(data.get("service") or "").strip()
+        # A person types the name they read ("Payments API"), a pipeline the slug: both name it.
+        slug = (Service.objects.filter(Q(slug=text) | Q(name__iexact=text)).order_by("slug")
+                .values_list("slug", flat=True).first()) if text else None
+        if not text:
+            errors["service"] = ["Required for this scope (the service's name or slug)."]
+        elif slug is None:
+            errors["service"] = [f"No service named '{text}' (give its name or slug)."]
+        params["service"] = slug or text
     if scope == EvidencePack.Scope.RELEASE:
         version = str(data.get("version") or "").strip()
         if not version:

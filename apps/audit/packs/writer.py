@@ -3,7 +3,6 @@ SHA-256 and size recorded as it streams through, so nothing is held whole in mem
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -11,6 +10,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
+
+from releaseportal.csvexport import CsvWriter
 
 from .zipstream import ZipStreamWriter
 
@@ -162,7 +163,8 @@ class CsvSpool:
         import tempfile
 
         self.file = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+b")  # noqa: SIM115 (closed with the pack)
-        self._writer = csv.writer(self)  # type: ignore[arg-type]
+        # The shared writer: cells are neutralised against spreadsheet formulas (issue #17).
+        self._writer = CsvWriter(self)
         self.rows = 0
         self._writer.writerow(header)
 
@@ -170,7 +172,7 @@ class CsvSpool:
         return self.file.write(data.encode("utf-8"))
 
     def writerow(self, values: list[Any]) -> None:
-        self._writer.writerow(["" if v is None else v for v in values])
+        self._writer.writerow(values)
         self.rows += 1
 
     def append_to(self, other: CsvSpool) -> None:
