@@ -7,7 +7,9 @@ Portal metrics (all prefixed `releaseportal_`):
 - evidence_pack_seconds / report_render_seconds: histograms over the last 7 / 30 days;
 - evidence_packs{status}: packs by status (a growing "running" count is a stuck worker);
 - celery_queue_depth{queue}: messages waiting in the Redis broker;
-- audit_chain_head_seq: the newest audit event's sequence number.
+- audit_chain_head_seq: the newest audit event's sequence number;
+- audit_chain_last_verification_timestamp_seconds{status}: when the last chain verification ended
+  (intact, broken or failed).
 
 Access fails closed: METRICS_TOKEN (a bearer token) or METRICS_ALLOWED_NETWORKS (CIDRs) must
 admit the scraper; with neither configured the endpoint answers 404."""
@@ -83,7 +85,7 @@ def _queue_depths() -> dict[str, int]:
 
 class PortalCollector:
     def collect(self):
-        from apps.audit.models import AuditEvent, EvidencePack
+        from apps.audit.models import AuditEvent, ChainVerification, EvidencePack
         from apps.changes.models import OpenStage
         from apps.reports.models import ReportRun
 
@@ -129,6 +131,15 @@ class PortalCollector:
 
         head = AuditEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
         yield GaugeMetricFamily("releaseportal_audit_chain_head_seq", "Newest audit event sequence number", value=head)
+
+        verified = GaugeMetricFamily("releaseportal_audit_chain_last_verification_timestamp_seconds",
+                                     "When the newest finished chain verification ended, by its outcome",
+                                     labels=["status"])
+        last = (ChainVerification.objects.filter(finished_at__isnull=False).order_by("-finished_at")
+                .values("status", "finished_at").first())
+        if last is not None:
+            verified.add_metric([last["status"]], last["finished_at"].timestamp())
+        yield verified
 
 
 _portal_registry = CollectorRegistry(auto_describe=False)

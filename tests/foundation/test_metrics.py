@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from apps.audit.models import ChainVerification
 from apps.audit.services import audit_event_record
 from apps.delivery.models import GateDecision
 
@@ -58,6 +59,8 @@ def test_portal_metrics_come_from_the_records(client, scrape_token, service, env
                                 reasons=[{"code": "frozen", "message": "x", "severity": "deny"}],
                                 created_at=now - timedelta(days=2))
     event = audit_event_record(action="test.metrics", actor=requester)
+    ChainVerification.objects.create(requested_by=requester, requested_at=now - timedelta(hours=2),
+                                     finished_at=now - timedelta(hours=1), status="intact")
     client.get("/healthz")
     with django_assert_max_num_queries(10):
         response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {scrape_token}")
@@ -69,6 +72,8 @@ def test_portal_metrics_come_from_the_records(client, scrape_token, service, env
     # Older than 24 hours: not in the window.
     assert ("releaseportal_gate_decisions", (("decision", "deny"), ("reason", "frozen"))) not in samples
     assert samples[("releaseportal_audit_chain_head_seq", ())] == event.seq
+    assert samples[("releaseportal_audit_chain_last_verification_timestamp_seconds", (("status", "intact"),))] == \
+        pytest.approx((now - timedelta(hours=1)).timestamp())
     assert ("releaseportal_approvals_waiting", (("age", "ge_3d"),)) in samples
     assert ("releaseportal_report_render_seconds_count", ()) in samples
     # django-prometheus's request and database metrics are there too.
