@@ -121,10 +121,32 @@ def change_is_deployable(change: ChangeRequest) -> bool:
 
 # --- lists -------------------------------------------------------------------------------------
 
+# The "My changes" tabs of the change list: {value: label}. "all" is any of the other three.
+MINE_TABS = {"all": "All mine", "requested": "Requested by me", "implementing": "I implement",
+             "approving": "Awaiting my approval"}
+
+
+def my_changes_q(user, mine: str) -> Q:
+    """The changes `user` has a part in, by tab (MINE_TABS): requested, implementing, or waiting
+    for their decision now (the queue's own rows, cab_queue_for), or any of them."""
+    requested, implementing = Q(requester_id=user.pk), Q(implementer_id=user.pk)
+    if mine == "requested":
+        return requested
+    if mine == "implementing":
+        return implementing
+    approving = Q(pk__in=cab_queue_for(user)[0].stages.values("change_id"))
+    if mine == "approving":
+        return approving
+    return requested | implementing | approving
+
+
 def changes_list(*, state: str | None = None, service: str | None = None, team: str | None = None,
-                 change_type: str | None = None, search: str | None = None) -> QuerySet[ChangeRequest]:
+                 change_type: str | None = None, search: str | None = None, mine: str | None = None,
+                 user=None) -> QuerySet[ChangeRequest]:
     qs = ChangeRequest.objects.select_related("service", "service__owner_team", "environment", "change_type",
                                               "requester", "implementer")
+    if mine in MINE_TABS and user is not None:
+        qs = qs.filter(my_changes_q(user, mine))
     if state:
         qs = qs.filter(state=state)
     if service:

@@ -5,6 +5,7 @@ from . import views, views_schedule
 urlpatterns = [
     path("changes/", views.change_list, name="list"),
     path("changes/queue/", views.queue, name="queue"),
+    path("changes/mine/", views.my_changes, name="mine"),
     path("changes/new/", views.change_create, name="create"),
     path("changes/calendar/", views_schedule.calendar_month, name="calendar"),
     path("changes/calendar/feed/", views_schedule.calendar_feed_manage, name="calendar_feed_manage"),

@@ -20,6 +20,7 @@ from releaseportal.extensions import collect_sections
 
 from . import services, workflow
 from .forms import ChangeForm, DecisionForm
+from .history_text import change_history
 from .models import ChangeState
 from .permissions import (
     can_authorise_override,
@@ -31,7 +32,7 @@ from .permissions import (
     may_submit,
 )
 from .schedule import change_conflicts
-from .selectors import blocked_for, cab_queue_for, changes_list
+from .selectors import MINE_TABS, blocked_for, cab_queue_for, changes_list
 
 
 def _filter_choices() -> dict:
@@ -40,15 +41,28 @@ def _filter_choices() -> dict:
             "change_types": ChangeType.objects.order_by("name").only("slug", "name"), "risks": RISK_LEVELS}
 
 
-@member_required
-def change_list(request):
+def _change_list(request, *, mine: str | None):
     qs = changes_list(state=request.GET.get("state") or None, service=request.GET.get("service") or None,
                       team=request.GET.get("team") or None, change_type=request.GET.get("change_type") or None,
-                      search=(request.GET.get("q") or "").strip() or None)
+                      search=(request.GET.get("q") or "").strip() or None, mine=mine, user=request.user)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "changes/change_list.html", {"page_obj": page, "filters": request.GET,
+    return render(request, "changes/change_list.html", {"page_obj": page, "filters": request.GET, "mine": mine,
+                                                        "mine_tabs": MINE_TABS,
                                                         "can_create": can_create_change(request.user),
                                                         **_filter_choices()})
+
+
+@member_required
+def change_list(request):
+    mine = request.GET.get("mine") or None
+    return _change_list(request, mine=mine if mine in MINE_TABS else None)
+
+
+@member_required
+def my_changes(request):
+    """The list on its "My changes" tabs (requested by me, I implement, awaiting my approval)."""
+    mine = request.GET.get("mine") or "all"
+    return _change_list(request, mine=mine if mine in MINE_TABS else "all")
 
 
 @member_required
@@ -101,7 +115,8 @@ def change_edit(request, ref: str):
     if not allowed:
         return _render_detail(request, change, refusal=PortalError(
             f"A change in state '{change.state}' can no longer be edited.", code="not_editable", status=409))
-    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True, editable=allowed)
+    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True, editable=allowed,
+                      change=change)
     if request.method == "POST" and form.is_valid():
         fields = {name: value for name, value in form.service_kwargs().items() if name in allowed}
         try:
@@ -115,23 +130,6 @@ def change_edit(request, ref: str):
                 messages.success(request, "Change saved.")
             return redirect("changes:detail", ref=change.number)
     return render(request, "changes/change_form.html", {"form": form, "editing": True, "change": change})
-
-
-def _history_diffs(change, limit: int = 25) -> list[dict]:
-    records = list(change.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit + 1])
-    diffs = []
-    skip = {"updated_at", "content_hash", "risk_breakdown"}
-    for newer, older in zip(records, records[1:] + [None], strict=False):
-        if len(diffs) >= limit:
-            break
-        changes = []
-        if older is not None:
-            for c in newer.diff_against(older).changes:
-                if c.field not in skip:
-                    changes.append({"field": c.field, "old": c.old, "new": c.new})
-        diffs.append({"at": newer.history_date, "who": newer.history_actor_label or getattr(newer.history_user, "username", ""),
-                      "reason": newer.history_change_reason or ("created" if older is None else ""), "changes": changes})
-    return diffs
 
 
 def _approval_context(request, change) -> dict:
@@ -157,6 +155,7 @@ def _approval_context(request, change) -> dict:
         from .schedule import blocking_freeze
 
         freeze = blocking_freeze(change)
+    change.accepts_decisions = accepts  # the stage labels read it (change_tags.stage_label)
     return {"change": change, "result": result, "voided": [a for a in approvals if a.voided_at],
             "can_approve": accepts and refusal is None, "approve_frozen": freeze["message"] if freeze else "",
             "refusal": refusal, "decision_form": DecisionForm()}
@@ -174,7 +173,7 @@ def _render_detail(request, change, *, refusal: PortalError | None = None):
         "targets": [(s, ChangeState(s).label) for s in targets],
         "can_override": can_authorise_override(request.user, change),
         "overrides": list(change.emergency_overrides.select_related("authorised_by")),
-        "history": _history_diffs(change),
+        "history": change_history(change),
         "sections": collect_sections("change_sections", request, change),
         "action_refusal": refusal,
         "max_override_hours": services.MAX_OVERRIDE_HOURS,

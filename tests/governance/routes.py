@@ -193,6 +193,7 @@ ROUTES: dict[str, Any] = {
     # --- changes: pages ---------------------------------------------------------------------
     "changes:list": ReadOnly(),
     "changes:queue": ReadOnly(),
+    "changes:mine": ReadOnly(),
     "changes:calendar": ReadOnly(),
     "changes:calendar_feed": ReadOnly("the iCalendar feed; its secret is the credential"),
     "changes:detail": ReadOnly(),
