@@ -38,6 +38,9 @@ STATE_VERBS = {
 }
 # Reasons the service writes by default, which the sentence already says.
 _GENERIC_REASONS = {"edited", "created", "", "submitted for review"}
+# The order a reader expects the changed fields in (the change page's order); others after.
+FIELD_ORDER = ["state", "title", "service", "environment", "implementer", "planned_start", "planned_end",
+               "description", "rollout_strategy", "rollback_plan", "rollback_criteria", "risk_answers", "risk_level"]
 _LONG_TEXT = {"description", "rollback_plan", "post_mortem"}
 _USERS = {"implementer", "requester"}
 
@@ -110,6 +113,7 @@ def change_history(change, limit: int = 25) -> list[dict]:
                 kind = "user" if c.field in _USERS else c.field if c.field in ("service", "environment") else None
                 if kind:
                     wanted[kind].update(v for v in (c.old, c.new) if v)
+        diffs.sort(key=lambda c: FIELD_ORDER.index(c.field) if c.field in FIELD_ORDER else len(FIELD_ORDER))
         raw.append((newer, older, diffs))
     names = {
         "user": {u.pk: person_name(u) for u in User.objects.filter(pk__in=wanted["user"])} if wanted["user"] else {},
