@@ -166,3 +166,10 @@ def test_the_change_page_costs_a_fixed_number_of_queries_with_a_long_history(
     with django_assert_max_num_queries(len(one.captured_queries) + 2):
         response = client.get(reverse("changes:detail", args=[change.number]))
     assert len(response.context["history"]) >= 13
+
+
+def test_the_home_page_has_my_changes(login, requester, make_change, simple_type):
+    change = make_change(simple_type, title="Rita's open change")
+    body = login(requester).get(reverse("home")).content.decode()
+    assert 'id="my-changes"' in body and change.number in body
+    assert f'href="{reverse("changes:mine")}"' in body
