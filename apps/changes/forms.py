@@ -5,8 +5,10 @@ from django.contrib.auth import get_user_model
 
 from apps.catalog.models import COMPLIANCE_SCOPES, Environment, Service
 from apps.change_types.models import ChangeType, StandardChangeTemplate
+from releaseportal.templatetags.portal import person_name
 
 from .models import RolloutStrategy
+from .permissions import implementer_candidates
 from .risk import QUESTIONS
 from .sod import eligible_delegates
 
@@ -21,8 +23,11 @@ class ChangeForm(forms.Form):
         help_text="Standard changes only: the approved template this change follows.")
     service = forms.ModelChoiceField(queryset=Service.objects.filter(is_active=True).order_by("name"), to_field_name="slug")
     environment = forms.ModelChoiceField(queryset=Environment.objects.order_by("order"), to_field_name="slug")
-    implementer = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True, kind="human")
-                                         .order_by("username"), required=False, to_field_name="username")
+    # Offered from permissions.implementer_candidates (set in __init__): team members who may carry it out.
+    implementer = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False,
+                                         to_field_name="username",
+                                         help_text="A member of the service's team; on production, with the deployer "
+                                                   "privilege.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False,
                                   label="Plan", help_text="What will be done, step by step.")
     planned_start = forms.DateTimeField(required=False, widget=DATETIME_WIDGET, help_text="UTC")
@@ -37,10 +42,16 @@ class ChangeForm(forms.Form):
     # Form fields that carry a service field of another name (services.change_update's names).
     SERVICE_FIELD_OF = {"rollback_error_rate_pct": "rollback_criteria", "rollback_p95_latency_ms": "rollback_criteria"}
 
-    def __init__(self, *args, editing: bool = False, editable: frozenset[str] | None = None, **kwargs):
+    def __init__(self, *args, editing: bool = False, editable: frozenset[str] | None = None, change=None, **kwargs):
         """`editable`: the service fields this person may change now (permissions.edit_scope and the
-        state); the others are shown disabled, so what is posted for them is ignored."""
+        state); the others are shown disabled, so what is posted for them is ignored. `change`: the
+        change being edited (its service narrows the implementers offered)."""
         super().__init__(*args, **kwargs)
+        self.fields["implementer"].queryset = implementer_candidates(
+            service=change.service if change is not None else None,
+            environment=change.environment if change is not None else None,
+            keep=change.implementer if change is not None else None)
+        self.fields["implementer"].label_from_instance = person_name
         for key, question, points in QUESTIONS:
             self.fields[f"risk_{key}"] = forms.BooleanField(required=False, label=question,
                                                             help_text=f"+{points} risk points")

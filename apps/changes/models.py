@@ -442,3 +442,31 @@ class ApprovalReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.change_id}/{self.stage_id}"
+
+
+class InformationRequest(models.Model):
+    """An approver's question to the requester ("request more information"): not a decision, it
+    counts toward no stage. While it is open the change waits for its requester's answer (it cannot
+    be approved and leaves the approvers' queues); the answer puts it back."""
+
+    change = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="information_requests")
+    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    question = models.TextField()
+    asked_at = models.DateTimeField(default=timezone.now)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    answer = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+        constraints = [
+            # One open question per change: a second approver adds to the conversation after the answer.
+            models.UniqueConstraint(fields=["change"], condition=models.Q(answered_at__isnull=True),
+                                    name="information_request_one_open_per_change"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.change_id}: {self.question[:40]}"

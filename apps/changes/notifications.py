@@ -60,3 +60,21 @@ def sla_reminder(change: ChangeRequest, stage_name: str, emails: list[str], *, e
         subject = f"[Release Portal] Reminder: {change.number} waits for your decision ({stage_name})"
         body = f"{change.number} “{change.title}” is close to its approval SLA in {stage_name}.\n\n{change_url(change)}\n"
     return _send([(subject, body, emails)])
+
+
+def information_requested(item) -> int:
+    """The requester is asked a question; the change waits for the answer."""
+    change = item.change
+    body = (f"{item.asked_by.display_name} needs more information before deciding on {change.number} "
+            f"“{change.title}”:\n\n{item.question}\n\nAnswer on the change page; it returns to the approvers' queue "
+            f"then.\n\n{change_url(change)}\n")
+    return _send([(f"[Release Portal] Question on {change.number}: more information needed", body,
+                   [change.requester.email] if change.requester.email else [])])
+
+
+def information_provided(item) -> int:
+    change = item.change
+    body = (f"{item.answered_by.display_name} answered your question on {change.number} “{change.title}”:\n\n"
+            f"{item.answer}\n\nIt is back in your queue.\n\n{change_url(change)}\n")
+    return _send([(f"[Release Portal] {change.number}: your question is answered", body,
+                   [item.asked_by.email] if item.asked_by.email else [])])

@@ -106,3 +106,37 @@ def can_manage_schedule(user) -> bool:
 
 def can_run_cab(user) -> bool:
     return is_portal_member(user) and user.has_role("release_manager", "cab_member")
+
+
+# Roles that oversee or administer changes and never carry one out.
+NON_IMPLEMENTING_ROLES = ("auditor", "executive", "access_admin")
+
+
+def implementer_candidates(*, service=None, environment=None, keep=None):
+    """The people a change may name as its implementer: active people (no administrator account,
+    no pipeline) on a team, without an oversight role; for a known service, its owning team; on
+    production, holding the deployer privilege on the service (what deploying it asks for).
+    `keep`: the change's current implementer stays choosable, so saving an unrelated edit never
+    fails on them. One query."""
+    from django.db.models import CharField, Exists, OuterRef, Q
+    from django.db.models.functions import Cast
+    from guardian.models import UserObjectPermission
+
+    from apps.accounts.models import User
+    from apps.catalog.privileges import DEPLOYER, PERMISSION_FOR
+
+    qs = (User.objects.filter(is_active=True, kind=User.Kind.HUMAN, is_superuser=False)
+          .exclude(groups__name__in=NON_IMPLEMENTING_ROLES))
+    if service is not None:
+        qs = qs.filter(memberships__team_id=service.owner_team_id)
+        if environment is not None and environment.is_production:
+            app_label, codename = PERMISSION_FOR[DEPLOYER].split(".", 1)
+            qs = qs.filter(Exists(UserObjectPermission.objects.filter(
+                user_id=OuterRef("pk"), permission__codename=codename, permission__content_type__app_label=app_label,
+                content_type__app_label=app_label, content_type__model="service",
+                object_pk=Cast(service.pk, CharField()))))
+    else:
+        qs = qs.filter(memberships__isnull=False)
+    ids = qs.values("pk")
+    return User.objects.filter(Q(pk__in=ids) | Q(pk=getattr(keep, "pk", None))).order_by("first_name", "last_name",
+                                                                                          "username")

@@ -14,6 +14,7 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -25,9 +26,19 @@ from django.utils import timezone
 from apps.accounts.models import TeamMembership
 from apps.catalog.privileges import APPROVER, privilege_held_q
 from apps.change_types.models import StandardChangeTemplate
+from releaseportal.templatetags.portal import when_text
 
 from . import sod, workflow
-from .models import Approval, ChangeRequest, ChangeState, Delegation, EmergencyOverride, Freeze, OpenStage
+from .models import (
+    Approval,
+    ChangeRequest,
+    ChangeState,
+    Delegation,
+    EmergencyOverride,
+    Freeze,
+    InformationRequest,
+    OpenStage,
+)
 from .schedule import freezes_for, window_occurrence, windows_for
 
 # A change may be deployed only in these states, and only when the record backs it (approval_basis).
@@ -121,10 +132,32 @@ def change_is_deployable(change: ChangeRequest) -> bool:
 
 # --- lists -------------------------------------------------------------------------------------
 
+# The "My changes" tabs of the change list: {value: label}. "all" is any of the other three.
+MINE_TABS = {"all": "All mine", "requested": "Requested by me", "implementing": "I implement",
+             "approving": "Awaiting my approval"}
+
+
+def my_changes_q(user, mine: str) -> Q:
+    """The changes `user` has a part in, by tab (MINE_TABS): requested, implementing, or waiting
+    for their decision now (the queue's own rows, cab_queue_for), or any of them."""
+    requested, implementing = Q(requester_id=user.pk), Q(implementer_id=user.pk)
+    if mine == "requested":
+        return requested
+    if mine == "implementing":
+        return implementing
+    approving = Q(pk__in=cab_queue_for(user)[0].stages.values("change_id"))
+    if mine == "approving":
+        return approving
+    return requested | implementing | approving
+
+
 def changes_list(*, state: str | None = None, service: str | None = None, team: str | None = None,
-                 change_type: str | None = None, search: str | None = None) -> QuerySet[ChangeRequest]:
+                 change_type: str | None = None, search: str | None = None, mine: str | None = None,
+                 user=None) -> QuerySet[ChangeRequest]:
     qs = ChangeRequest.objects.select_related("service", "service__owner_team", "environment", "change_type",
                                               "requester", "implementer")
+    if mine in MINE_TABS and user is not None:
+        qs = qs.filter(my_changes_q(user, mine))
     if state:
         qs = qs.filter(state=state)
     if service:
@@ -176,7 +209,7 @@ class DecisionScope:
         if self.delegate_refusal is None:
             for delegator_id, named in self.delegated.items():
                 q |= named & ~_party_q(delegator_id) & ~_decided_q(delegator_id) & _privileged_q(delegator_id)
-        return q & ~_party_q(me) & ~_decided_q(me) & _privileged_q(me) & ~_frozen_q()
+        return q & ~_party_q(me) & ~_decided_q(me) & _privileged_q(me) & ~_frozen_q() & ~_questioned_q()
 
 
 def _party_q(pk: int) -> Q:
@@ -207,6 +240,11 @@ def _frozen_q() -> Q:
     return Q(Exists(_covering_freezes())) & Q(stage__change_type__is_emergency=False)
 
 
+def _questioned_q() -> Q:
+    """The change waits for its requester's answer to an approver's question (information.py)."""
+    return Q(Exists(InformationRequest.objects.filter(change_id=OuterRef("change_id"), answered_at__isnull=True)))
+
+
 def decision_scope(user, now: datetime | None = None) -> DecisionScope:
     now = now or timezone.now()
     groups: dict[int, set[str]] = {user.pk: set(user.role_names())}  # already read for the request
@@ -231,6 +269,10 @@ def decision_scope(user, now: datetime | None = None) -> DecisionScope:
 
 
 QUEUE_ORDER = ("planned_start", "pk")
+# The queue's orders (GET ?sort=): the most urgent first by default — the earliest SLA due time of
+# the person's open stages on the change (past due first) — or by planned start.
+QUEUE_SORTS = {"due": "SLA due (most urgent first)", "planned": "Planned start"}
+DEFAULT_QUEUE_SORT = "due"
 
 
 class WaitingQueue:
@@ -247,9 +289,11 @@ class WaitingQueue:
     time), `for_me` (in the person's own right, not only as a delegate) and `is_overdue` (one of
     the person's stages is past its SLA)."""
 
-    def __init__(self, *, stages: QuerySet[OpenStage], total: int, own_q: Q, who: Q, now: datetime):
+    def __init__(self, *, stages: QuerySet[OpenStage], total: int, own_q: Q, who: Q, now: datetime,
+                 sort: str = DEFAULT_QUEUE_SORT):
         self.stages = stages
         self.total = total
+        self.sort = sort if sort in QUEUE_SORTS else DEFAULT_QUEUE_SORT
         self._own_q, self._who, self._now = own_q, who, now
 
     @property
@@ -269,9 +313,13 @@ class WaitingQueue:
     def __getitem__(self, key):
         if isinstance(key, int):
             return self[key:key + 1][0]
-        # A change with two of the person's stages open is listed once.
-        ids = [pk for pk, _ in self.stages.order_by("planned_start", "change_id").values_list(
-            "change_id", "planned_start").distinct()[key]]
+        # A change with two of the person's stages open is listed once, at its most urgent stage.
+        if self.sort == "due":
+            ids = list(self.stages.order_by().values("change_id").annotate(first_due=Min("due_at"))
+                       .order_by("first_due", "change_id").values_list("change_id", flat=True)[key])
+        else:
+            ids = [pk for pk, _ in self.stages.order_by("planned_start", "change_id").values_list(
+                "change_id", "planned_start").distinct()[key]]
         if not ids:
             return []
         stages = OpenStage.objects.select_related("stage").only(
@@ -281,18 +329,29 @@ class WaitingQueue:
         ).order_by("stage__order")
         rows = list(ChangeRequest.objects.filter(pk__in=ids).select_related(
             "service", "environment", "change_type", "requester").only(
-            "number", "title", "planned_start", "risk_level", "service__name", "environment__slug",
-            "change_type__name", "requester__username", "requester__first_name", "requester__last_name",
-        ).prefetch_related(Prefetch("open_stages", queryset=stages, to_attr="waiting_in")).order_by(*QUEUE_ORDER))
+            "number", "title", "planned_start", "risk_level", "cab_required", "service__name", "environment__slug",
+            "change_type__name", "change_type__is_emergency", "requester__username", "requester__first_name",
+            "requester__last_name",
+        ).prefetch_related(Prefetch("open_stages", queryset=stages, to_attr="waiting_in")))
+        position = {pk: i for i, pk in enumerate(ids)}
+        rows.sort(key=lambda change: position[change.pk])
         for change in rows:
             change.for_me = any(s.own for s in change.waiting_in)
             change.is_overdue = any(s.overdue for s in change.waiting_in)
-            change.next_due = change.waiting_in[0].due_at if change.waiting_in else None
+            change.next_due = min((s.due_at for s in change.waiting_in), default=None)
+            change.is_standard = is_standard_change(change)
         return rows
 
 
+def is_standard_change(change: ChangeRequest) -> bool:
+    """A routine change the queue lets an approver approve in bulk: low risk, no CAB review, not an
+    emergency. (Pre-approved standard changes never reach a queue; these are the standard-risk
+    changes that still need a signature.) Each one still goes through approval_record alone."""
+    return change.risk_level == "low" and not change.cab_required and not change.change_type.is_emergency
+
+
 def cab_queue_for(user, *, service: str | None = None, team: str | None = None, change_type: str | None = None,
-                  risk: str | None = None, delegated_only: bool = False,
+                  risk: str | None = None, delegated_only: bool = False, sort: str = DEFAULT_QUEUE_SORT,
                   scope: DecisionScope | None = None) -> tuple[WaitingQueue, dict]:
     """Changes `user` can decide now, directly or as a delegate, and counts by kind.
 
@@ -316,7 +375,7 @@ def cab_queue_for(user, *, service: str | None = None, team: str | None = None, 
                               own=Count("change_id", distinct=True, filter=own_q),
                               overdue=Count("change_id", distinct=True, filter=Q(due_at__lt=now)))
     counts["delegated"] = counts["total"] - counts["own"]
-    queue = WaitingQueue(stages=stages, total=counts["total"], own_q=own_q, who=who, now=now)
+    queue = WaitingQueue(stages=stages, total=counts["total"], own_q=own_q, who=who, now=now, sort=sort)
     queue.scope = scope
     return queue, counts
 
@@ -354,6 +413,7 @@ def blocked_for(user, *, scope: DecisionScope, service: str | None = None, team:
                                                                    authorised_by_id=me))),
         "unprivileged": ~_privileged_q(me),
         "frozen": _frozen_q(),
+        "questioned": _questioned_q(),
         "own": scope.own_q,
     }
     total = stages.aggregate(n=Count("change_id", distinct=True))["n"]
@@ -422,9 +482,12 @@ def _why_not(row: dict, scope: DecisionScope) -> tuple[str, str]:
         return "privilege_required", (f"Production change to {row['service__name']}: you do not hold the approver "
                                       "privilege (granted through an access review; revoked or expired).")
     if row["frozen"]:
-        until = f" until {row['freeze_ends_at']:%Y-%m-%d %H:%M} UTC" if row["freeze_ends_at"] else ""
+        until = f" until {when_text(row['freeze_ends_at'])}" if row["freeze_ends_at"] else ""
         return "freeze_active", (f"Freeze “{row['freeze_name']}”{until} covers its planned slot: it cannot be "
                                  "approved before the freeze ends (it can still be rejected from the change page).")
+    if row["questioned"]:
+        return "information_requested", ("Waiting for the requester's answer to an approver's question: it returns "
+                                         "to your queue when they answer.")
     if not row["own"]:
         if scope.delegate_refusal:
             return "delegate_not_eligible", f"Only as a delegate, and you cannot act as one now: {scope.delegate_refusal}"

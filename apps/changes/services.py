@@ -500,12 +500,51 @@ def approval_target(*, change: ChangeRequest, user) -> tuple[workflow.StageResul
     raise NotAllowed("You are not an approver in any open stage of this change.", code="not_an_approver")
 
 
+def _privilege_refusal(change: ChangeRequest, user) -> PortalError | None:
+    from apps.catalog.privileges import holds_privilege
+
+    if change.environment.is_production and not holds_privilege(user, "approver", change.service,
+                                                                 change.environment):
+        return NotAllowed(f"Approving production changes to {change.service} needs the approver privilege "
+                          "(granted through an access review).", code="approver_privilege_required")
+    return None
+
+
+def _approve_refusal(change: ChangeRequest) -> PortalError | None:
+    """What refuses an approval (not a rejection) of a change someone may otherwise decide: a freeze
+    over its planned slot (not for an emergency change), an open question to its requester."""
+    from .information import open_information_request
+
+    if not change.change_type.is_emergency:
+        freeze = blocking_freeze(change)
+        if freeze:
+            return Conflict(freeze["message"], code="freeze_active")
+    question = open_information_request(change)
+    if question is not None:
+        return Conflict(f"{change.number} waits for its requester's answer to “{question.question[:80]}”: it can "
+                        "be approved once they answer.", code="information_requested")
+    return None
+
+
+def decision_refusals(*, change: ChangeRequest, user) -> tuple[dict[str, PortalError | None], tuple | None]:
+    """Why `user` may not approve / reject `change` now ({"approve": refusal or None, "reject": …}),
+    and the (stage result, on whose behalf) a decision would go to. The one check behind every
+    decision: approval_record, the change page's buttons, the queue's row buttons and bulk approval
+    (the queue's SQL listing, selectors.DecisionScope, is proven to agree with it)."""
+    try:
+        target = approval_target(change=change, user=user)
+    except PortalError as exc:
+        return {Approval.Decision.APPROVE: exc, Approval.Decision.REJECT: exc}, None
+    refusal = _privilege_refusal(change, user)
+    if refusal is not None:
+        return {Approval.Decision.APPROVE: refusal, Approval.Decision.REJECT: refusal}, None
+    return {Approval.Decision.APPROVE: _approve_refusal(change), Approval.Decision.REJECT: None}, target
+
+
 def approval_record(*, change: ChangeRequest, approver, decision: str, comment: str = "",
                     cab_meeting=None, stage_result: workflow.StageResult | None = None) -> Approval:
     """Record one decision. The change row is locked first, so simultaneous decisions are
     counted one after the other and each state transition fires once."""
-    from apps.catalog.privileges import holds_privilege
-
     if decision not in Approval.Decision.values:
         raise InvalidInput("decision must be 'approve' or 'reject'.", fields={"decision": ["approve or reject"]})
     if decision == Approval.Decision.REJECT and not (comment or "").strip():
@@ -514,19 +553,18 @@ def approval_record(*, change: ChangeRequest, approver, decision: str, comment: 
         locked = (ChangeRequest.objects.select_for_update(of=("self",))
                   .select_related("change_type", "service", "environment").get(pk=change.pk))
         if stage_result is None:
-            stage_result, on_behalf_of = approval_target(change=locked, user=approver)
+            refusals, target = decision_refusals(change=locked, user=approver)
+            if refusals[decision] is not None:
+                raise refusals[decision]
+            stage_result, on_behalf_of = target
         else:
             # A stage settled elsewhere (a CAB meeting): the same segregation of duties, on the locked row.
             sod.approval_require_separate_duties(change=locked, user=approver)
             on_behalf_of = None
-        if locked.environment.is_production and not holds_privilege(approver, "approver", locked.service,
-                                                                     locked.environment):
-            raise NotAllowed(f"Approving production changes to {locked.service} needs the approver privilege "
-                             "(granted through an access review).", code="approver_privilege_required")
-        if decision == Approval.Decision.APPROVE and not locked.change_type.is_emergency:
-            freeze = blocking_freeze(locked)
-            if freeze:
-                raise Conflict(freeze["message"], code="freeze_active")
+            refusal = _privilege_refusal(locked, approver) or (
+                _approve_refusal(locked) if decision == Approval.Decision.APPROVE else None)
+            if refusal is not None:
+                raise refusal
         try:
             with transaction.atomic():
                 approval = Approval.objects.create(

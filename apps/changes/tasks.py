@@ -40,3 +40,23 @@ def emergency_overrides_flag_expired() -> int:
 
     with acting_as(Actor.for_task("changes.emergency_overrides_flag_expired")) as actor:
         return run(actor=actor)
+
+
+@shared_task(acks_late=True)
+def notify_information_requested(information_request_id: int) -> int:
+    from . import notifications
+    from .models import InformationRequest
+
+    item = InformationRequest.objects.select_related("change", "change__requester", "asked_by").filter(
+        pk=information_request_id).first()
+    return notifications.information_requested(item) if item else 0
+
+
+@shared_task(acks_late=True)
+def notify_information_provided(information_request_id: int) -> int:
+    from . import notifications
+    from .models import InformationRequest
+
+    item = InformationRequest.objects.select_related("change", "asked_by", "answered_by").filter(
+        pk=information_request_id).first()
+    return notifications.information_provided(item) if item else 0

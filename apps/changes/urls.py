@@ -5,6 +5,10 @@ from . import views, views_calendar, views_schedule
 urlpatterns = [
     path("changes/", views.change_list, name="list"),
     path("changes/queue/", views.queue, name="queue"),
+    path("changes/mine/", views.my_changes, name="mine"),
+    path("changes/queue/approve/", views.queue_bulk_approve, name="queue_bulk_approve"),
+    path("changes/<str:ref>/ask/", views.change_ask, name="ask"),
+    path("changes/<str:ref>/answer/", views.change_answer, name="answer"),
     path("changes/new/", views.change_create, name="create"),
     path("changes/calendar/", views_calendar.calendar_month, name="calendar"),
     path("changes/calendar/feed/", views_calendar.calendar_feed_manage, name="calendar_feed_manage"),

@@ -17,9 +17,12 @@ from apps.catalog.models import Service
 from apps.change_types.models import RISK_LEVELS, ChangeType
 from releaseportal.errors import PortalError
 from releaseportal.extensions import collect_sections
+from releaseportal.templatetags.portal import person_name
 
 from . import services, workflow
 from .forms import ChangeForm, DecisionForm
+from .history_text import change_history
+from .information import information_request_answer, information_request_ask
 from .models import ChangeState
 from .permissions import (
     can_authorise_override,
@@ -29,9 +32,18 @@ from .permissions import (
     edit_scope,
     get_change_for_user,
     may_submit,
+    visible_changes,
 )
 from .schedule import change_conflicts
-from .selectors import blocked_for, cab_queue_for, changes_list
+from .selectors import (
+    DEFAULT_QUEUE_SORT,
+    MINE_TABS,
+    QUEUE_SORTS,
+    blocked_for,
+    cab_queue_for,
+    changes_list,
+    is_standard_change,
+)
 
 
 def _filter_choices() -> dict:
@@ -40,27 +52,89 @@ def _filter_choices() -> dict:
             "change_types": ChangeType.objects.order_by("name").only("slug", "name"), "risks": RISK_LEVELS}
 
 
-@member_required
-def change_list(request):
+def _change_list(request, *, mine: str | None):
     qs = changes_list(state=request.GET.get("state") or None, service=request.GET.get("service") or None,
                       team=request.GET.get("team") or None, change_type=request.GET.get("change_type") or None,
-                      search=(request.GET.get("q") or "").strip() or None)
+                      search=(request.GET.get("q") or "").strip() or None, mine=mine, user=request.user)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "changes/change_list.html", {"page_obj": page, "filters": request.GET,
+    return render(request, "changes/change_list.html", {"page_obj": page, "filters": request.GET, "mine": mine,
+                                                        "mine_tabs": MINE_TABS,
                                                         "can_create": can_create_change(request.user),
                                                         **_filter_choices()})
+
+
+@member_required
+def change_list(request):
+    mine = request.GET.get("mine") or None
+    return _change_list(request, mine=mine if mine in MINE_TABS else None)
+
+
+@member_required
+def my_changes(request):
+    """The list on its "My changes" tabs (requested by me, I implement, awaiting my approval)."""
+    mine = request.GET.get("mine") or "all"
+    return _change_list(request, mine=mine if mine in MINE_TABS else "all")
 
 
 @member_required
 def queue(request):
     filters = {"service": request.GET.get("service") or None, "team": request.GET.get("team") or None,
                "change_type": request.GET.get("change_type") or None, "risk": request.GET.get("risk") or None}
-    qs, counts = cab_queue_for(request.user, delegated_only=request.GET.get("delegated") == "1", **filters)
+    sort = request.GET.get("sort") if request.GET.get("sort") in QUEUE_SORTS else DEFAULT_QUEUE_SORT
+    qs, counts = cab_queue_for(request.user, delegated_only=request.GET.get("delegated") == "1", sort=sort, **filters)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     # What names the person but cannot be decided now, and why (instead of a button that errors).
     blocked = blocked_for(request.user, scope=qs.scope, **filters)
     return render(request, "changes/queue.html", {"page_obj": page, "counts": counts, "blocked": blocked,
-                                                  "filters": request.GET, **_filter_choices()})
+                                                  "filters": request.GET, "sort": sort, "sorts": QUEUE_SORTS,
+                                                  **_filter_choices()})
+
+
+@member_required
+@require_POST
+def queue_bulk_approve(request):
+    """Approve the ticked standard changes of the queue, one by one through approval_record (each
+    in its own transaction, with every guard): what was approved and what was refused, per change."""
+    numbers = [n.strip().upper() for n in request.POST.getlist("change") if n.strip()][:BULK_LIMIT]
+    if not numbers:
+        return _bulk_response(request, [], error="Tick at least one standard change to approve.", status=400)
+    results = []
+    visible = {c.number: c for c in visible_changes(request.user).filter(number__in=numbers)}
+    for number in dict.fromkeys(numbers):
+        change = visible.get(number)
+        if change is None:
+            results.append({"number": number, "ok": False, "error": "No such change."})
+            continue
+        if not is_standard_change(change):
+            results.append({"number": number, "change": change, "ok": False,
+                            "error": "Not a standard change (low risk, no CAB, not an emergency): open it to decide."})
+            continue
+        try:
+            approval = services.approval_record(change=change, approver=request.user, decision="approve",
+                                                comment=request.POST.get("comment", "")[:4000])
+        except PortalError as exc:
+            results.append({"number": number, "change": change, "ok": False, "error": exc.message, "code": exc.code})
+        else:
+            results.append({"number": number, "change": approval.change, "ok": True})
+    return _bulk_response(request, results)
+
+
+def _bulk_response(request, results: list[dict], *, error: str = "", status: int = 200):
+    if not request.headers.get("HX-Request"):
+        for row in results:
+            (messages.success if row["ok"] else messages.error)(
+                request, f"{row['number']}: " + ("approved." if row["ok"] else row["error"]))
+        if error:
+            messages.error(request, error)
+        return redirect("changes:queue")
+    _, counts = cab_queue_for(request.user)
+    return render(request, "changes/partials/queue_bulk_result.html",
+                  {"results": results, "error": error, "counts": counts,
+                   "approved": sum(1 for r in results if r["ok"])}, status=status)
+
+
+# At most this many changes in one bulk approval (a page of the queue).
+BULK_LIMIT = 50
 
 
 def _apply_errors(form, exc: PortalError) -> None:
@@ -101,7 +175,8 @@ def change_edit(request, ref: str):
     if not allowed:
         return _render_detail(request, change, refusal=PortalError(
             f"A change in state '{change.state}' can no longer be edited.", code="not_editable", status=409))
-    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True, editable=allowed)
+    form = ChangeForm(request.POST or None, initial=ChangeForm.initial_for(change), editing=True, editable=allowed,
+                      change=change)
     if request.method == "POST" and form.is_valid():
         fields = {name: value for name, value in form.service_kwargs().items() if name in allowed}
         try:
@@ -117,49 +192,26 @@ def change_edit(request, ref: str):
     return render(request, "changes/change_form.html", {"form": form, "editing": True, "change": change})
 
 
-def _history_diffs(change, limit: int = 25) -> list[dict]:
-    records = list(change.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit + 1])
-    diffs = []
-    skip = {"updated_at", "content_hash", "risk_breakdown"}
-    for newer, older in zip(records, records[1:] + [None], strict=False):
-        if len(diffs) >= limit:
-            break
-        changes = []
-        if older is not None:
-            for c in newer.diff_against(older).changes:
-                if c.field not in skip:
-                    changes.append({"field": c.field, "old": c.old, "new": c.new})
-        diffs.append({"at": newer.history_date, "who": newer.history_actor_label or getattr(newer.history_user, "username", ""),
-                      "reason": newer.history_change_reason or ("created" if older is None else ""), "changes": changes})
-    return diffs
-
-
 def _approval_context(request, change) -> dict:
     approvals = list(change.approvals.select_related("approver", "on_behalf_of", "cab_meeting").order_by("decided_at"))
     live = [a for a in approvals if a.voided_at is None]
     result = workflow.evaluate(change, live)
-    refusal = None
+    refusal = approve_refusal = None
     accepts = workflow.accepts_decisions(change)
     if accepts:
-        try:
-            services.approval_target(change=change, user=request.user)
-        except PortalError as exc:
-            refusal = exc.message
-        if refusal is None and change.environment.is_production:
-            from apps.catalog.privileges import holds_privilege
-
-            if not holds_privilege(request.user, "approver", change.service, change.environment):
-                refusal = (f"Approving production changes to {change.service} needs the approver privilege "
-                           "(granted through an access review).")
-    # A freeze refuses approval (not rejection) of a non-emergency change: say so instead of a button that errors.
-    freeze = None
-    if accepts and refusal is None and not change.change_type.is_emergency:
-        from .schedule import blocking_freeze
-
-        freeze = blocking_freeze(change)
+        # The same check the decision itself makes (services.decision_refusals): a button is offered
+        # only where the decision would be accepted, and a refused approval says why instead.
+        refusals, _ = services.decision_refusals(change=change, user=request.user)
+        refusal = refusals["reject"].message if refusals["reject"] else None
+        approve_refusal = refusals["approve"].message if refusals["approve"] and refusal is None else ""
+    change.accepts_decisions = accepts  # the stage labels read it (change_tags.stage_label)
+    questions = list(change.information_requests.select_related("asked_by", "answered_by"))
+    open_question = next((q for q in questions if q.answered_at is None), None)
     return {"change": change, "result": result, "voided": [a for a in approvals if a.voided_at],
-            "can_approve": accepts and refusal is None, "approve_frozen": freeze["message"] if freeze else "",
-            "refusal": refusal, "decision_form": DecisionForm()}
+            "can_approve": accepts and refusal is None, "approve_frozen": approve_refusal or "",
+            "refusal": refusal, "decision_form": DecisionForm(), "questions": questions,
+            "open_question": open_question, "can_ask": accepts and refusal is None and open_question is None,
+            "can_answer": open_question is not None and may_submit(request.user, change)}
 
 
 def _render_detail(request, change, *, refusal: PortalError | None = None):
@@ -174,7 +226,7 @@ def _render_detail(request, change, *, refusal: PortalError | None = None):
         "targets": [(s, ChangeState(s).label) for s in targets],
         "can_override": can_authorise_override(request.user, change),
         "overrides": list(change.emergency_overrides.select_related("authorised_by")),
-        "history": _history_diffs(change),
+        "history": change_history(change),
         "sections": collect_sections("change_sections", request, change),
         "action_refusal": refusal,
         "max_override_hours": services.MAX_OVERRIDE_HOURS,
@@ -238,12 +290,41 @@ def change_decide(request, ref: str):
         messages.success(request, "Your decision is recorded.")
         return redirect("changes:detail", ref=change.number)
     if request.POST.get("from") == "queue":
+        # The row says what happened; the counters above the table follow (hx-swap-oob).
+        _, counts = cab_queue_for(request.user)
         return render(request, "changes/partials/queue_row_done.html",
-                      {"change": change, "error": error, "decision": form.cleaned_data.get("decision")}, status=status)
+                      {"change": change, "error": error, "decision": form.cleaned_data.get("decision"),
+                       "counts": counts}, status=status)
     context = _approval_context(request, change)
     context["error"] = error
     context["oob_state"] = True
     return render(request, "changes/partials/approval_panel.html", context, status=status)
+
+
+@member_required
+@require_POST
+def change_ask(request, ref: str):
+    """Request more information: the question goes to the requester, the change waits for the answer."""
+    change = get_change_for_user(request.user, ref)
+    try:
+        information_request_ask(change=change, actor=request.user, question=request.POST.get("question", ""))
+    except PortalError as exc:
+        return _render_detail(request, get_change_for_user(request.user, change.pk), refusal=exc)
+    messages.success(request, f"Your question is sent to {person_name(change.requester)}; {change.number} waits for "
+                              "the answer and returns to the queue then.")
+    return redirect(reverse("changes:detail", args=[change.number]) + "#questions")
+
+
+@member_required
+@require_POST
+def change_answer(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    try:
+        information_request_answer(change=change, actor=request.user, answer=request.POST.get("answer", ""))
+    except PortalError as exc:
+        return _render_detail(request, get_change_for_user(request.user, change.pk), refusal=exc)
+    messages.success(request, "Your answer is recorded; the change is back in the approvers' queue.")
+    return redirect(reverse("changes:detail", args=[change.number]) + "#questions")
 
 
 @member_required

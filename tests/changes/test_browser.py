@@ -72,3 +72,47 @@ def test_alice_has_no_approve_button_on_her_own_change(page, browser_login, brow
         return r.status; }""", f"/changes/{change.number}/decide/")
     assert status == 403
     assert not Approval.objects.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_cab_member_rejects_from_the_queue_and_bulk_approves_standard_changes(page, browser_login, browser_people,
+                                                                                make_type, make_change, team):
+    """Cate (CAB member) rejects one change with a reason: the counter follows without a reload;
+    then ticks two standard changes and approves them in one go. At 390 px nothing overflows."""
+    from apps.changes.models import Approval
+    from apps.changes.selectors import is_standard_change
+    from tests.factories import ServiceFactory
+
+    quiet = ServiceFactory(slug="docs-site", name="Docs site", owner_team=team, tier=4, compliance_scopes=[])
+    change_type = make_type("browser3", [{"name": "CAB", "group": "cab_member"}])
+    doomed = make_change(change_type, submit=True, title="Drop the audit table", service=quiet)
+    first = make_change(change_type, submit=True, title="Bump docs theme", service=quiet)
+    second = make_change(change_type, submit=True, title="Fix docs typo", service=quiet)
+    assert is_standard_change(first) and is_standard_change(second)
+    browser_login("bob")
+    page.goto("/changes/queue/")
+    expect(page.locator("#count-total")).to_have_text("3")
+    page.evaluate("window.__noReload = true")
+    page.get_by_text("Reject…").first.click()
+    row = page.locator(f"#queue-row-{doomed.pk}")
+    row.get_by_label(re.compile(f"Why reject {doomed.number}")).fill("It removes audit evidence")
+    row.get_by_role("button", name=f"Reject {doomed.number}").click()
+    expect(page.locator(f"#queue-row-{doomed.pk}")).to_contain_text("your rejection is recorded")
+    expect(page.locator("#count-total")).to_have_text("2")
+    assert page.evaluate("window.__noReload") is True
+    assert Approval.objects.get(change=doomed).comment == "It removes audit evidence"
+    page.get_by_label(f"Select {first.number} for bulk approval").check()
+    page.get_by_label(f"Select {second.number} for bulk approval").check()
+    page.get_by_role("button", name="Approve selected standard changes").click()
+    expect(page.locator("#bulk-result")).to_contain_text("2 of 2")
+    expect(page.locator("#count-total")).to_have_text("0")
+    assert page.evaluate("window.__noReload") is True
+    assert set(Approval.objects.filter(decision="approve").values_list("change__number", flat=True)) == {
+        first.number, second.number}
+    # A phone: the queue's rows stack; the page never scrolls sideways.
+    make_change(change_type, submit=True, title="One more for the phone", service=quiet)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/changes/queue/")
+    expect(page.locator("#count-total")).to_have_text("1")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

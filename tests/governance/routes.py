@@ -122,6 +122,29 @@ def _config_draft(w):
     return change
 
 
+def _standard_in_review(w):
+    """The change in review, as a standard (low-risk, no CAB) queue item bulk approval accepts."""
+    from apps.changes import workflow
+    from apps.changes.models import ChangeRequest
+
+    change = w.in_review
+    if change.risk_level != "low" or change.cab_required:
+        change.risk_level, change.cab_required = "low", False
+        ChangeRequest.objects.filter(pk=change.pk).update(risk_level="low", cab_required=False,
+                                                          content_hash=workflow.content_hash(change))
+        change.refresh_from_db()
+    return change
+
+
+def _questioned(w):
+    """The change in review with an approver's question open (written directly, before the request)."""
+    from apps.changes.models import InformationRequest
+
+    if not InformationRequest.objects.filter(change=w.in_review).exists():
+        InformationRequest.objects.create(change=w.in_review, asked_by=w.people["approver"], question="Which pool?")
+    return w.in_review
+
+
 def _drift_finding(w):
     """An open drift finding on payments-api in staging whose difference a later observation no
     longer shows (so `reverted` succeeds for whoever may resolve it). Made in the test that needs it
@@ -194,6 +217,7 @@ ROUTES: dict[str, Any] = {
     # --- changes: pages ---------------------------------------------------------------------
     "changes:list": ReadOnly(),
     "changes:queue": ReadOnly(),
+    "changes:mine": ReadOnly(),
     "changes:calendar": ReadOnly(),
     "changes:calendar_feed": ReadOnly("the iCalendar feed; its secret is the credential"),
     "changes:detail": ReadOnly(),
@@ -223,6 +247,18 @@ ROUTES: dict[str, Any] = {
               kwargs=lambda w: {"ref": w.emergency.number}, data=lambda w: {"decision": "approve", "comment": "ok"},
               watch=lambda w: [w.emergency, *_models("changes.Approval")]),
     ],
+    # Bulk approval of standard queue items: each one through approval_record (the decide route's guards).
+    "changes:queue_bulk_approve": [Write(
+        allowed=frozenset({"approver", "cab_member"}), data=lambda w: {"change": [_standard_in_review(w).number]},
+        watch=lambda w: [_standard_in_review(w), *_models("changes.Approval")], refusal=SOFT)],
+    # Request more information: whoever may decide asks; the change's own people answer.
+    "changes:ask": [Write(
+        allowed=frozenset({"approver", "cab_member"}), kwargs=lambda w: {"ref": w.in_review.number},
+        data=lambda w: {"question": "Which pool size?"}, watch=lambda w: _models("changes.InformationRequest"),
+        refusal=SOFT)],
+    "changes:answer": [Write(
+        allowed=CHANGE_OWNERS, kwargs=lambda w: {"ref": _questioned(w).number}, data=lambda w: {"answer": "Twenty."},
+        watch=lambda w: [_questioned(w).information_requests.order_by("pk").first()], refusal=SOFT)],
     "changes:override": [Write(
         allowed=frozenset({"release_manager", "rm_cab"}), kwargs=lambda w: {"ref": w.emergency_pending.number},
         data=lambda w: {"reason": "Payments down", "hours": "4"},
