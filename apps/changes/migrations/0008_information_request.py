@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('changes', '0006_open_stage_environment_planned_end'),
+        ('changes', '0007_window_sla_agreements_end_early'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
