@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.models import Group
 
 from .models import Team, TeamMembership, User
@@ -47,21 +49,35 @@ DEMO_LOGINS = [
 ]
 
 
+# The demo organisation predates its year of history: people joined (and their team) this long
+# before the seed time, so nothing reads "joined … today" (the records and their history rows).
+JOINED_DAYS_AGO = 730
+
+
 def seed(ctx) -> None:
     ensure_roles()
+    joined = ctx.now - timedelta(days=JOINED_DAYS_AGO)
     groups = {g.name: g for g in Group.objects.all()}
     for slug, name, _ in TEAMS:
-        team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email": f"{slug}@example.test"})
+        team = Team.objects.filter(slug=slug).first()
+        if team is None:
+            team = Team(slug=slug, name=name, email=f"{slug}@example.test")
+            team._history_date = joined
+            team.save()
         ctx.teams[slug] = team
     for username, first, last, roles, team_slug, team_role in PEOPLE:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User(username=username, first_name=first, last_name=last, email=f"{username}@example.test")
+            user = User(username=username, first_name=first, last_name=last, email=f"{username}@example.test",
+                        date_joined=joined)
             user.set_password("demo")
+            user._history_date = joined
             user.save()
             user.groups.set([groups[r] for r in roles])
-        if team_slug:
-            TeamMembership.objects.get_or_create(team=ctx.teams[team_slug], user=user, defaults={"role": team_role})
+        if team_slug and not TeamMembership.objects.filter(team=ctx.teams[team_slug], user=user).exists():
+            membership = TeamMembership(team=ctx.teams[team_slug], user=user, role=team_role, joined_at=joined)
+            membership._history_date = joined
+            membership.save()
         ctx.users[username] = user
     for slug, _, lead in TEAMS:
         team = ctx.teams[slug]
