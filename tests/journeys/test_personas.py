@@ -119,4 +119,6 @@ def test_persona_journey(_playwright_browser, demo_server, screenshot_dir, usern
                 problems.append(f"link {urlparse(link).path} on {source}: sent {username} to sign in")
     finally:
         context.close()
+        # Written as each journey ends, so a long run can be read while it goes on.
+        (screenshot_dir / f"{username}-problems.txt").write_text("\n".join(problems) + "\n")
     assert not problems, f"{username} ({role}): {len(problems)} problem(s)\n" + "\n".join(problems)
