@@ -322,6 +322,8 @@ LOGGING = {
     "filters": {
         "context": {"()": "releaseportal.logcontext.RequestContextFilter"},
         "redact": {"()": "releaseportal.logcontext.RedactSecretsFilter"},
+        # A refused request (403) is an everyday answer, not a fault: one line, no traceback.
+        "quiet_permission_denied": {"()": "releaseportal.log_filters.QuietPermissionDenied"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(actor)s %(change)s] %(message)s"},
@@ -336,6 +338,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["quiet_permission_denied"]},
+        "django.security": {"filters": ["quiet_permission_denied"]},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },

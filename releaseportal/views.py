@@ -11,11 +11,19 @@ from apps.accounts.permissions import member_required
 
 from .extensions import collect_sections
 
+# How a role reads on the home page ("Roles: CAB member, approver").
+ROLE_LABELS = {"cab_member": "CAB member", "release_manager": "release manager", "access_admin": "access admin",
+               "product_owner": "product owner", "security_officer": "security officer",
+               "operations_lead": "operations lead"}
+
 
 @member_required
 def home(request):
-    return render(request, "home.html", {"panels": collect_sections("dashboard", request),
-                                         "roles": sorted(request.user.role_names())})
+    """The home page is per role: every app's dashboard.py contributes the panels of the roles
+    whose work they are (and costs nothing for the others), so a person with several roles
+    sees each of their panels once and nobody sees another role's."""
+    roles = sorted(ROLE_LABELS.get(r, r) for r in request.user.role_names())
+    return render(request, "home.html", {"panels": collect_sections("dashboard", request), "roles": roles})
 
 
 @never_cache

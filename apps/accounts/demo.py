@@ -42,9 +42,6 @@ PEOPLE = [
     ("yusuf", "Yusuf", "Demir", ["requester"], "infrastructure", "member"),
 ]
 
-# Team memberships start this many days before the seeding (and a week apart per person).
-JOINED_DAYS_AGO = 540
-
 DEMO_LOGINS = [
     ("alice", "engineer, requester (Payments)"), ("bob", "CAB member"), ("carol", "security approver"),
     ("dave", "DBA approver"), ("erin", "auditor"), ("frank", "executive"), ("grace", "access admin"),
@@ -52,26 +49,39 @@ DEMO_LOGINS = [
 ]
 
 
+# The demo organisation predates its year of history: people joined (and their team) this long
+# before the seed time, so nothing reads "joined … today" (the records and their history rows).
+JOINED_DAYS_AGO = 730
+
+
 def seed(ctx) -> None:
     ensure_roles()
+    joined = ctx.now - timedelta(days=JOINED_DAYS_AGO)
     groups = {g.name: g for g in Group.objects.all()}
     for slug, name, _ in TEAMS:
-        team, _ = Team.objects.get_or_create(slug=slug, defaults={"name": name, "email": f"{slug}@example.test"})
+        team = Team.objects.filter(slug=slug).first()
+        if team is None:
+            team = Team(slug=slug, name=name, email=f"{slug}@example.test")
+            team._history_date = joined
+            team.save()
         ctx.teams[slug] = team
     for index, (username, first, last, roles, team_slug, team_role) in enumerate(PEOPLE):
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User(username=username, first_name=first, last_name=last, email=f"{username}@example.test")
+            user = User(username=username, first_name=first, last_name=last, email=f"{username}@example.test",
+                        date_joined=joined)
             user.set_password("demo")
+            user._history_date = joined
             user.save()
             user.groups.set([groups[r] for r in roles])
         if team_slug and not TeamMembership.objects.filter(team=ctx.teams[team_slug], user=user).exists():
             # Everyone joined long before the demo's grants (a year and more ago, a week apart in
             # PEOPLE order, so reruns agree): a membership stamped "now" made every access-review
             # item say "joined <team> today".
-            joined = ctx.now - timedelta(days=JOINED_DAYS_AGO + 7 * index)
-            membership = TeamMembership(team=ctx.teams[team_slug], user=user, role=team_role, joined_at=joined)
-            membership._history_date = joined
+            member_since = ctx.now - timedelta(days=JOINED_DAYS_AGO + 7 * index)
+            membership = TeamMembership(team=ctx.teams[team_slug], user=user, role=team_role,
+                                        joined_at=member_since)
+            membership._history_date = member_since
             membership.save()
         ctx.users[username] = user
     for slug, _, lead in TEAMS:

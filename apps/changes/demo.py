@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
-from simple_history.utils import bulk_create_with_history
 
+from apps.audit.actor import Actor, acting_as
+from apps.audit.history import history_attrs
 from apps.audit.services import audit_events_imported
 from apps.change_types.models import ApprovalStage, ChangeType, StandardChangeTemplate
 
@@ -131,15 +132,18 @@ def seed(ctx) -> None:
             rollback_plan="Roll back to the previous release", rollback_criteria={"error_rate_pct": 5, "window_minutes": 5},
             compliance_scopes=list(service.compliance_scopes), risk_answers=answers,
             standard_template=rng.choice(templates) if kind == "standard" else None,
-            created_at=start - timedelta(days=rng.randint(2, 10)))
+            # A change planned for next month was still filed in the past: nothing the demo
+            # records as done is stamped after the seed time.
+            created_at=min(start - timedelta(days=rng.randint(2, 10)), now - timedelta(hours=rng.randint(6, 96))))
         if change.implementer_id == requester.pk:
             change.implementer = None
         change.risk_score, change.risk_level, change.risk_breakdown = _quick_risk(answers, service)
         change.cab_required = types[kind].needs_cab(change.risk_level)
         if state != "draft":
-            change.submitted_at = change.created_at + timedelta(hours=2)
+            change.submitted_at = min(change.created_at + timedelta(hours=2), now - timedelta(hours=3))
         if state in ("approved", "scheduled", "implementing", "completed", "failed", "rolled_back", "closed"):
-            change.approved_at = change.submitted_at + timedelta(hours=rng.randint(2, 60))
+            change.approved_at = min(change.submitted_at + timedelta(hours=rng.randint(2, 60)),
+                                     now - timedelta(minutes=30))
         if state in ("completed", "failed", "rolled_back", "closed"):
             change.implementation_started_at = start
             change.implemented_at = end
@@ -187,16 +191,22 @@ def seed(ctx) -> None:
 
     for index, change in enumerate(changes):
         change.number = f"TMP-{index:06d}"  # unique placeholder until the pk is known
-    bulk_create_with_history(changes, ChangeRequest, batch_size=500)
+    ChangeRequest.objects.bulk_create(changes, batch_size=500)
     saved = list(ChangeRequest.objects.order_by("pk"))
     for change in saved:
         change.number = ChangeRequest.format_number(change.pk)
     ChangeRequest.objects.bulk_update(saved, ["number"], batch_size=500)
+    people = {u.pk: u for u in users.values()}
+    # History after the numbers are known, as the requester filing the change when they did.
+    _history_as_of(saved, ChangeRequest, when_of=lambda c: c.created_at, actor_of=lambda c: people[c.requester_id])
     by_key = {(c.title, c.planned_start, c.service_id): c for c in saved}
     plan = [(by_key[(c.title, c.planned_start, c.service_id)], kind) for c, kind in plan]
 
     approvals = _approvals(ctx, plan, leads, team_people)
-    bulk_create_with_history(approvals, Approval, batch_size=500)
+    approvals = Approval.objects.bulk_create(approvals, batch_size=500)
+    if approvals and approvals[0].pk is None:  # a backend that returns no primary keys from a bulk insert
+        approvals = list(Approval.objects.select_related("approver").order_by("pk"))
+    _history_as_of(approvals, Approval, when_of=lambda a: a.decided_at, actor_of=lambda a: a.approver)
     for change, kind in plan:
         if kind in ("approved", "scheduled") and approval_basis(change) is None:
             # No one outside the change could approve one of its stages: it waits in review, as it
@@ -221,6 +231,19 @@ def seed(ctx) -> None:
                               ends_at=now + timedelta(days=6), reason="Dave on holiday: DBA sign-off to Bob")
     ctx.say(f"{ChangeRequest.objects.count()} changes, {Approval.objects.count()} approvals, "
             f"{meeting.agenda.count()} on next week's CAB agenda, windows, year-end freeze ({prod_window.name}, …)")
+
+
+def _history_as_of(objs: list, model, *, when_of, actor_of) -> None:
+    """The creation history row of each bulk-created record, dated when the record says it
+    happened and naming who did it (simple-history's bulk helper would date every row now and
+    name no one: "system created" today on a year-old change)."""
+    by_actor: dict = {}
+    for obj in objs:
+        obj._history_date = when_of(obj)
+        by_actor.setdefault(actor_of(obj), []).append(obj)
+    for actor, group in by_actor.items():
+        user, attrs = history_attrs(actor)
+        model.history.bulk_history_create(group, batch_size=500, default_user=user, custom_historical_attrs=attrs)
 
 
 def _quick_risk(answers: dict, service) -> tuple[int, str, list[dict]]:
@@ -262,7 +285,8 @@ def _approvals(ctx, plan, leads, team_people) -> list[Approval]:
             last = index == len(stages) - 1
             for person in chosen:
                 used.add(person.pk)
-                when += timedelta(hours=rng.randint(1, 20))
+                # Decisions of changes still in review happened before the seed time, not after.
+                when = min(when + timedelta(hours=rng.randint(1, 20)), ctx.now - timedelta(minutes=20))
                 reject = kind == "rejected" and last
                 out.append(Approval(change=change, stage=stage, stage_name=stage.name, approver=person,
                                     decision="reject" if reject else "approve",
@@ -286,38 +310,54 @@ def _audit_the_history() -> None:
                           details_of=lambda o: {"reason": o.reason})
 
 
+def _dated(obj, when: datetime, actor):
+    """Save a demo record with its history row dated `when` and naming `actor` (who did it then)."""
+    obj._history_date = when
+    with acting_as(Actor.for_user(actor)):
+        obj.save()
+    return obj
+
+
 def _emergencies(ctx, emergency_type, leads) -> None:
     users, envs, now = ctx.users, ctx.environments, ctx.now
     service = ctx.services["checkout"]
-    open_change = ChangeRequest.objects.create(
+    opened = now - timedelta(hours=3, minutes=30)
+    open_change = ChangeRequest(
         title="Hotfix: checkout 500s after card network change", change_type=emergency_type, service=service,
         environment=envs["prod"], requester=users["sam"], implementer=users["storefront-lead"], state="implementing",
         planned_start=now - timedelta(hours=3), planned_end=now + timedelta(hours=1), rollout_strategy="rolling",
         rollback_plan="Redeploy previous image", description="Patch the card network client timeout.",
-        risk_level="high", risk_score=55, cab_required=True, submitted_at=now - timedelta(hours=3, minutes=20),
+        risk_level="high", risk_score=55, cab_required=True, created_at=opened,
+        submitted_at=now - timedelta(hours=3, minutes=20),
         implementation_started_at=now - timedelta(hours=2, minutes=50), post_mortem_due_at=now + timedelta(days=5))
+    # The number needs the primary key: take it from the sequence the first save uses, then
+    # write number and content hash in the same dated row.
+    _dated(open_change, opened, users["sam"])
     open_change.number = ChangeRequest.format_number(open_change.pk)
-    open_change.save(update_fields=["number"])
     open_change.content_hash = workflow.content_hash(open_change)
-    open_change.save(update_fields=["content_hash"])
-    EmergencyOverride.objects.create(change=open_change, authorised_by=users["heidi"], reason="Checkout failing for 30 % of card payments",
-                                     authorised_at=now - timedelta(hours=3), expires_at=now + timedelta(hours=21))
+    _dated(open_change, opened, users["sam"])
+    _dated(EmergencyOverride(change=open_change, authorised_by=users["heidi"],
+                             reason="Checkout failing for 30 % of card payments", authorised_at=now - timedelta(hours=3),
+                             expires_at=now + timedelta(hours=21)), now - timedelta(hours=3), users["heidi"])
     workflow.sync_open_stages(open_change)
-    late = ChangeRequest.objects.create(
+    filed = now - timedelta(days=8, hours=2)
+    late = ChangeRequest(
         title="Hotfix: ledger double-posting", change_type=emergency_type, service=ctx.services["ledger"],
         environment=envs["prod"], requester=users["paul"], implementer=users["payments-lead"], state="completed",
-        outcome="completed", planned_start=now - timedelta(days=8), planned_end=now - timedelta(days=8, hours=-1),
+        outcome="completed", created_at=filed, planned_start=now - timedelta(days=8),
+        planned_end=now - timedelta(days=8, hours=-1),
         rollback_plan="Reverse postings", description="Stop the duplicate consumer and reverse postings.",
         risk_level="critical", risk_score=80, cab_required=True, submitted_at=now - timedelta(days=8, hours=1),
         approved_at=now - timedelta(days=7), implementation_started_at=now - timedelta(days=8),
         implemented_at=now - timedelta(days=8, hours=-1), post_mortem_due_at=now - timedelta(days=3))
+    _dated(late, filed, users["paul"])
     late.number = ChangeRequest.format_number(late.pk)
     late.content_hash = workflow.content_hash(late)
-    late.save(update_fields=["number", "content_hash"])
-    EmergencyOverride.objects.create(change=late, authorised_by=users["heidi"], reason="Customers double-charged",
-                                     authorised_at=now - timedelta(days=8), expires_at=now - timedelta(days=7),
-                                     retro_approved_at=now - timedelta(days=7, hours=4))
+    _dated(late, filed, users["paul"])
+    _dated(EmergencyOverride(change=late, authorised_by=users["heidi"], reason="Customers double-charged",
+                             authorised_at=now - timedelta(days=8), expires_at=now - timedelta(days=7),
+                             retro_approved_at=now - timedelta(days=7, hours=4)), now - timedelta(days=8), users["heidi"])
     stage = emergency_type.stages.first()
-    Approval.objects.create(change=late, stage=stage, stage_name=stage.name, approver=users["bob"], decision="approve",
-                            comment="Retrospective approval", content_hash=late.content_hash,
-                            decided_at=now - timedelta(days=7, hours=4))
+    _dated(Approval(change=late, stage=stage, stage_name=stage.name, approver=users["bob"], decision="approve",
+                    comment="Retrospective approval", content_hash=late.content_hash,
+                    decided_at=now - timedelta(days=7, hours=4)), now - timedelta(days=7, hours=4), users["bob"])

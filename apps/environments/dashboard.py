@@ -8,14 +8,15 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from apps.accounts.permissions import is_portal_member
+from apps.accounts.roles import RELEASE_MANAGER
 
 from . import config_selectors, selectors
 from .models import DriftFinding, Provision
 
 
 def panels(request) -> list[dict]:
-    if not is_portal_member(request.user):
+    # The release manager's (issue #16: the home page is per role).
+    if not request.user.has_role(RELEASE_MANAGER):
         return []
     since = timezone.now() - timedelta(days=30)
     flagged = Provision.objects.filter(is_unauthorized=True, created_at__gte=since)

@@ -153,10 +153,11 @@ def test_the_change_page_says_when_there_is_nothing_yet(rf, requester, make_chan
     assert sections(request, make_change())[0]["template"] == "delivery/sections/change_empty.html"
 
 
-def test_the_dashboard_panels(client, requester, history, django_assert_max_num_queries):
+def test_the_dashboard_panels(client, release_manager, history, django_assert_max_num_queries):
+    """Unauthorised deployments are the release manager's panel (the home page is per role)."""
     from apps.delivery.dashboard import panels
 
-    client.force_login(requester)
+    client.force_login(release_manager)
     response = client.get("/")
     assert b"Unauthorised production deployments" in response.content
     request = response.wsgi_request

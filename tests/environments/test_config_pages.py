@@ -204,8 +204,9 @@ def test_the_environment_section_lists_open_drift_there(rf, requester, drifted, 
                                                                              environments["staging"]))
 
 
-def test_the_dashboard_shows_open_drift(client, requester, drifted):
-    html = member(client, requester).get("/").content.decode()
+def test_the_dashboard_shows_open_drift(client, release_manager, drifted):
+    """Open drift is on the release manager's home page (the home page is per role)."""
+    html = member(client, release_manager).get("/").content.decode()
     assert "Configuration drift" in html and drifted.reference in html
 
 

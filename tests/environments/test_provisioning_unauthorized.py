@@ -88,14 +88,14 @@ def test_an_unknown_change_is_refused(post_provision, environments):
     assert Provision.objects.count() == 0
 
 
-def test_the_dashboard_lists_unauthorised_runs_in_fixed_queries(client, requester, post_provision, environments,
+def test_the_dashboard_lists_unauthorised_runs_in_fixed_queries(client, release_manager, post_provision, environments,
                                                                 destructive, rf, django_assert_max_num_queries):
     from apps.environments.dashboard import panels
 
     post_provision(env="prod", plan=destructive)
     request = rf.get("/")
-    request.user = requester
-    # The app's panels: membership (1), unauthorised runs (2), configuration drift (2).
+    request.user = release_manager
+    # The app's panels (the release manager's): roles (1), unauthorised runs (2), configuration drift (2).
     with django_assert_max_num_queries(5):
         panel = panels(request)[0]
     assert panel["data"]["count"] == 1
@@ -103,6 +103,6 @@ def test_the_dashboard_lists_unauthorised_runs_in_fixed_queries(client, requeste
         post_provision(env="prod", plan=destructive)
     with django_assert_max_num_queries(5):
         assert len(panels(request)[0]["data"]["provisions"]) == 5
-    client.force_login(requester)
+    client.force_login(release_manager)
     page = client.get("/").content.decode()
     assert "Unauthorised provisioning runs (30 days)" in page and "7</span> production runs" in page
