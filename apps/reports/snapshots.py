@@ -364,7 +364,12 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
         # The open month, or recent closed months whose snapshots late data dropped (the usual
         # case at the start of a month): from the rows since a week before them. Closed months
         # are stored, the open month never.
-        computed = compute_window(scope, _span(missing), tz_name=tz_name, now=now)
+        span = _span(missing)
+        # The organisation's run covers the open month of every scope: keep it for them too.
+        version = data_version() if scope.level == "organisation" and open_month in span else None
+        computed = compute_window(scope, span, tz_name=tz_name, now=now)
+        if version is not None:
+            _open_month_cache_set(tz_name, open_month, version, computed)
     elif missing:
         # Older closed months without snapshots: the whole history, once; stored for next time.
         computed = compute_and_store(scope, _span(missing), tz_name=tz_name, now=now)
@@ -408,22 +413,33 @@ def data_version() -> str:
         return "|".join(f"{at}:{hid}" for at, hid in cursor.fetchall())
 
 
+def _open_month_key(tz_name: str, month: Month, version: str) -> str:
+    import hashlib
+
+    return f"reports:open-month:{tz_name}:{month.label}:{hashlib.sha256(version.encode()).hexdigest()[:24]}"
+
+
+def _open_month_cache_set(tz_name: str, month: Month, version: str, computed: dict[str, pd.DataFrame]) -> None:
+    """Keep an organisation run that covers the open month, under the data version read before
+    it loaded its rows (a write in between only makes the entry unreachable, never stale)."""
+    from django.core.cache import cache
+
+    cache.set(_open_month_key(tz_name, month, version), computed, OPEN_MONTH_TTL)
+
+
 def _open_month_figures(scope: Scope, month: Month, *, tz_name: str, now: datetime) -> dict[str, pd.DataFrame]:
     """compute_window's figures for the open month alone, cached per data version. They are
     computed once for the organisation, whose run aggregates every team and service too (a
     team's figures aggregate the services it owns, whoever asks), so every report page of the
     open month reads the same entry: computing costs about a second on the demo data, reading
     it back a few milliseconds."""
-    import hashlib
-
     from django.core.cache import cache
 
-    version = hashlib.sha256(data_version().encode()).hexdigest()[:24]
-    key = f"reports:open-month:{tz_name}:{month.label}:{version}"
-    computed = cache.get(key)
+    version = data_version()
+    computed = cache.get(_open_month_key(tz_name, month, version))
     if computed is None:
         computed = compute_window(ORGANISATION, [month], tz_name=tz_name, now=now)
-        cache.set(key, computed, OPEN_MONTH_TTL)
+        _open_month_cache_set(tz_name, month, version, computed)
     if scope.level != "organisation" and (int(scope.id), month.label) not in computed[scope.level].index:
         # A group the organisation's run does not list (none in practice): its own computation.
         return compute_window(scope, [month], tz_name=tz_name, now=now)
