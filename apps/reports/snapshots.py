@@ -364,15 +364,10 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
         # The open month, or recent closed months whose snapshots late data dropped (the usual
         # case at the start of a month): from the rows since a week before them. Closed months
         # are stored, the open month never.
-        span = _span(missing)
-        # The organisation's run covers the open month of every scope: keep it for them too.
-        version = data_version() if scope.level == "organisation" and open_month in span else None
-        computed = compute_window(scope, span, tz_name=tz_name, now=now)
-        if version is not None:
-            _open_month_cache_set(tz_name, open_month, version, computed)
+        computed = _keeping_open_month(compute_window, scope, _span(missing), open_month, tz_name=tz_name, now=now)
     elif missing:
         # Older closed months without snapshots: the whole history, once; stored for next time.
-        computed = compute_and_store(scope, _span(missing), tz_name=tz_name, now=now)
+        computed = _keeping_open_month(compute_and_store, scope, _span(missing), open_month, tz_name=tz_name, now=now)
 
     def figures_of(level: str, gid: int, label: str) -> dict:
         if (level, gid, label) in found:
@@ -425,6 +420,17 @@ def _open_month_cache_set(tz_name: str, month: Month, version: str, computed: di
     from django.core.cache import cache
 
     cache.set(_open_month_key(tz_name, month, version), computed, OPEN_MONTH_TTL)
+
+
+def _keeping_open_month(compute, scope: Scope, span: list[Month], open_month: Month, *, tz_name: str,
+                        now: datetime) -> dict[str, pd.DataFrame]:
+    """compute(scope, span); an organisation run that covers the open month covers it for every
+    scope, so it is kept for their open-month pages too."""
+    version = data_version() if scope.level == "organisation" and open_month in span else None
+    computed = compute(scope, span, tz_name=tz_name, now=now)
+    if version is not None:
+        _open_month_cache_set(tz_name, open_month, version, computed)
+    return computed
 
 
 def _open_month_figures(scope: Scope, month: Month, *, tz_name: str, now: datetime) -> dict[str, pd.DataFrame]:
