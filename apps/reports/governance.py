@@ -13,6 +13,7 @@ import pandas as pd
 from apps.access_reviews.models import ReviewCampaign, ReviewItem
 from apps.change_types.models import ApprovalStage
 from apps.changes.models import ChangeRequest, EmergencyOverride, OpenStage
+from apps.releases.off_cadence import TrainOffCadence, off_cadence_changes
 from apps.releases.retros import retro_month_figures
 
 from .dora import Prepared
@@ -32,6 +33,8 @@ class Governance:
     campaigns: list[dict] = field(default_factory=list)
     # Retrospective actions opened / shipped / overdue and recurring incident patterns (apps.releases.retros).
     retros: dict = field(default_factory=dict)
+    # Production changes that ran off their release train's cadence, per train (apps.releases.off_cadence).
+    off_cadence: list[TrainOffCadence] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -58,7 +61,23 @@ def compute_governance(prep: Prepared, month: Month, *, service_ids: list[int] |
     _access_reviews(gov, start, end, prep)
     gov.retros = retro_month_figures(start=start.to_pydatetime(), end=end.to_pydatetime(),
                                      as_of=pd.Timestamp(as_of).to_pydatetime(), service_ids=service_ids)
+    gov.off_cadence = off_cadence_changes(start=start.to_pydatetime(), end=end.to_pydatetime(),
+                                          service_ids=service_ids)
+    gov.figures["off_cadence_changes"] = sum(len(t.changes) for t in gov.off_cadence)
+    gov.tables["off_cadence_changes.csv"] = off_cadence_table(gov.off_cadence)
     return gov
+
+
+def off_cadence_table(trains: list[TrainOffCadence]) -> pd.DataFrame:
+    """One row per off-cadence production change, for the data appendix."""
+    rows = [{"train": t.train.slug, "cadence": t.train.cadence, "change": c.change.number,
+             "service": c.change.service.slug, "state": c.change.state,
+             "planned_start": c.change.planned_start.isoformat(),
+             "implemented_at": c.change.implemented_at.isoformat() if c.change.implemented_at else "",
+             "emergency": c.emergency, "justification": c.justification, "justified_by": c.justified_by}
+            for t in trains for c in t.changes]
+    return pd.DataFrame(rows, columns=["train", "cadence", "change", "service", "state", "planned_start",
+                                       "implemented_at", "emergency", "justification", "justified_by"])
 
 
 def _changes(gov, prep, start, end, service_ids, team_of, team_name, as_of) -> None:

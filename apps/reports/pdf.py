@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from . import presentation
 from .appendix import appendix_csvs, appendix_tables
@@ -171,7 +172,9 @@ def render_report(report: Report, governance: Governance, *, generated_by: str, 
         context = report_context(report, governance, generated_by=generated_by, generated_at=generated_at,
                                  version=version)
         context["attachments"] = names
-        html = render_to_string("reports/pdf/report.html", context)
+        # Times in the PDF read in words in the report's own timezone (the one its months are cut in).
+        with timezone.override(report.tz_name):
+            html = render_to_string("reports/pdf/report.html", context)
         document = HTML(string=html, base_url=".").render()
         packed = [future.result() for future in packing]
     attachments = [Attachment(file_obj=io.BytesIO(csvs[name]), name=name, description=f"Data appendix: {name}")

@@ -71,6 +71,9 @@ def _value(row: pd.Series | None, key: str):
     return None if _missing(value) else float(value)
 
 
+ARROWS = {"up": "▲", "down": "▼"}
+
+
 def movement(key: str, current, previous) -> tuple[str, str]:
     """(direction better|worse|same|none, words)."""
     if _missing(current) or _missing(previous):
@@ -83,6 +86,14 @@ def movement(key: str, current, previous) -> tuple[str, str]:
     return ("better" if better else "worse"), f"{verb} from {fmt_value(key, previous)}"
 
 
+def trend_of(current, previous) -> str:
+    """Which way the value itself moved: up, down or "" (the arrow shows this; whether that is
+    better is the colour and the word, by HIGHER_IS_BETTER: a lead time going down is ▼ better)."""
+    if _missing(current) or _missing(previous) or current == previous:
+        return ""
+    return "up" if current > previous else "down"
+
+
 def key_cards(report: Report, keys=("deployment_frequency", "lead_time", "change_failure_rate", "recovery_time")):
     row = report.row()
     prev_label = report.month.previous().label
@@ -92,10 +103,12 @@ def key_cards(report: Report, keys=("deployment_frequency", "lead_time", "change
         current = _value(row, key)
         previous = _value(prev, key)
         direction, words = movement(key, current, previous)
+        trend = trend_of(current, previous)
         tier = row[TIER_COLUMN[key]] if key in TIER_COLUMN else None
         cards.append({
             "key": key, "title": KEY_TITLES[key], "value": fmt_value(key, current), "tier": tier,
             "badge": TIER_BADGE.get(tier, "badge-muted"), "direction": direction, "movement": words,
+            "trend": trend, "arrow": ARROWS.get(trend, ""),
             "detail": _detail(key, row),
         })
     return cards

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from apps.releases.off_cadence import off_cadence_changes
 from releaseportal.errors import PortalError
 
 from . import presentation
@@ -83,6 +84,9 @@ def _page(request, scope, *, scope_param: str = ""):
         "can_generate": can_generate_reports(request.user),
         "latest_run": latest_run,
         "auto_rollbacks": automatic_rollbacks(month, scope),
+        # Issue #15: the month's production changes that ran off their release train's cadence.
+        "off_cadence": off_cadence_changes(start=month.start(report_timezone()), end=month.end(report_timezone()),
+                                           service_ids=scope.service_ids()),
     }
     if request.headers.get("HX-Request"):
         return render(request, "reports/_figures.html", {**context, "partial": True})

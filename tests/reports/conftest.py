@@ -31,6 +31,11 @@ def _report_settings(settings, monkeypatch, clock, today):
     from apps.reports import snapshots
 
     monkeypatch.setattr(snapshots, "MARGIN", timedelta(0))
+    # The open month's figures and the charts are cached per process (keyed by the data and its
+    # version): one test's entries must not answer the next test's database.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
