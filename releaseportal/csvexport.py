@@ -71,12 +71,30 @@ def csv_text(header: Sequence[str], rows: Iterable[Iterable[Any]], *, linetermin
     return "".join([writer.writerow(header), *(writer.writerow(row) for row in rows)])
 
 
+# Rows are sent in pieces of about this many characters: one write per row costs a system call
+# and a WSGI round per line (11,000 for the demo's audit log); the first piece still leaves after
+# the first few hundred rows.
+CHUNK_CHARS = 64 * 1024
+
+
+def _chunks(lines: Iterable[str]) -> Iterator[bytes]:
+    buffer: list[str] = []
+    size = 0
+    for line in lines:
+        buffer.append(line)
+        size += len(line)
+        if size >= CHUNK_CHARS:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer).encode("utf-8")
+
+
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Iterable[Any]], *,
                  bom: bool = False) -> StreamingHttpResponse:
     """A streamed attachment. `rows` is consumed lazily: pass a generator over
     `queryset.iterator()` to keep memory flat."""
-    lines = (line.encode("utf-8") for line in csv_lines(header, rows, bom=bom))
-    response = StreamingHttpResponse(lines, content_type=CONTENT_TYPE)
+    response = StreamingHttpResponse(_chunks(csv_lines(header, rows, bom=bom)), content_type=CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -220,7 +220,9 @@ def _render_detail(request, change, *, refusal: PortalError | None = None):
     context = {
         **_approval_context(request, change),
         "conflicts": change_conflicts(change),
-        "can_edit": can_edit(request.user, change) and bool(services.editable_in_state(change)),
+        # The same test the edit page applies: what this person may edit that the state still allows
+        # (a release manager edits the schedule, which a started emergency change no longer offers).
+        "can_edit": bool(edit_scope(request.user, change) & services.editable_in_state(change)),
         "can_submit": may_submit(request.user, change) and change.state == ChangeState.DRAFT,
         "can_record_post_mortem": can_record_post_mortem(request.user, change),
         "targets": [(s, ChangeState(s).label) for s in targets],

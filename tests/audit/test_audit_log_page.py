@@ -144,3 +144,21 @@ def test_the_csv_streams_utf8_and_neutralises_formulas(client, auditor, requeste
     assert response.streaming
     assert body.count("'=HYPERLINK(\"\"x\"\")") == 40
     assert ',=HYPERLINK' not in body
+
+
+def test_the_csv_details_are_the_canonical_text_that_was_hashed(client, auditor, requester):
+    """The export reads the stored canonical text as it is (no parse and re-serialise): sorted keys,
+    no spaces, non-ASCII kept, nested values intact, exactly what canonical_details() hashes."""
+    import csv
+    import io
+
+    from apps.audit.chain import canonical_details
+
+    details = {"zeta": [3, {"b": None, "a": "Zoë"}], "alpha": {"y": 1.5, "x": True}, "note": "=1+1"}
+    audit_event_record(action="change.updated", actor=requester, details=details, object_type="changes.changerequest",
+                       object_id="7")
+    client.force_login(auditor)
+    body = b"".join(client.get(reverse("audit:log_csv")).streaming_content).decode("utf-8")
+    rows = [row for row in csv.DictReader(io.StringIO(body)) if row["action"] == "change.updated"]
+    assert [row["details"] for row in rows] == [canonical_details(details)]
+    assert rows[0]["details"] == '{"alpha":{"x":true,"y":1.5},"note":"=1+1","zeta":[3,{"a":"Zoë","b":null}]}'

@@ -115,3 +115,21 @@ def test_services_return_the_locked_change_and_leave_the_callers_instance_alone(
     assert change.service_id != sso.pk  # untouched, not half-updated with a stale relation
     submitted = change_submit(change=updated, actor=requester)
     assert submitted.state == "in_review" and updated.state == "draft"
+
+
+def test_a_started_emergency_change_offers_no_edit_link_that_would_refuse(seeded_types, make_change, environments,
+                                                                          requester, release_manager, login):
+    """A release manager edits only the schedule, which a started emergency change no longer
+    offers (only its rollback): the change page must not show an Edit link that answers 409
+    (found by the persona link checker, tests/journeys/crawl.py)."""
+    change = make_change(seeded_types["emergency"], submit=True, environment=environments["prod"], rollback_plan="",
+                         rollback_criteria={})
+    change = emergency_override_grant(change=change, actor=release_manager, reason="Checkout down").change
+    change = change_transition(change=change, to_state="completed", actor=requester)
+    detail, edit = reverse("changes:detail", args=[change.number]), reverse("changes:edit", args=[change.number])
+    client = login(release_manager)
+    assert f'href="{edit}"' not in client.get(detail).content.decode()
+    assert client.get(edit).status_code == 409
+    client = login(requester)
+    assert f'href="{edit}"' in client.get(detail).content.decode()
+    assert client.get(edit).status_code == 200

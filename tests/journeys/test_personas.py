@@ -19,6 +19,9 @@ from urllib.parse import urldefrag, urlparse
 
 import pytest
 
+# Links the checker does not follow: signing out ends the journey; files are downloads, not pages.
+from .crawl import NOT_FOLLOWED
+
 # django_db: pytest-django creates the test database only for sessions with a test marked so;
 # each journey runs in a transaction over the module's committed seed (tests/journeys/conftest.py).
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
@@ -38,8 +41,6 @@ PERSONAS = [
     ("heidi", "release manager"),
     ("yusuf", "platform engineer"),
 ]
-# Links the checker does not follow: signing out ends the journey; files are downloads, not pages.
-NOT_FOLLOWED = re.compile(r"/account/logout/|/download/|/pdf/|/data/|/export/|\.(csv|pdf|zip|ics|json|jsonl|gz)$")
 
 
 def _axe_source() -> str:
@@ -122,3 +123,21 @@ def test_persona_journey(_playwright_browser, demo_server, screenshot_dir, usern
         # Written as each journey ends, so a long run can be read while it goes on.
         (screenshot_dir / f"{username}-problems.txt").write_text("\n".join(problems) + "\n")
     assert not problems, f"{username} ({role}): {len(problems)} problem(s)\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(("username", "role"), PERSONAS, ids=[p[0] for p in PERSONAS])
+def test_every_link_a_persona_reaches_answers(demo_server, username, role):
+    """The link checker: beyond the pages the navigation offers (the journey above), every page a
+    persona reaches by following links from home, a few of each kind (tests/journeys/crawl.py),
+    and every link on them answers 2xx for that person."""
+    from django.test import Client
+
+    from apps.accounts.models import User
+
+    from .crawl import crawl
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    problems, opened = crawl(client)
+    assert opened > 20, f"{username} reached only {opened} pages"
+    assert not problems, f"{username} ({role}): {len(problems)} broken link(s)\n" + "\n".join(problems)
