@@ -21,7 +21,7 @@ NOW = dt.datetime(2029, 3, 15, tzinfo=dt.UTC)
 
 
 def _form(html: str) -> str:
-    return html.split('id="pack-request"')[1].split("</div>")[0]
+    return html.split('id="pack-request"')[1].split("Request pack</button>")[0]
 
 
 def test_the_form_shows_only_the_fields_of_the_chosen_scope(client, auditor, service):
