@@ -123,6 +123,14 @@ class ReviewCampaign(models.Model):
                                   related_name="+")
     last_reminder_on = models.DateField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # A close handed to a worker (status "closing"): who asked, when the current attempt was
+    # dispatched, how many attempts so far, and why the last one did not finish (apps/access_reviews/reaper.py;
+    # shown on the campaign page). Cleared when the campaign closes.
+    close_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                           related_name="+")
+    close_requested_at = models.DateTimeField(null=True, blank=True)
+    close_attempts = models.PositiveSmallIntegerField(default=0)
+    close_error = models.CharField(max_length=300, blank=True, default="")
 
     history = governed_history()
 

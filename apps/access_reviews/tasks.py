@@ -32,7 +32,10 @@ def send_reminders_and_escalate() -> dict:
         return {"reminders": campaign_reminders_send(actor=actor), "escalated": campaign_escalate_overdue(actor=actor)}
 
 
-@shared_task(acks_late=True)
+# A worker killed mid-close rolls the close back (one transaction) and the message is redelivered
+# (acks_late, reject_on_worker_lost); a close that still does not finish is retried or failed
+# with a reason by reap_stuck_campaign_closes.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def close_campaign(campaign_id: int, user_id: int | None = None) -> dict | None:
     """Apply a large campaign's outcomes, acting for the access admin who asked. Safe to retry:
     a campaign closed already is left alone."""
@@ -49,7 +52,8 @@ def close_campaign(campaign_id: int, user_id: int | None = None) -> dict | None:
         return campaign_close(campaign=campaign, actor=actor).counts()
 
 
-@shared_task(acks_late=True)
+# Safe to run again (one stored report per format); the report page writes a missing one on demand.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def generate_campaign_report(campaign_id: int) -> list[str]:
     from .evidence import campaign_reports_store
     from .models import ReviewCampaign
@@ -59,3 +63,13 @@ def generate_campaign_report(campaign_id: int) -> list[str]:
         return []
     with acting_as(Actor.for_task("access_reviews.generate_campaign_report")) as actor:
         return [r.sha256 for r in campaign_reports_store(campaign=campaign, actor=actor)]
+
+
+@shared_task(acks_late=True)
+def reap_stuck_campaign_closes() -> dict[str, int]:
+    """Every five minutes: closes whose worker died are dispatched again, or failed with a
+    reason after their last attempt (apps.access_reviews.reaper)."""
+    from .reaper import campaign_closes_reap
+
+    with acting_as(Actor.for_task("access_reviews.reap_stuck_campaign_closes")) as actor:
+        return campaign_closes_reap(actor=actor)

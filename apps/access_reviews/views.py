@@ -155,8 +155,8 @@ def item_decide(request, pk: int):
     row = _load_row(request, pk)
     show_reviewer = request.POST.get("show_reviewer") == "1"
     if request.headers.get("HX-Request"):
-        # A refused decision answers with its 4xx and the row saying why (partials/decide_script.html
-        # lets htmx swap it in).
+        # A refused decision answers with its 4xx and the row saying why (data-swap-errors on the row:
+        # static/js/portal.js lets htmx swap it in).
         return render(request, "access_reviews/partials/item_row.html",
                       _row_context(request, row, error=error, error_field=error_field, show_reviewer=show_reviewer),
                       status=status)

@@ -61,6 +61,34 @@ class ReportRun(models.Model):
         return f"dora-{self.period}-{scope}-v{self.version}"
 
 
+class ReportJob(models.Model):
+    """The monthly schedule's run for one month (tasks.generate_monthly_reports), so its state is
+    visible on the reports page: running, done, or failed with the reason. A run whose worker
+    died is dispatched again by the reaper (reaper.py) and failed with a reason after its last
+    attempt. Reports themselves are the ReportRun rows it makes."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    period = models.CharField(max_length=7, unique=True, help_text="YYYY-MM in the report timezone")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    # Why the last attempt did not finish ("worker lost…", or the error of the last retry).
+    error = models.CharField(max_length=300, blank=True, default="")
+
+    history = governed_history()
+
+    class Meta:
+        ordering = ["-period"]
+
+    def __str__(self) -> str:
+        return f"monthly reports {self.period}: {self.status}"
+
+
 class ReportDelivery(models.Model):
     """A report emailed to its readers, once: a retried task sees the row and sends nothing."""
 

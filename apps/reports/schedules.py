@@ -36,6 +36,10 @@ BEAT = {
         "schedule": report_crontab(minute=0, hour=6, day_of_month=1, nowfun=report_now),
         "options": {"expires": 20 * 3600},
     },
+    # A monthly run whose worker died is dispatched again or failed with a reason within minutes
+    # (apps.reports.reaper).
+    "reports-reap-stuck-runs": {"task": "apps.reports.tasks.reap_stuck_report_jobs", "schedule": crontab(minute="*/5"),
+                                "options": {"expires": 280}},
     # Keeps the closed months' metric snapshots filled (snapshots.py): after late data dropped
     # some, the next page view would otherwise pay for the recomputation.
     "reports-metric-snapshots": {

@@ -12,7 +12,7 @@ from releaseportal.errors import PortalError
 
 from . import presentation
 from .charts import CHARTS, all_charts
-from .models import ReportRun
+from .models import ReportJob, ReportRun
 from .periods import Month, report_timezone, trailing_months
 from .permissions import (
     can_generate_reports,
@@ -134,6 +134,8 @@ def run_list(request):
         "-period", "scope_key", "-version")[:200]
     return render(request, "reports/run_list.html", {
         "runs": runs, "can_generate": can_generate_reports(request.user),
+        # The monthly schedule's latest runs: running, done, or failed with the reason (reaper.py).
+        "jobs": list(ReportJob.objects.order_by("-period")[:3]),
         "teams": Team.objects.order_by("name").values("slug", "name"),
         "default_month": Month.containing(timezone.now(), report_timezone()).previous().label,
     })

@@ -277,6 +277,7 @@ def campaign_close(*, campaign: ReviewCampaign, actor: Any, now: datetime | None
         locked.status = ReviewCampaign.Status.CLOSED
         locked.closed_at = now
         locked.closed_by = resolved.user
+        locked.close_error = ""
         locked._history_user = resolved.user
         locked.save()
         audit_event_record(action="access_review.campaign_closed", target=locked, actor=resolved,
@@ -301,8 +302,14 @@ def campaign_close_request(*, campaign: ReviewCampaign, actor: Any) -> CloseResu
         if locked.status != ReviewCampaign.Status.OPEN:
             raise Conflict("This campaign is closing or closed already.", code="campaign_closed")
         locked.status = ReviewCampaign.Status.CLOSING
+        # The reaper (apps/access_reviews/reaper.py) retries or fails a close whose worker died.
+        locked.close_requested_by = resolved.user
+        locked.close_requested_at = timezone.now()
+        locked.close_attempts = 1
+        locked.close_error = ""
         locked._history_user = resolved.user
-        locked.save(update_fields=["status"])
+        locked.save(update_fields=["status", "close_requested_by", "close_requested_at", "close_attempts",
+                                   "close_error"])
         audit_event_record(action="access_review.campaign_close_requested", target=locked, actor=resolved,
                            details={"items": items})
         campaign_id, user_id = locked.pk, resolved.user.pk if resolved.user is not None else None
