@@ -22,6 +22,7 @@ urlpatterns = [
     path("releases/", api.ReleaseListApi.as_view(), name="api-releases"),
     path("releases/<int:pk>/", api.ReleaseDetailApi.as_view(), name="api-release"),
     path("releases/<int:pk>/changes/", api.ReleaseChangesApi.as_view(), name="api-release-changes"),
+    path("releases/<int:pk>/cab/", api.ReleaseCabApi.as_view(), name="api-release-cab"),
     path("releases/<int:pk>/transition/", api.ReleaseTransitionApi.as_view(), name="api-release-transition"),
     path("releases/<int:pk>/scope-exceptions/", api.ScopeExceptionsApi.as_view(), name="api-release-exceptions"),
     path("releases/<int:pk>/scope-exceptions/<int:exception_id>/signoffs/", api.ScopeSignoffApi.as_view(),

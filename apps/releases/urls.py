@@ -11,6 +11,7 @@ urlpatterns = [
     path("releases/<int:pk>/", views.release_detail, name="detail"),
     path("releases/<int:pk>/progress/", views.release_progress, name="progress"),
     path("releases/<int:pk>/changes/", views.release_add_change, name="add_change"),
+    path("releases/cab/", views.release_cab, name="cab_add"),
     path("releases/<int:pk>/move/", views.release_move, name="move"),
     path("releases/<int:pk>/exceptions/", views.exception_request, name="exception_request"),
     path("releases/<int:pk>/exceptions/<int:exception_id>/sign/", views.exception_sign, name="exception_sign"),

@@ -4,7 +4,7 @@ service; a refusal comes back as a message on the page."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -16,11 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import member_required
 from apps.catalog.models import Service
+from apps.changes.cab import cab_meeting_closed_reason
+from apps.changes.models import CabMeeting
 from apps.changes.permissions import get_change_for_user
 from releaseportal.errors import InvalidInput, PortalError
 
 from . import services
-from .models import Release, ReleaseState, ScopeException, SignoffRole
+from .cab_reviews import can_take_release_to_cab, release_cab_add
+from .models import Release, ReleaseCabReview, ReleaseState, ScopeException, SignoffRole
 from .permissions import can_justify_off_cadence, can_plan_release, can_request_exception
 from .selectors import release_queryset, release_view, train_windows, trains_with_services
 
@@ -80,8 +83,14 @@ def release_detail(request, pk: int):
         exception.pending = [r for r in exception.required_roles if r not in signed]
         exception.can_sign = [] if exception.state != ScopeException.State.OPEN or user.pk in signers else [
             r for r in exception.pending if services.signoff_refusal(exception, r, user) is None]
+    cab_reviews = list(ReleaseCabReview.objects.filter(release=release).select_related("meeting", "added_by"))
+    meetings = []
+    if can_take_release_to_cab(user) and release.state not in services.CLOSED_STATES:
+        meetings = [m for m in CabMeeting.objects.filter(status=CabMeeting.Status.PLANNED,
+                                                         starts_at__gte=timezone.now() - timedelta(days=1))
+                    .order_by("starts_at")[:20] if not cab_meeting_closed_reason(m)]
     return render(request, "releases/release_detail.html", {
-        "release": release, "view": view, "planner": planner, "moves": [(m, MOVE_LABELS[m]) for m in
+        "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings, "moves": [(m, MOVE_LABELS[m]) for m in
                                                                        MOVES.get(release.state, [])] if planner else [],
         "can_ask": can_request_exception(user) and release.state not in services.CLOSED_STATES,
         "roles": SignoffRole})
@@ -130,6 +139,33 @@ def release_move(request, pk: int):
     except PortalError as exc:
         messages.error(request, exc.message)
     return redirect("releases:detail", pk=pk)
+
+
+def _id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@member_required
+@require_POST
+def release_cab(request):
+    """Add a release to a CAB meeting (from the meeting page or the release page)."""
+    if not can_take_release_to_cab(request.user):
+        raise PermissionDenied("Release managers and CAB members put releases on a CAB meeting's agenda.")
+    release = release_queryset().filter(pk=_id(request.POST.get("release"))).first()
+    meeting = CabMeeting.objects.filter(pk=_id(request.POST.get("meeting"))).first()
+    if release is None or meeting is None:
+        raise Http404
+    try:
+        review = release_cab_add(release=release, meeting=meeting, actor=request.user)
+        messages.success(request, f"{release.name} is on the agenda of {meeting.title}: {', '.join(review.changes)}.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    if request.POST.get("back") == "meeting":
+        return redirect("changes:cab_meeting", pk=meeting.pk)
+    return redirect("releases:detail", pk=release.pk)
 
 
 @member_required
