@@ -4,7 +4,11 @@ name; who did it is recorded (ReleaseCabReview, history + one audit event)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from django.db.models import F, FilteredRelation, Q
+from django.utils import timezone
 
 from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
@@ -75,3 +79,19 @@ def agenda_groups(meeting: CabMeeting, change_ids: list[int]) -> dict[int, str]:
         return {}
     return dict(ReleaseChange.objects.filter(release__cab_reviews__meeting=meeting, change_id__in=change_ids)
                 .values_list("change_id", "release__name"))
+
+
+def release_cab_meetings(release: Release, *, with_open: bool) -> tuple[list[CabMeeting], list[CabMeeting]]:
+    """For the release page, in one query: the meetings the release was taken to (each with
+    `review_changes`, `review_by`, `review_at`), and — `with_open` — the planned meetings whose
+    agenda is still open."""
+    wanted = Q(review__pk__isnull=False)
+    if with_open:
+        wanted |= Q(status=CabMeeting.Status.PLANNED, starts_at__gte=timezone.now() - timedelta(days=1))
+    rows = list(CabMeeting.objects.annotate(review=FilteredRelation(
+        "release_reviews", condition=Q(release_reviews__release=release))).filter(wanted).annotate(
+        review_changes=F("review__changes"), review_by=F("review__added_by__username"),
+        review_at=F("review__added_at")).order_by("starts_at", "pk")[:50])
+    reviews = [m for m in rows if m.review_at is not None]
+    open_ones = [m for m in rows if with_open and not cab_meeting_closed_reason(m)]
+    return reviews, open_ones

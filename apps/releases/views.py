@@ -4,7 +4,7 @@ service; a refusal comes back as a message on the page."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -16,16 +16,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import member_required
 from apps.catalog.models import Service
-from apps.changes.cab import cab_meeting_closed_reason
 from apps.changes.models import CabMeeting
 from apps.changes.permissions import get_change_for_user
 from releaseportal.errors import InvalidInput, PortalError
 
 from . import services
-from .cab_reviews import can_take_release_to_cab, release_cab_add
-from .models import Release, ReleaseCabReview, ReleaseState, ScopeException, SignoffRole
+from .cab_reviews import can_take_release_to_cab, release_cab_add, release_cab_meetings
+from .models import Release, ReleaseState, ScopeException, SignoffRole
 from .permissions import can_justify_off_cadence, can_plan_release, can_request_exception
 from .selectors import release_queryset, release_view, train_windows, trains_with_services
+from .strategy import can_decide_strategy, strategy_decision_record
 
 MOVES = {ReleaseState.PLANNING: ["scope_locked", "cancelled"], ReleaseState.SCOPE_LOCKED: ["in_progress", "cancelled"],
          ReleaseState.IN_PROGRESS: ["released", "cancelled"]}
@@ -83,12 +83,8 @@ def release_detail(request, pk: int):
         exception.pending = [r for r in exception.required_roles if r not in signed]
         exception.can_sign = [] if exception.state != ScopeException.State.OPEN or user.pk in signers else [
             r for r in exception.pending if services.signoff_refusal(exception, r, user) is None]
-    cab_reviews = list(ReleaseCabReview.objects.filter(release=release).select_related("meeting", "added_by"))
-    meetings = []
-    if can_take_release_to_cab(user) and release.state not in services.CLOSED_STATES:
-        meetings = [m for m in CabMeeting.objects.filter(status=CabMeeting.Status.PLANNED,
-                                                         starts_at__gte=timezone.now() - timedelta(days=1))
-                    .order_by("starts_at")[:20] if not cab_meeting_closed_reason(m)]
+    cab_reviews, meetings = release_cab_meetings(
+        release, with_open=can_take_release_to_cab(user) and release.state not in services.CLOSED_STATES)
     return render(request, "releases/release_detail.html", {
         "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings, "moves": [(m, MOVE_LABELS[m]) for m in
                                                                        MOVES.get(release.state, [])] if planner else [],
@@ -211,6 +207,21 @@ def off_cadence_justify(request, ref: str):
         services.off_cadence_justification_record(change=change, actor=request.user,
                                                   text=request.POST.get("justification", ""))
         messages.success(request, "Off-cadence justification recorded.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("changes:detail", ref=change.number)
+
+
+@member_required
+@require_POST
+def strategy_choose(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    if not can_decide_strategy(request.user, change):
+        raise PermissionDenied("The change's requester, implementer or a release manager chooses its strategy.")
+    try:
+        decision = strategy_decision_record(change=change, actor=request.user, strategy=request.POST.get("strategy", ""),
+                                            reason=request.POST.get("reason", ""))
+        messages.success(request, f"Deployment strategy recorded: {decision.get_strategy_display()}.")
     except PortalError as exc:
         messages.error(request, exc.message)
     return redirect("changes:detail", ref=change.number)

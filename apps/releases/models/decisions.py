@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.audit.history import governed_history
+from apps.changes.models import RolloutStrategy
 
 
 class ReleaseCabReview(models.Model):
@@ -35,8 +36,8 @@ class StrategyDecision(models.Model):
     history). `reason` is required when `strategy` differs from `recommended`."""
 
     change = models.OneToOneField("changes.ChangeRequest", on_delete=models.CASCADE, related_name="strategy_decision")
-    strategy = models.CharField(max_length=20)
-    recommended = models.CharField(max_length=20)
+    strategy = models.CharField(max_length=20, choices=RolloutStrategy.choices)
+    recommended = models.CharField(max_length=20, choices=RolloutStrategy.choices)
     # The recommendation's reasons, in words, as they stood when the choice was made.
     recommendation_reasons = models.JSONField(default=list, blank=True)
     reason = models.TextField(blank=True)
