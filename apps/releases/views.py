@@ -19,6 +19,7 @@ from apps.catalog.models import Service
 from apps.changes.models import CabMeeting
 from apps.changes.permissions import get_change_for_user
 from releaseportal.errors import InvalidInput, PortalError
+from releaseportal.input import parse_id
 
 from . import services
 from .cab_reviews import can_take_release_to_cab, release_cab_add, release_cab_meetings
@@ -137,21 +138,14 @@ def release_move(request, pk: int):
     return redirect("releases:detail", pk=pk)
 
 
-def _id(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @member_required
 @require_POST
 def release_cab(request):
     """Add a release to a CAB meeting (from the meeting page or the release page)."""
     if not can_take_release_to_cab(request.user):
         raise PermissionDenied("Release managers and CAB members put releases on a CAB meeting's agenda.")
-    release = release_queryset().filter(pk=_id(request.POST.get("release"))).first()
-    meeting = CabMeeting.objects.filter(pk=_id(request.POST.get("meeting"))).first()
+    release = release_queryset().filter(pk=parse_id(request.POST.get("release"))).first()
+    meeting = CabMeeting.objects.filter(pk=parse_id(request.POST.get("meeting"))).first()
     if release is None or meeting is None:
         raise Http404
     try:
