@@ -1,7 +1,7 @@
 """Extension points: an app contributes to shared pages and schedules by providing an optional
 module (`apps/<app>/navigation.py`, `dashboard.py`, `service_sections.py`, `change_sections.py`,
 `deployment_sections.py` (delivery's deployment page),
-`cab_sections.py`, `schedules.py`, `demo.py`). This is the one place that finds them."""
+`cab_sections.py`, `cab_agenda.py` (groups of the CAB agenda), `schedules.py`, `demo.py`). This is the one place that finds them."""
 
 from __future__ import annotations
 
@@ -41,3 +41,11 @@ def collect_sections(name: str, *args) -> list[dict]:
     for _, module in app_modules(name):
         items.extend(getattr(module, "panels" if name == "dashboard" else "sections")(*args))
     return sorted(items, key=lambda item: item.get("order", 50))
+
+
+def collect_groups(name: str, *args) -> dict:
+    """Merge `<module>.groups(*args)` (a mapping of item key -> group heading) from every app."""
+    merged: dict = {}
+    for _, module in app_modules(name):
+        merged.update(module.groups(*args))
+    return merged

@@ -403,7 +403,7 @@ GATE_EXPECTED_RULES: list[str] = [
     "environments.migrations",  # migration_not_tested, migration_checksum_mismatch
     "validation.canary",  # canary_failed
     "releases.dependencies",  # dependency_not_deployed
-    "releases.templates",  # pipeline_template_outdated
+    "releases.templates",  # pipeline_template_outdated, pipeline_template_evidence_missing
 ]
 
 # --- Close guards of the apps above changes (apps/changes/close_guards.py) --------------------

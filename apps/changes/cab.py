@@ -3,7 +3,7 @@ decision per agenda item recorded as the CAB stage's approval ("decided in CAB 2
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -59,6 +59,42 @@ def cab_agenda_refresh(*, meeting: CabMeeting, actor: Any) -> int:
         items.append(CabAgendaItem(meeting=meeting, change=change, position=position))
     CabAgendaItem.objects.bulk_create(items)
     return len(items)
+
+
+def cab_meeting_closed_reason(meeting: CabMeeting, at: datetime | None = None) -> str:
+    """Why nothing more can join the agenda of `meeting` ("" when it still can): it was held or
+    cancelled, or its time is over."""
+    at = at or timezone.now()
+    if meeting.status != CabMeeting.Status.PLANNED:
+        return f"The meeting is {meeting.get_status_display().lower()}."
+    if meeting.starts_at + timedelta(minutes=meeting.duration_minutes) <= at:
+        return f"The meeting of {meeting.starts_at:%Y-%m-%d %H:%M} is over."
+    return ""
+
+
+def cab_agenda_add(*, meeting: CabMeeting, changes: list[ChangeRequest], actor: Any) -> list[CabAgendaItem]:
+    """Put these changes (the caller chose them: e.g. a release's changes awaiting CAB) at the end
+    of the agenda, skipping those already on it. 409 `meeting_closed` once the meeting was held,
+    cancelled or is over. The caller's transaction writes the audit event of what it did."""
+    resolved = resolve_actor(actor)
+    with transaction.atomic():
+        locked = CabMeeting.objects.select_for_update().get(pk=meeting.pk)
+        closed = cab_meeting_closed_reason(locked)
+        if closed:
+            raise Conflict(f"{closed} Its agenda is closed.", code="meeting_closed", fields={"meeting": [closed]})
+        present = set(locked.agenda.values_list("change_id", flat=True))
+        position = max(locked.agenda.values_list("position", flat=True), default=0)
+        items = []
+        for change in changes:
+            if change.pk in present:
+                continue
+            present.add(change.pk)
+            position += 1
+            item = CabAgendaItem(meeting=locked, change=change, position=position)
+            item._history_user = resolved.user
+            item.save()
+            items.append(item)
+    return items
 
 
 def cab_attendance_set(*, meeting: CabMeeting, present_user_ids: set[int], actor: Any) -> int:

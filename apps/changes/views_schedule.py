@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.permissions import member_required
 from releaseportal.errors import PortalError
-from releaseportal.extensions import collect_sections
+from releaseportal.extensions import collect_groups, collect_sections
 from releaseportal.input import parse_id
 
 from . import cab as cab_services
@@ -253,6 +253,14 @@ def cab_meeting(request, pk: int):
     for item in agenda:
         conflict = refused.get(item.change_id)
         item.sod_refusal = conflict.message if conflict else ""
+    # Items an app above changes groups (releases: the changes a release brought, under its name):
+    # ungrouped items first, then each group where its first item stands.
+    groups = collect_groups("cab_agenda", meeting, agenda)
+    first_at: dict[str, int] = {}
+    for index, item in enumerate(agenda):
+        item.group = groups.get(item.change_id, "")
+        first_at.setdefault(item.group, -1 if not item.group else index)
+    agenda.sort(key=lambda item: first_at[item.group])
     return render(request, "changes/cab_meeting.html", {
         "meeting": meeting, "members": members, "agenda": agenda, "runner": runner,
         "present": sum(1 for m in members if m.present), "user_model": get_user_model(),

@@ -14,11 +14,13 @@ from apps.accounts.models import User
 from apps.accounts.permissions import is_portal_member
 from apps.catalog.models import Service
 from apps.catalog.permissions import get_service_for_user
+from apps.changes.models import CabMeeting
 from apps.changes.permissions import get_change_for_user
 from releaseportal.api.views import PortalAPIView, PortalListAPIView
 from releaseportal.errors import InvalidInput, NotAllowed
 
 from . import services
+from .cab_reviews import can_take_release_to_cab, release_cab_add
 from .models import (
     Cadence,
     Release,
@@ -458,3 +460,37 @@ class CheckpointWaiverApi(PortalAPIView):
                                   reason=data_in.validated_data["reason"])
         return Response({"checkpoint": checkpoint.pk, "change": change.number, "waived_by": request.user.username,
                          "reason": waiver.reason, "waived_at": waiver.waived_at}, status=status.HTTP_201_CREATED)
+
+
+# --- a release taken to a CAB meeting ---------------------------------------------------------
+
+class ReleaseCabIn(serializers.Serializer):
+    meeting = serializers.IntegerField(min_value=1, help_text="id of a planned CAB meeting")
+
+
+class ReleaseCabOut(serializers.Serializer):
+    release = serializers.IntegerField(source="release_id")
+    meeting = serializers.IntegerField(source="meeting_id")
+    changes = serializers.ListField(child=serializers.CharField(), help_text="On the agenda under the release")
+    added_by = serializers.CharField(source="added_by.username")
+    added_at = serializers.DateTimeField()
+
+
+@extend_schema(tags=["releases"])
+class ReleaseCabApi(PortalAPIView):
+    required_scopes = {"POST": "changes:write"}  # the CAB agenda: what CAB members' tokens carry
+
+    @extend_schema(summary="Put the release's changes awaiting CAB approval on a CAB meeting's agenda (409 "
+                           "meeting_closed, release_closed, nothing_awaits_cab)",
+                   request=ReleaseCabIn, responses={201: ReleaseCabOut})
+    def post(self, request, pk: int):
+        release = _release(request.user, pk)
+        if not can_take_release_to_cab(request.user):
+            raise NotAllowed("Release managers and CAB members put releases on a CAB meeting's agenda.")
+        data_in = ReleaseCabIn(data=request.data)
+        data_in.is_valid(raise_exception=True)
+        meeting = CabMeeting.objects.filter(pk=data_in.validated_data["meeting"]).first()
+        if meeting is None:
+            raise InvalidInput("No such CAB meeting.", fields={"meeting": ["Unknown CAB meeting."]})
+        review = release_cab_add(release=release, meeting=meeting, actor=request.user)
+        return Response(ReleaseCabOut(review).data, status=status.HTTP_201_CREATED)

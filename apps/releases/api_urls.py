@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, retention_api, retros_api, templates_api
+from . import api, retention_api, retros_api, strategy_api, templates_api
 
 urlpatterns = [
     path("retrospectives/", retros_api.RetrospectivesApi.as_view(), name="api-retrospectives"),
@@ -22,6 +22,7 @@ urlpatterns = [
     path("releases/", api.ReleaseListApi.as_view(), name="api-releases"),
     path("releases/<int:pk>/", api.ReleaseDetailApi.as_view(), name="api-release"),
     path("releases/<int:pk>/changes/", api.ReleaseChangesApi.as_view(), name="api-release-changes"),
+    path("releases/<int:pk>/cab/", api.ReleaseCabApi.as_view(), name="api-release-cab"),
     path("releases/<int:pk>/transition/", api.ReleaseTransitionApi.as_view(), name="api-release-transition"),
     path("releases/<int:pk>/scope-exceptions/", api.ScopeExceptionsApi.as_view(), name="api-release-exceptions"),
     path("releases/<int:pk>/scope-exceptions/<int:exception_id>/signoffs/", api.ScopeSignoffApi.as_view(),
@@ -30,6 +31,7 @@ urlpatterns = [
          name="api-service-dependencies"),
     path("changes/<str:ref>/off-cadence-justification/", api.OffCadenceJustificationApi.as_view(),
          name="api-change-off-cadence-justification"),
+    path("changes/<str:ref>/strategy/", strategy_api.ChangeStrategyApi.as_view(), name="api-change-strategy"),
     path("compliance-scopes/", api.ComplianceScopesApi.as_view(), name="api-compliance-scopes"),
     path("compliance-scopes/<slug:key>/", api.ComplianceScopeApi.as_view(), name="api-compliance-scope"),
     path("changes/<str:ref>/checkpoint-waivers/", api.CheckpointWaiverApi.as_view(),

@@ -1,14 +1,34 @@
-"""Section on the CAB meeting page (apps.changes: `cab_sections` extension point): which
-production changes on the agenda run off their train's cadence, with their justification. Two
-queries whatever the agenda's size."""
+"""Sections on the CAB meeting page (apps.changes: `cab_sections` extension point): the releases
+taken to the meeting (and, for who runs CAB while the agenda is open, a form to take a whole
+release), and which production changes on the agenda run off their train's cadence, with their
+justification. A fixed number of queries whatever the agenda's size."""
 
 from __future__ import annotations
 
+from apps.changes.cab import cab_meeting_closed_reason
+
 from . import cadence as cadence_rules
-from .models import OffCadenceJustification, TrainService
+from .cab_reviews import can_take_release_to_cab
+from .models import OffCadenceJustification, Release, ReleaseCabReview, TrainService
+from .services import ACTIVE_STATES
 
 
 def sections(request, meeting, agenda) -> list[dict]:
+    return _releases(request, meeting) + _off_cadence(request, meeting, agenda)
+
+
+def _releases(request, meeting) -> list[dict]:
+    reviews = list(ReleaseCabReview.objects.filter(meeting=meeting).select_related("release", "added_by"))
+    can_add = can_take_release_to_cab(request.user) and not cab_meeting_closed_reason(meeting)
+    releases = list(Release.objects.filter(state__in=ACTIVE_STATES).order_by("planned_start", "pk")
+                    .only("pk", "name", "planned_start")[:200]) if can_add else []
+    if not reviews and not releases:
+        return []
+    return [{"title": "Releases", "template": "releases/sections/cab_releases.html", "order": 10,
+             "data": {"meeting": meeting, "reviews": reviews, "releases": releases}}]
+
+
+def _off_cadence(request, meeting, agenda) -> list[dict]:
     changes = [item.change for item in agenda if item.change.environment.is_production]
     if not changes:
         return []

@@ -1,17 +1,32 @@
 """Sections on the change page: its compliance checkpoints (met, waived or open, with a waiver form
 for the scope's waiver role), and its release train and cadence (off-cadence and its
-justification) with the release it belongs to. A fixed number of queries."""
+justification) with the release it belongs to; the recommended deployment strategy and the
+choice recorded. A fixed number of queries."""
 
 from __future__ import annotations
 
+from apps.changes.models import RolloutStrategy
+
 from . import cadence as cadence_rules
 from .checkpoints import OPEN, status_for_changes, waiver_refusal
-from .models import OffCadenceJustification, ReleaseChange, TrainService
+from .models import OffCadenceJustification, ReleaseChange, StrategyDecision, TrainService
 from .permissions import can_justify_off_cadence
+from .strategy import CLOSED_CHANGE_STATES, can_decide_strategy, recommend_strategy
 
 
 def sections(request, change) -> list[dict]:
-    return _checkpoints(request, change) + _train(request, change)
+    return _checkpoints(request, change) + _train(request, change) + _strategy(request, change)
+
+
+def _strategy(request, change) -> list[dict]:
+    """The recommended deployment strategy with its reasons, the recorded choice, and a small form
+    for who may choose (two queries)."""
+    recommendation = recommend_strategy(change)
+    decision = StrategyDecision.objects.filter(change_id=change.pk).select_related("decided_by").first()
+    can_decide = change.state not in CLOSED_CHANGE_STATES and can_decide_strategy(request.user, change)
+    return [{"title": "Deployment strategy", "template": "releases/sections/change_strategy.html", "order": 16,
+             "data": {"change": change, "recommendation": recommendation, "decision": decision,
+                      "can_decide": can_decide, "choices": RolloutStrategy.choices}}]
 
 
 def _checkpoints(request, change) -> list[dict]:

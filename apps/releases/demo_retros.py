@@ -35,7 +35,8 @@ def seed_retros(ctx) -> None:
             retros.retro_action_add(
                 retrospective=retro, title="Alert on error rate within five minutes of a rollback",
                 type=RetroAction.Type.MONITORING_COVERAGE, owner=owner, due_date=(ctx.now - timedelta(days=3)).date(),
-                link_kind=RetroAction.LinkKind.HEALTH_CHECK, link_ref=f"{rollback.service.slug} error-rate", actor=actor)
+                link_kind=RetroAction.LinkKind.HEALTH_CHECK,
+                link_ref=f"{rollback.service.slug}/{rollback.environment.slug}:error_rate_pct", actor=actor)
     shipped = Release.objects.filter(state=ReleaseState.RELEASED).order_by("-released_at", "-id").first()
     if shipped is not None:
         if not Retrospective.objects.filter(release=shipped).exists():

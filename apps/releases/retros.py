@@ -1,6 +1,7 @@
 """The improvement loop: retrospectives after every release and every rollback, issues users
 report against a release, and typed action items that close only once what they produced is
-live — a gate rule registered, a template version approved, a policy change completed. Every
+live — a gate rule registered, a template version approved, a policy change completed, a health
+check active in its service's validation health policy. Every
 write is audited. `retro_month_figures` feeds the monthly report.
 
 Who may: release managers run retrospectives and their actions (an action's owner may close
@@ -20,10 +21,12 @@ from apps.accounts.permissions import is_portal_member
 from apps.audit.actor import resolve_actor
 from apps.audit.history import atomic_as
 from apps.audit.services import audit_event_record
+from apps.catalog.models import Environment, Service
 from apps.changes.models import ChangeRequest, ChangeState
 from apps.delivery.gate_rules import registered_gate_rules
 from apps.delivery.models import Deployment
 from apps.incidents.models import Incident
+from apps.validation.models import HealthPolicy
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
 
 from .models import PipelineTemplateVersion, Release, ReleaseState, RetroAction, Retrospective, UserIssue
@@ -166,16 +169,54 @@ def retro_action_add(*, retrospective: Retrospective, title: str, type: str, own
         problems["link_ref"] = ["name what the action produces"]
     if not (title or "").strip():
         problems["title"] = ["required"]
+    policy = None
+    if not problems and link_kind == RetroAction.LinkKind.HEALTH_CHECK:
+        policy, _, problem = health_check_lookup(link_ref)
+        if problem:
+            problems["link_ref"] = [problem]
     if problems:
         raise InvalidInput("The action item is incomplete.", fields=problems)
     with atomic_as(actor):
         action = RetroAction.objects.create(retrospective=retrospective, title=title.strip()[:200], type=type,
                                             owner=owner, due_date=due_date, link_kind=link_kind,
-                                            link_ref=link_ref.strip()[:120])
+                                            link_ref=link_ref.strip()[:120], health_policy=policy)
         audit_event_record(action="releases.retro_action_added", target=action, actor=actor, details={
             "retrospective": retrospective.pk, "type": type, "link_kind": link_kind, "link_ref": action.link_ref,
             "owner": owner.get_username(), "due_date": due_date.isoformat()})
     return action
+
+
+HEALTH_CHECK_REF = "<service>/<environment>:<metric>"
+
+
+def health_check_lookup(link_ref: str) -> tuple[HealthPolicy | None, str, str]:
+    """(the health policy of the service × environment a health-check link names, the metric,
+    why the reference is unusable or ""). The policy may not exist yet: the action produces it."""
+    target, _, metric = link_ref.strip().partition(":")
+    service_slug, _, environment_slug = target.partition("/")
+    metric = metric.strip()
+    if not (service_slug and environment_slug and metric):
+        return None, metric, f"name the health check as {HEALTH_CHECK_REF}, e.g. payments-api/prod:error_rate_pct"
+    service = Service.objects.filter(slug=service_slug.strip()).first()
+    environment = Environment.objects.filter(slug=environment_slug.strip()).first()
+    if service is None or environment is None:
+        unknown = service_slug if service is None else environment_slug
+        return None, metric, f"no service or environment {unknown.strip()}"
+    return HealthPolicy.objects.filter(service=service, environment=environment).first(), metric, ""
+
+
+def _health_check_live(link_ref: str) -> tuple[bool, str, HealthPolicy | None]:
+    """Live when the service × environment's validation health policy holds a check on the metric:
+    every deployment there is then judged by it."""
+    policy, metric, problem = health_check_lookup(link_ref)
+    if problem:
+        return False, f"health check {link_ref.strip()} cannot be verified: {problem}", None
+    if policy is None:
+        return False, f"health check {link_ref.strip()} is not live: no health policy for that service and " \
+                      "environment", None
+    if not any(check.get("metric") == metric for check in policy.checks or []):
+        return False, f"health check {link_ref.strip()} is not live: the health policy has no check on {metric}", policy
+    return True, f"health check {link_ref.strip()} is active in the validation health policy", policy
 
 
 def link_live(link_kind: str, link_ref: str) -> tuple[bool, str]:
@@ -193,8 +234,8 @@ def link_live(link_kind: str, link_ref: str) -> tuple[bool, str]:
         change = ChangeRequest.objects.filter(number__iexact=ref).first()
         live = change is not None and change.state in (ChangeState.COMPLETED, ChangeState.CLOSED)
         return live, f"change {ref} is {change.state if change else 'unknown'}"
-    # No health-check registry exists in this portal yet: nothing can prove one live.
-    return False, f"health check {ref} cannot be verified: the portal has no health-check registry"
+    live, how, _ = _health_check_live(ref)
+    return live, how
 
 
 def retro_action_close(*, action: RetroAction, actor: Any) -> RetroAction:
@@ -206,11 +247,15 @@ def retro_action_close(*, action: RetroAction, actor: Any) -> RetroAction:
         locked = RetroAction.objects.select_for_update().get(pk=action.pk)
         if locked.status == RetroAction.Status.SHIPPED:
             return locked
-        live, how = link_live(locked.link_kind, locked.link_ref)
+        if locked.link_kind == RetroAction.LinkKind.HEALTH_CHECK:
+            live, how, policy = _health_check_live(locked.link_ref)
+            locked.health_policy = policy or locked.health_policy  # the policy that proved it
+        else:
+            live, how = link_live(locked.link_kind, locked.link_ref)
         if not live:
             raise Conflict(f"Not live yet: {how}.", code="not_live", fields={"link_ref": [how]})
         locked.status, locked.shipped_at, locked.verification = RetroAction.Status.SHIPPED, timezone.now(), how[:300]
-        locked.save(update_fields=["status", "shipped_at", "verification"])
+        locked.save(update_fields=["status", "shipped_at", "verification", "health_policy"])
         audit_event_record(action="releases.retro_action_shipped", target=locked, actor=actor, details={
             "link_kind": locked.link_kind, "link_ref": locked.link_ref, "verification": how})
     return locked

@@ -4,7 +4,9 @@
 A version is proposed with the change that governs it and approved only once that change is
 approved (the changes app decides, as for any policy); services adopt approved versions. The
 gate then warns, or denies as the template's enforcement says, when a run used an unapproved,
-deprecated or unknown version, another version than its service adopted, or none at all."""
+deprecated or unknown version, another version than its service adopted, or none at all
+(`pipeline_template_outdated`); and when the artifact lacks evidence kinds the version requires
+(`pipeline_template_evidence_missing`, naming them)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from .models import (
 
 RULE_NAME = "releases.templates"
 OUTDATED = "pipeline_template_outdated"
+EVIDENCE_MISSING = "pipeline_template_evidence_missing"
 
 
 # --- who may ---------------------------------------------------------------------------------
@@ -223,7 +226,8 @@ def _severity(template: PipelineTemplate | None, environment) -> str:
 
 
 def templates_rule(context: GateContext):
-    """One query: the service's adopted version and the reported one, with their templates."""
+    """One query: the service's adopted version and the reported one, with their templates (one more
+    when the version requires logs or other files as evidence)."""
     slug, number = context.pipeline_template.strip(), context.pipeline_template_version.strip()
     wanted = Q(adoptions__service_id=context.service.pk)
     if slug:
@@ -245,14 +249,36 @@ def templates_rule(context: GateContext):
             problems.append(f"{reported} is {reported.status}, not approved")
         if adopted is not None and adopted.pk != reported.pk:
             problems.append(f"{context.service.slug} adopted {adopted}, the run used {reported}")
-    if not problems:
-        return []
     governing = adopted or reported
-    message = "Outdated pipeline template: " + "; ".join(problems) + "."
-    return [(OUTDATED, _severity(governing.template if governing else None, context.environment), message)]
+    reasons = []
+    if problems:
+        message = "Outdated pipeline template: " + "; ".join(problems) + "."
+        reasons.append((OUTDATED, _severity(governing.template if governing else None, context.environment), message))
+    # What the template requires, not only which version ran: the evidence kinds of the version the
+    # run used (or, when it named none, the one its service adopted).
+    required = reported or adopted
+    missing = _missing_evidence(required, context)
+    if missing:
+        reasons.append((EVIDENCE_MISSING, _severity(required.template, context.environment),
+                        f"{required} requires evidence the artifact does not have: {', '.join(missing)}."))
+    return reasons
+
+
+def _missing_evidence(version: PipelineTemplateVersion | None, context: GateContext) -> list[str]:
+    """The evidence kinds `version` requires that the deployed artifact has none of. The gate's
+    facts leave logs and other files out; those two kinds cost one query when required."""
+    if version is None or not version.required_evidence_kinds:
+        return []
+    present = {row["kind"] for row in context.evidence}
+    unread = [k for k in version.required_evidence_kinds if k in (Evidence.Kind.LOG, Evidence.Kind.OTHER)]
+    if unread and context.artifact is not None:
+        present |= set(Evidence.objects.filter(artifact_id=context.artifact.pk, kind__in=unread)
+                       .values_list("kind", flat=True).distinct())
+    return [kind for kind in version.required_evidence_kinds if kind not in present]
 
 
 def register_templates_rule() -> None:
     # An emergency fix may ship from an older pipeline: the override may waive it.
-    register_gate_rule(GateRule(name=RULE_NAME, codes={OUTDATED: True}, check=templates_rule, order=200))
+    register_gate_rule(GateRule(name=RULE_NAME, codes={OUTDATED: True, EVIDENCE_MISSING: True}, check=templates_rule,
+                                order=200))
 

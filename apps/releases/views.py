@@ -16,13 +16,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import member_required
 from apps.catalog.models import Service
+from apps.changes.models import CabMeeting
 from apps.changes.permissions import get_change_for_user
 from releaseportal.errors import InvalidInput, PortalError
+from releaseportal.input import parse_id
 
 from . import services
+from .cab_reviews import can_take_release_to_cab, release_cab_add, release_cab_meetings
 from .models import Release, ReleaseState, ScopeException, SignoffRole
 from .permissions import can_justify_off_cadence, can_plan_release, can_request_exception
 from .selectors import release_queryset, release_view, train_windows, trains_with_services
+from .strategy import can_decide_strategy, strategy_decision_record
 
 MOVES = {ReleaseState.PLANNING: ["scope_locked", "cancelled"], ReleaseState.SCOPE_LOCKED: ["in_progress", "cancelled"],
          ReleaseState.IN_PROGRESS: ["released", "cancelled"]}
@@ -80,8 +84,10 @@ def release_detail(request, pk: int):
         exception.pending = [r for r in exception.required_roles if r not in signed]
         exception.can_sign = [] if exception.state != ScopeException.State.OPEN or user.pk in signers else [
             r for r in exception.pending if services.signoff_refusal(exception, r, user) is None]
+    cab_reviews, meetings = release_cab_meetings(
+        release, with_open=can_take_release_to_cab(user) and release.state not in services.CLOSED_STATES)
     return render(request, "releases/release_detail.html", {
-        "release": release, "view": view, "planner": planner, "moves": [(m, MOVE_LABELS[m]) for m in
+        "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings, "moves": [(m, MOVE_LABELS[m]) for m in
                                                                        MOVES.get(release.state, [])] if planner else [],
         "can_ask": can_request_exception(user) and release.state not in services.CLOSED_STATES,
         "roles": SignoffRole})
@@ -134,6 +140,26 @@ def release_move(request, pk: int):
 
 @member_required
 @require_POST
+def release_cab(request):
+    """Add a release to a CAB meeting (from the meeting page or the release page)."""
+    if not can_take_release_to_cab(request.user):
+        raise PermissionDenied("Release managers and CAB members put releases on a CAB meeting's agenda.")
+    release = release_queryset().filter(pk=parse_id(request.POST.get("release"))).first()
+    meeting = CabMeeting.objects.filter(pk=parse_id(request.POST.get("meeting"))).first()
+    if release is None or meeting is None:
+        raise Http404
+    try:
+        review = release_cab_add(release=release, meeting=meeting, actor=request.user)
+        messages.success(request, f"{release.name} is on the agenda of {meeting.title}: {', '.join(review.changes)}.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    if request.POST.get("back") == "meeting":
+        return redirect("changes:cab_meeting", pk=meeting.pk)
+    return redirect("releases:detail", pk=release.pk)
+
+
+@member_required
+@require_POST
 def exception_request(request, pk: int):
     release = _release_for(request, pk)
     if not can_request_exception(request.user):
@@ -175,6 +201,21 @@ def off_cadence_justify(request, ref: str):
         services.off_cadence_justification_record(change=change, actor=request.user,
                                                   text=request.POST.get("justification", ""))
         messages.success(request, "Off-cadence justification recorded.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("changes:detail", ref=change.number)
+
+
+@member_required
+@require_POST
+def strategy_choose(request, ref: str):
+    change = get_change_for_user(request.user, ref)
+    if not can_decide_strategy(request.user, change):
+        raise PermissionDenied("The change's requester, implementer or a release manager chooses its strategy.")
+    try:
+        decision = strategy_decision_record(change=change, actor=request.user, strategy=request.POST.get("strategy", ""),
+                                            reason=request.POST.get("reason", ""))
+        messages.success(request, f"Deployment strategy recorded: {decision.get_strategy_display()}.")
     except PortalError as exc:
         messages.error(request, exc.message)
     return redirect("changes:detail", ref=change.number)

@@ -285,6 +285,19 @@ def _releases(w: World) -> None:
                                                 planned_start=w.now + timedelta(days=2),
                                                 scope_lock_at=w.now + timedelta(days=1),
                                                 services=[w.service, w.bare_service])
+    # A change of the open release awaiting CAB approval: the release can be taken to the CAB meeting.
+    from apps.changes import services as change_services
+    from apps.changes.models import ChangeRequest
+
+    start = w.now + timedelta(days=3)
+    waiting = change_services.change_create(
+        actor=w.people["requester"], title="Awaiting CAB", change_type=w.change_types["simple"], service=w.service,
+        environment=w.envs["staging"], planned_start=start, planned_end=start + timedelta(hours=1),
+        rollback_plan="Redeploy previous", rollback_criteria={"error_rate_pct": 5, "window_minutes": 5},
+        implementer=w.people["implementer"])
+    change_services.change_submit(change=waiting, actor=w.people["requester"])
+    ChangeRequest.objects.filter(pk=waiting.pk).update(cab_required=True)
+    releases.release_change_add(release=w.release, change=waiting, actor=rm)
     locked = releases.release_create(actor=rm, name="Locked release", train=w.train,
                                      planned_start=w.now + timedelta(days=2), scope_lock_at=w.now + timedelta(days=1),
                                      services=[w.service])

@@ -389,6 +389,24 @@ ROUTES: dict[str, Any] = {
         allowed=frozenset(), control="superuser",
         kwargs=lambda w: {"pk": w.locked_release.pk, "exception_id": w.scope_exception.pk},
         data=lambda w: {"role": "product"}, watch=lambda w: _models("releases.ScopeSignoff"))],
+    # Who runs CAB meetings, in person, takes a release to one.
+    "releases:cab_add": [Write(
+        allowed=frozenset({"cab_member", "release_manager", "rm_cab"}),
+        data=lambda w: {"release": w.release.pk, "meeting": w.cab_meeting.pk, "back": "release"},
+        watch=lambda w: _models("releases.ReleaseCabReview", "changes.CabAgendaItem"))],
+    "api-release-cab": [Write(
+        allowed=frozenset({"cab_member", "release_manager", "rm_cab"}), kwargs=lambda w: {"pk": w.release.pk},
+        data=lambda w: {"meeting": w.cab_meeting.pk},
+        watch=lambda w: _models("releases.ReleaseCabReview", "changes.CabAgendaItem"))],
+    # The change's requester and implementer, or a release manager, choose its deployment strategy.
+    "releases:strategy": [Write(
+        allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"strategy": "recreate", "reason": "maintenance window agreed"},
+        watch=lambda w: _models("releases.StrategyDecision"))],
+    "api-change-strategy": [Write(
+        allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
+        data=lambda w: {"strategy": "recreate", "reason": "maintenance window agreed"},
+        watch=lambda w: _models("releases.StrategyDecision"))],
     "releases:justify": [Write(
         allowed=CHANGE_OWNERS | RELEASE_PLANNERS, kwargs=lambda w: {"ref": w.draft.number},
         data=lambda w: {"justification": "regulator deadline"},
@@ -443,7 +461,21 @@ ROUTES: dict[str, Any] = {
                                                                     "checkpoint_id": w.checkpoint.pk},
         data=lambda w: {"reason": "lab report"}, watch=lambda w: _models("releases.CheckpointWaiver"))],
     # --- releases: pipeline templates (templates_api.py) -------------------------------------------
-    "releases:templates": ReadOnly(),
+    "releases:templates": [Write(
+        allowed=RELEASE_PLANNERS, data=lambda w: {"slug": "new-tpl", "name": "New"},
+        watch=lambda w: _models("releases.PipelineTemplate"))],
+    "releases:template_version_propose": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"slug": "standard"},
+        data=lambda w: {"version": "3.0", "required_stages": "build"},
+        watch=lambda w: _models("releases.PipelineTemplateVersion"))],
+    "releases:template_version_approve": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"slug": "standard", "version": "2.0"},
+        watch=lambda w: [w.template_v2])],
+    # The service's team (rita, ivan and adam are in payments) or a release manager.
+    "releases:template_adopt": [Write(
+        allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),
+        kwargs=lambda w: {"slug": "standard", "version": "1.0"}, data=lambda w: {"service": w.service.slug},
+        watch=lambda w: _models("releases.TemplateAdoption"))],
     "api-artifact-retention": ReadOnly("the keep/purge list"),
     # --- releases: retrospectives and user issues (retros_api.py, retros_views.py) ---------------
     "releases:retros": ReadOnly(),

@@ -33,6 +33,12 @@ def test_the_demo_seeds_trains_and_releases_idempotently(roles_ready):
     assert ReleaseChange.objects.filter(release=regulated, after_lock=True).count() == 1
     assert regulated.plan["waves"][0]  # ledger and card-vault first
     assert Release.objects.filter(train__slug="storefront", state="released").exists()
+    from apps.releases.models import RetroAction
+
+    # A retrospective whose action produced a gate rule (shipped: the rule is live), and a
+    # monitoring action naming its health check as service/environment:metric.
+    assert RetroAction.objects.filter(link_kind="gate_rule", link_ref="releases.dependencies", status="shipped").exists()
+    assert RetroAction.objects.filter(type="monitoring_coverage", link_ref__regex=r"^[-\w]+/[-\w]+:\w+$").exists()
     call_command("seed_demo", verbosity=0)
     assert [m.objects.count() for m in (ReleaseTrain, Release, ReleaseChange, ScopeException, ServiceDependency,
                                         CheckpointWaiver)] == counts

@@ -118,10 +118,52 @@ def test_a_policy_change_action_closes_once_the_change_is_completed(retro, relea
     assert retros.retro_action_close(action=action, actor=release_manager).status == "shipped"
 
 
-def test_a_health_check_action_cannot_be_verified_yet(retro, release_manager):
-    action = _action(retro, release_manager, "health_check", "payments /healthz")
-    with pytest.raises(Exception, match="cannot be verified"):
+def test_a_health_check_action_names_service_environment_and_metric(retro, release_manager, environments):
+    from releaseportal.errors import InvalidInput
+
+    for ref in ("payments /healthz", "payments-api/prod", "nope/prod:error_rate_pct"):
+        with pytest.raises(InvalidInput) as exc:
+            _action(retro, release_manager, "health_check", ref)
+        assert "link_ref" in exc.value.fields
+    assert not RetroAction.objects.exists()
+
+
+def _policy(service, environment, actor, metrics):
+    from apps.validation.services import health_policy_set
+
+    return health_policy_set(service=service, environment=environment, actor=actor, data={
+        "validation_minutes": 60, "smoke_required_within_minutes": None, "auto_rollback": False,
+        "checks": [{"metric": m, "comparator": ">", "threshold": 5.0, "for_minutes": 5} for m in metrics],
+        "canary": {"metrics": [], "pass_score": 95, "marginal_score": 75}})
+
+
+def test_a_monitoring_action_closes_only_once_its_health_check_is_active(retro, release_manager, environments,
+                                                                        service):
+    action = retros.retro_action_add(
+        retrospective=retro, title="Alert on checkout latency", type="monitoring_coverage", owner=release_manager,
+        due_date=dt.date(2030, 1, 1), link_kind="health_check", link_ref="payments-api/prod:p95_latency_ms",
+        actor=release_manager)
+    assert action.health_policy is None
+    with pytest.raises(Exception, match="no health policy"):
         retros.retro_action_close(action=action, actor=release_manager)
+    policy = _policy(service, environments["prod"], release_manager, ["error_rate_pct"])
+    with pytest.raises(Exception, match="no check on p95_latency_ms"):
+        retros.retro_action_close(action=action, actor=release_manager)
+    action.refresh_from_db()
+    assert action.status == "open"
+    _policy(service, environments["prod"], release_manager, ["error_rate_pct", "p95_latency_ms"])
+    closed = retros.retro_action_close(action=action, actor=release_manager)
+    assert closed.status == "shipped" and closed.health_policy == policy
+    assert "active in the validation health policy" in closed.verification
+    event = AuditEvent.objects.filter(action="releases.retro_action_shipped").get()
+    assert event.details["link_kind"] == "health_check"
+
+
+def test_a_health_check_action_links_the_policy_it_extends(retro, release_manager, environments, service):
+    policy = _policy(service, environments["prod"], release_manager, ["error_rate_pct"])
+    action = _action(retro, release_manager, "health_check", "payments-api/prod:error_rate_pct")
+    assert action.health_policy == policy
+    assert retros.retro_action_close(action=action, actor=release_manager).status == "shipped"
 
 
 def test_an_action_names_its_type_and_link(rm_api, retro, release_manager):

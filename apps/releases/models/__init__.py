@@ -1,5 +1,6 @@
 """Release planning (issue #15)."""
 
+from .decisions import ReleaseCabReview, StrategyDecision  # noqa: F401
 from .retros import RetroAction, Retrospective, UserIssue  # noqa: F401
 from .templates import (  # noqa: F401
     PipelineTemplate,

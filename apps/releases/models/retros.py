@@ -112,6 +112,10 @@ class RetroAction(models.Model):
     shipped_at = models.DateTimeField(null=True, blank=True)
     # How the portal saw it live when it closed ("gate rule releases.dependencies is registered").
     verification = models.CharField(max_length=300, blank=True)
+    # For a health-check link: the validation health policy whose check the action produced
+    # (link_ref names it as "<service>/<environment>:<metric>").
+    health_policy = models.ForeignKey("validation.HealthPolicy", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
 
     history = governed_history()
 
