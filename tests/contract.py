@@ -243,3 +243,30 @@ def known_path_values() -> dict[str, dict[str, Any]]:
     put("/api/v1/services/{service}/health-policy/{env}/", service=service_slug, env=env_slug)
     put("/api/v1/services/{slug}/", slug=service_slug)
     return values
+
+
+UNSUPPORTED_PROBES = ("put", "patch", "delete", "trace")
+
+
+def unsupported_method_answers(schema, app, token: str, path_values: dict[str, dict[str, Any]]) -> list[tuple]:
+    """(method, path, status, error code or None) for every method of UNSUPPORTED_PROBES that a
+    path of the schema does not document, sent with the known records in the path (or 1)."""
+    from werkzeug.test import Client
+
+    client = Client(app)
+    answers = []
+    for path, operations in schema.raw_schema["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        known = path_values.get(path, {})
+        url = re.sub(r"\{(\w+)\}", lambda m, known=known: str(known.get(m.group(1), 1)), path)
+        for method in UNSUPPORTED_PROBES:
+            if method in operations:
+                continue
+            response = client.open(url, method=method.upper(), headers={"Authorization": f"Bearer {token}"})
+            try:
+                code = response.get_json(silent=True)["error"]["code"]
+            except (TypeError, KeyError):
+                code = None
+            answers.append((method.upper(), url, response.status_code, code))
+    return answers

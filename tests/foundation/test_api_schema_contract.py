@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.contract import Tally, known_path_values, load_schema, run, wsgi_app
+from tests.contract import Tally, known_path_values, load_schema, run, unsupported_method_answers, wsgi_app
 from tests.delivery.conftest import *  # noqa: F403 — fixtures by name (make_change, make_artifact)
 
 EXAMPLES = 2
@@ -66,3 +66,18 @@ def test_every_operation_answers_as_its_schema_says(records, superuser, reader, 
     # The records reached: the known-path cases answered 200 somewhere, not only 404.
     assert tally.statuses[200] > operations // 2, tally.report()
     assert not tally.findings, tally.report()
+
+
+def test_a_method_an_endpoint_does_not_document_is_a_json_405_everywhere(records, superuser, reader, token_for,
+                                                                          settings):
+    """PUT, PATCH, DELETE and TRACE on every path that does not offer them: 405 with the error
+    body, for an all-scopes and a low-privilege token alike (never 403 "declares no scope" or 404)."""
+    settings.DEBUG = False
+    app = wsgi_app()
+    schema = load_schema(app, token_for(superuser))
+    path_values = known_path_values()
+    for token in (token_for(superuser), token_for(reader)):
+        answers = unsupported_method_answers(schema, app, token, path_values)
+        assert len(answers) > 200
+        wrong = [answer for answer in answers if answer[2:] != (405, "method_not_allowed")]
+        assert not wrong, wrong
