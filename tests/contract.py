@@ -17,6 +17,7 @@ and not only 404.
 from __future__ import annotations
 
 import re
+import sys
 import time
 import traceback
 from collections import Counter
@@ -39,7 +40,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
-KINDS = ("server_error", "undocumented_status", "schema_violation")
 
 
 def wsgi_app() -> Callable:
@@ -49,7 +49,12 @@ def wsgi_app() -> Callable:
     handler = ClientHandler(enforce_csrf_checks=False)
 
     def keep(sender, request=None, **kwargs):
-        app.raised = traceback.format_exc(limit=-6)
+        exc = sys.exc_info()[1]
+        if exc is None:
+            return
+        # The project's own frames say where; the library's below them only how.
+        frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if "site-packages" not in frame.filename]
+        app.raised = "".join(traceback.format_list(frames[-4:])) + f"{type(exc).__name__}: {exc}"
 
     def app(environ, start_response):
         app.raised = ""

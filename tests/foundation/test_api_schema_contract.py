@@ -81,3 +81,23 @@ def test_a_method_an_endpoint_does_not_document_is_a_json_405_everywhere(records
         assert len(answers) > 200
         wrong = [answer for answer in answers if answer[2:] != (405, "method_not_allowed")]
         assert not wrong, wrong
+
+
+def test_fields_read_through_an_optional_link_are_nullable_and_the_others_are_not():
+    """Issue 17 named fields declared non-null that answer null; the rule is the source's
+    (releaseportal/api/schema.py), so a required link stays non-null."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+
+    def nullable(component, field):
+        return components[component]["properties"][field].get("nullable", False)
+
+    for component, field in [("ChangeOut", "implementer"), ("ChangeListOut", "implementer"),
+                             ("DeploymentOut", "artifact"), ("IncidentOut", "classification"),
+                             ("IncidentOut", "commander"), ("ApprovalOut", "on_behalf_of"),
+                             ("GrantOut", "revoked_by"), ("RetrospectiveOut", "service")]:
+        assert nullable(component, field), (component, field)
+    for component, field in [("ChangeOut", "requester"), ("ChangeOut", "number"), ("DeploymentOut", "service"),
+                             ("IncidentOut", "service"), ("GrantOut", "user")]:
+        assert not nullable(component, field), (component, field)
