@@ -35,6 +35,7 @@ from apps.audit.services import audit_event_record
 from apps.changes.models import ChangeState
 from apps.delivery.models import Deployment
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed
+from releaseportal.input import datetime_problem
 
 from .models import LogFingerprint, LogReview
 
@@ -106,7 +107,8 @@ def _parse_time(value: Any) -> datetime | None:
         parsed = parse_datetime(value)
     except ValueError:
         return None
-    if parsed is None or timezone.is_naive(parsed):
+    if parsed is None or timezone.is_naive(parsed) or datetime_problem(parsed):
+        # An offset beyond ±15:59 or a year the database cannot hold is as malformed as no date.
         return None
     return parsed
 

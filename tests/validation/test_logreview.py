@@ -125,6 +125,10 @@ def test_posting_again_merges_counts_and_keeps_one_review(deployment, ci):
     ([{"fingerprint": "a", "count": -1, "first_seen": "2026-11-18T09:00:00+00:00"}], "[0].count"),
     ([{"fingerprint": "a", "count": 1, "first_seen": "yesterday"}], "[0].first_seen"),
     ([{"fingerprint": "a", "count": 1, "first_seen": "2026-11-18T09:00:00"}], "[0].first_seen"),
+    # Offsets beyond ±15:59 and years the database cannot hold (PostgreSQL answered 500: issue 17).
+    ([{"fingerprint": "a", "count": 1, "first_seen": "3102-09-14T20:53:55-18:33"}], "[0].first_seen"),
+    ([{"fingerprint": "a", "count": 1, "first_seen": "2026-11-18T09:00:00+16:00"}], "[0].first_seen"),
+    ([{"fingerprint": "a", "count": 1, "first_seen": "0001-01-01T00:00:00+01:00"}], "[0].first_seen"),
     ({"fingerprint": "a"}, "entries"),
 ])
 def test_bad_entries_answer_400_naming_the_field(deployment, ci, body, field):
