@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
@@ -119,4 +120,8 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
                 oidc_sign_in_refuse(issuer=config.issuer, reason="userinfo names another subject", claims=payload)
                 raise SuspiciousOperation("userinfo subject differs from the ID token's")
             claims.update({key: value for key, value in userinfo.items() if key not in ("iss", "aud", "sub")})
-        return oidc_sign_in(issuer=config.issuer, claims=claims, groups_claim=config.groups_claim)
+        try:
+            return oidc_sign_in(issuer=config.issuer, claims=claims, groups_claim=config.groups_claim)
+        except IntegrityError:
+            # A concurrent first sign-in of the same subject made the account: this one uses it.
+            return oidc_sign_in(issuer=config.issuer, claims=claims, groups_claim=config.groups_claim)

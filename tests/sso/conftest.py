@@ -5,6 +5,7 @@ missing. The tests skip, saying so, only when node or npm is not installed."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -29,11 +30,12 @@ class OidcProvider:
         response = requests.put(f"{self.issuer}/test/accounts/{subject}", json=claims, timeout=10)
         response.raise_for_status()
 
-    def sign_in(self, client, subject: str, *, next_url: str = ""):
+    def sign_in(self, client, subject: str, *, next_url: str = "", around_callback=None):
         """The authorization-code flow end to end: the portal's start view sends the browser to
         the provider; the provider signs `subject` in (its interaction, answered here as a browser
         would) and sends the browser back to the callback with a code, which the portal exchanges
-        at the provider's token endpoint. Returns the portal's answer to the callback."""
+        at the provider's token endpoint. Returns the portal's answer to the callback (made inside
+        `around_callback`, a context manager, when given)."""
         start = client.get("/account/sso/start/" + (f"?next={next_url}" if next_url else ""))
         assert start.status_code == 302, start
         authorize = start["Location"]
@@ -50,7 +52,8 @@ class OidcProvider:
             location = urljoin(location, response.headers["Location"])
         back = urlsplit(location)
         assert back.path == "/account/sso/callback/"
-        return client.get(f"{back.path}?{back.query}")
+        with around_callback if around_callback is not None else contextlib.nullcontext():
+            return client.get(f"{back.path}?{back.query}")
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,20 @@ def test_a_removed_group_removes_the_role_and_team_at_the_next_sign_in(client, s
     assert latest.synced_roles == ["approver"] and latest.history_actor_label == SYNC_ACTOR_LABEL
 
 
+def test_a_sign_in_costs_a_fixed_number_of_queries_whatever_the_mapping_size(
+        client, sso_on, mapping, superuser, django_assert_max_num_queries):
+    for n in range(30):
+        group_mapping_add(group=f"rp-extra-{n}", role="executive", actor=superuser)
+    sso_on.set_account("sub-erin-1", email="erin@example.com", preferred_username="erin",
+                       groups=["rp-approvers", "rp-payments"])
+    sso_on.sign_in(client, "sub-erin-1")
+    client.post("/account/logout/")
+
+    response = sso_on.sign_in(client, "sub-erin-1", around_callback=django_assert_max_num_queries(32))
+
+    assert response.status_code == 302 and _signed_in_user(client).username == "erin"
+
+
 def test_the_subject_not_the_email_finds_the_account(client, sso_on, roles_ready):
     local = User.objects.create_user("carol", email="carol@example.com", password="demo-pass-1")
     sso_on.set_account("sub-carol-1", email="carol@example.com", preferred_username="carol", groups=[])
