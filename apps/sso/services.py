@@ -178,14 +178,6 @@ def group_mapping_add(*, group: str, actor: Any, role: str = "", team: Team | No
     return mapping
 
 
-def group_mapping_remove(*, mapping: GroupMapping, actor: Any) -> None:
-    with atomic_as(actor) as resolved:
-        details = {"group": mapping.group, "role": mapping.role, "team": mapping.team.slug if mapping.team else ""}
-        audit_event_record(action="sso.group_mapping_removed", target=mapping, actor=resolved, details=details)
-        history_stamp(mapping, resolved)
-        mapping.delete()
-
-
 # --- break-glass accounts ---------------------------------------------------------------------
 
 def break_glass_flag(*, user: User, reason: str, actor: Any) -> BreakGlassAccount:
