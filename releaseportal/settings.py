@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "apps.validation",
     "apps.releases",
     "apps.reports",
+    "apps.sso",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "releaseportal.navigation.navigation",
+                # "Sign in with <provider>" on the sign-in page when OpenID Connect is on.
+                "apps.sso.context.sign_in_options",
             ],
             # person / person_audit / when / day / when_tag on every page without {% load %}.
             "builtins": ["releaseportal.templatetags.portal"],
@@ -161,9 +164,39 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords, subject to LOCAL_PASSWORD_LOGIN (apps/sso/backends.py).
+    "apps.sso.backends.LocalPasswordBackend",
+    # OpenID Connect (mozilla-django-oidc), answering only the sign-in callback and only when
+    # OIDC_ISSUER is set.
+    "apps.sso.backends.PortalOIDCBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+
+# --- Single sign-on (OpenID Connect, apps/sso) ------------------------------------------------
+# Unset OIDC_ISSUER: single sign-on is off and the sign-in page is the password form alone.
+# Endpoints and keys come from <issuer>/.well-known/openid-configuration, fetched when first
+# needed and kept OIDC_DISCOVERY_CACHE_SECONDS.
+OIDC_ISSUER = (env_str("OIDC_ISSUER", "") or "").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "") or ""
+# The client secret in clear, or (preferred) the path of a file holding it (a mounted secret),
+# read when needed so a rotated file is picked up.
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "") or ""
+OIDC_CLIENT_SECRET_FILE = env_str("OIDC_CLIENT_SECRET_FILE", "") or ""
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile groups")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "") or ""
+OIDC_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_DISCOVERY_CACHE_SECONDS = env_int("OIDC_DISCOVERY_CACHE_SECONDS", 3600)
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10)
+if OIDC_ISSUER and not OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set: OIDC_CLIENT_ID must be set too")
+if OIDC_ISSUER and not (OIDC_CLIENT_SECRET or OIDC_CLIENT_SECRET_FILE):
+    raise ImproperlyConfigured("OIDC_ISSUER is set: OIDC_CLIENT_SECRET_FILE (or OIDC_CLIENT_SECRET) must be set too")
+# Local passwords: "on" (everyone with a password, the demo), or "break-glass" (only accounts
+# flagged with `manage.py sso_break_glass`; everyone else signs in with single sign-on).
+LOCAL_PASSWORD_LOGIN = env_str("LOCAL_PASSWORD_LOGIN", "on")
+if LOCAL_PASSWORD_LOGIN not in ("on", "break-glass"):
+    raise ImproperlyConfigured(f"LOCAL_PASSWORD_LOGIN must be on or break-glass, not {LOCAL_PASSWORD_LOGIN!r}")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -156,6 +156,36 @@ def team_membership_remove(*, team: Team, user: User, actor: Any) -> bool:
     return True
 
 
+def user_role_grant(*, user: User, role: str, actor: Any, reason: str = "") -> bool:
+    """Give `user` a global role (its Django group). False when they already hold it."""
+    from django.contrib.auth.models import Group
+
+    if role not in roles.ROLES:
+        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": [f"Unknown: {role}"]})
+    with atomic_as(actor) as resolved:
+        group, _ = Group.objects.get_or_create(name=role)
+        if user.groups.filter(pk=group.pk).exists():
+            return False
+        user.groups.add(group)
+        user.__dict__.pop("_role_names", None)
+        audit_event_record(action="user.role_granted", target=user, actor=resolved,
+                           details={"user": user.username, "role": role, "reason": reason})
+    return True
+
+
+def user_role_revoke(*, user: User, role: str, actor: Any, reason: str = "") -> bool:
+    """Take a global role from `user`. False when they did not hold it."""
+    with atomic_as(actor) as resolved:
+        group = user.groups.filter(name=role).first()
+        if group is None:
+            return False
+        user.groups.remove(group)
+        user.__dict__.pop("_role_names", None)
+        audit_event_record(action="user.role_revoked", target=user, actor=resolved,
+                           details={"user": user.username, "role": role, "reason": reason})
+    return True
+
+
 # A person who signed in from an address within this long is not refused by that address's
 # limit: an office NAT shared with someone guessing does not lock its colleagues out.
 KNOWN_ADDRESS_DAYS = 30

@@ -183,6 +183,9 @@ ROUTES: dict[str, Any] = {
     "accounts:token_revoke": [Write(
         allowed=frozenset({"requester"}), kwargs=lambda w: {"pk": w.requester_token.pk},
         watch=lambda w: [w.requester_token])],
+    # Single sign-on (apps/sso): 404 while OIDC_ISSUER is unset; tested in tests/sso.
+    "sso:start": Public("starts signing in with the OpenID Connect provider"),
+    "sso:callback": Public("the provider's answer; signs in only the subject of a verified ID token"),
     "api-tokens": [Write(
         allowed=(MEMBERS | PIPELINES), data=lambda w: {"name": "ci", "expires_in_days": 7},
         watch=lambda w: _models("accounts.ApiToken"))],
