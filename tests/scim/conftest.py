@@ -69,3 +69,23 @@ def user_body(username="alice@example.com", **over):
             "active": True, "externalId": f"ext-{username}"}
     body.update(over)
     return body
+
+
+@pytest.fixture
+def prod_grant(environments, service, access_admin):
+    """prod_grant(user, privilege="deployer") -> an active production grant issued by the access admin."""
+    from apps.access_reviews.services import grant_create
+
+    def make(user, privilege="deployer"):
+        return grant_create(user=user, privilege=privilege, service=service, environment=environments["prod"],
+                            justification="on-call deployer", actor=access_admin)
+
+    return make
+
+
+def audit_actions(actor):
+    from apps.audit.models import AuditEvent
+
+    # The fixture's own token for the SCIM account is left out: what the SCIM requests did.
+    return list(AuditEvent.objects.filter(actor=actor).exclude(action="api_token.created").order_by("seq")
+                .values_list("action", flat=True))
