@@ -19,7 +19,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -165,7 +165,12 @@ def scim_user_update(*, actor: Any, user: User, fields: dict[str, Any], replace:
             changed["external_id"] = {"to": external_id}
         if changed:
             history_stamp(user, resolved)
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError as exc:  # a concurrent rename to the same userName
+                raise Conflict(f"userName {user.username!r} is already taken.", code="uniqueness",
+                               fields={"userName": ["Already taken."]}) from exc
             audit_event_record(action="scim.user_updated", target=user, actor=resolved,
                                details={"user": user.username, "changed": changed})
         if deactivate:
@@ -274,7 +279,9 @@ def scim_group_update(*, actor: Any, team: Team, display_name: Any = None, exter
     held through it for the access review."""
     with atomic_as(actor) as resolved:
         team = Team.objects.select_for_update().get(pk=team.pk)
-        current = set(TeamMembership.objects.filter(team=team).values_list("user_id", flat=True))
+        # Only the people SCIM manages: a service account in the team is not the provider's to remove.
+        current = set(TeamMembership.objects.filter(team=team, user__in=managed_users())
+                      .values_list("user_id", flat=True))
         if members is not None:
             wanted = {u.pk for u in _members(members)}
             to_add, to_remove = wanted - current, current - wanted

@@ -176,3 +176,10 @@ def test_group_members_are_removed_and_replaced_through_the_accounts_services(pr
     scim.patch(f"/scim/v2/Groups/{team.pk}", {"op": "add", "path": "members", "value": [{"value": str(alice.pk)}]})
     assert scim.delete(f"/scim/v2/Groups/{team.pk}").status_code == 204
     assert Team.objects.filter(pk=team.pk).exists() and not team.memberships.exists()
+
+
+def test_replacing_a_groups_members_leaves_its_service_accounts_alone(scim, team, service_account, requester):
+    TeamMembership.objects.create(team=team, user=service_account)
+    response = scim.put(f"/scim/v2/Groups/{team.pk}", {"displayName": "Payments", "members": []})
+    assert response.status_code == 200 and response.json()["members"] == []
+    assert set(team.memberships.values_list("user__username", flat=True)) == {"ci-bot"}
