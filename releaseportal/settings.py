@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "apps.releases",
     "apps.reports",
     "apps.sso",
+    "apps.scim",
 ]
 
 MIDDLEWARE = [
@@ -458,3 +459,21 @@ GRAFANA_TIMEOUT_SECONDS = env_int("GRAFANA_TIMEOUT_SECONDS", 5)
 # --- Guards on change moves from the apps above changes (apps/changes/transition_guards.py) ---
 # A named guard that no app registers is a system check error (changes.E002) and refuses the moves it judges.
 CHANGE_TRANSITION_GUARDS: list[str] = ["releases.cadence", "releases.checkpoints"]
+
+# --- Provisioning over SCIM 2.0 (apps/scim, django-scim2) ------------------------------------
+# /scim/v2/ answers a service account's token that carries the scope `scim` (README,
+# "Provisioning (SCIM 2.0)"). Resource locations are absolute URLs on SITE_URL.
+SCIM_MAX_RESULTS = env_int("SCIM_MAX_RESULTS", 200)
+SCIM_SERVICE_PROVIDER = {
+    "USER_ADAPTER": "apps.scim.adapters.PortalUserAdapter",
+    "GROUP_ADAPTER": "apps.scim.adapters.PortalGroupAdapter",
+    "GROUP_MODEL": "apps.accounts.models.Team",
+    "USER_FILTER_PARSER": "apps.scim.filters.PortalUserFilterQuery",
+    "GROUP_FILTER_PARSER": "apps.scim.filters.PortalGroupFilterQuery",
+    "SERVICE_PROVIDER_CONFIG_MODEL": "apps.scim.adapters.PortalServiceProviderConfig",
+    "BASE_LOCATION_GETTER": "apps.scim.adapters.base_location",
+    "AUTH_CHECK_MIDDLEWARE": "apps.scim.auth.ScimTokenCheck",
+    "NETLOC": SITE_URL.split("://", 1)[-1].split("/", 1)[0],
+    "AUTHENTICATION_SCHEMES": [{"type": "oauthbearertoken", "name": "Bearer token", "primary": True}],
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
+}

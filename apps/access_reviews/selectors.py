@@ -98,7 +98,7 @@ _PEOPLE_RELATED = ("reviewer", "decided_by", "reassigned_from")
 _PEOPLE_FIELDS = ("reviewer__username", "decided_by__username", "reassigned_from__username")
 _GRANT_RELATED = ("user", "service", "service__owner_team", "environment", "granted_by")
 _GRANT_FIELDS = ("user_id", "privilege", "service_id", "environment_id", "granted_by_id", "granted_at", "last_used_at",
-                 "flag_reason", "user__username", "user__first_name", "user__last_name", "user__kind",
+                 "flag_reason", "revoked_at", "revoked_reason", "user__username", "user__first_name", "user__last_name", "user__kind",
                  "user__is_active", "service__slug", "service__name", "service__owner_team_id",
                  "service__owner_team__name", "environment__name", "granted_by__username")
 

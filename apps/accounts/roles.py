@@ -42,7 +42,12 @@ SCOPES = {
     "audit:read": "Read the audit log and evidence packs",
     "evidence:write": "Request evidence packs",
     "releases:write": "Plan releases and trains, sign scope exceptions",
+    "scim": "Provision people and teams over SCIM 2.0 (/scim/v2/; service accounts only)",
 }
+# Scopes a token carries only when asked for by name: a token minted without a list of scopes
+# ("every scope the account may hold") never includes them. A pipeline's token must not be able
+# to deactivate people because its account happens to be a service account.
+OPT_IN_SCOPES = {"scim"}
 
 _BASE = {"catalog:read", "changes:read", "delivery:read", "incidents:read"}
 ROLE_SCOPES: dict[str, set[str]] = {
@@ -61,7 +66,7 @@ ROLE_SCOPES: dict[str, set[str]] = {
 # A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics;
 # which team is decided by apps/reports/permissions.py.
 TEAM_LEAD_SCOPES = {"reports:read"}
-SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write", "catalog:write"}
+SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write", "catalog:write", "scim"}
 
 
 def allowed_scopes(user, wanted: str | None = None) -> set[str]:

@@ -49,7 +49,8 @@ def api_token_create(*, user: User, name: str, actor: Any, scopes: list[str] | N
             if dead is not None:
                 raise NotAllowed(f"The token used ({dead.prefix}…) or one it was minted from is revoked or expired.",
                                  code="token_parent_inactive")
-        requested = set(scopes) if scopes else (set(parent.scopes) if parent is not None else allowed)
+        requested = set(scopes) if scopes else (set(parent.scopes) if parent is not None
+                                                else allowed - roles.OPT_IN_SCOPES)
         beyond = sorted(requested - allowed)
         if beyond:
             raise InvalidInput(f"{user.username} may not hold: {', '.join(beyond)}.",

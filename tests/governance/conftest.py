@@ -80,6 +80,7 @@ def _people(w: World) -> None:
     person("pipeline", "ci-bot", kind=User.Kind.SERVICE_ACCOUNT, owner_team=pay)
     person("pipeline_other", "ci-identity", kind=User.Kind.SERVICE_ACCOUNT, owner_team=idn)
     person("superuser", "root", is_superuser=True, is_staff=True)
+    person("scim", "okta-scim", kind=User.Kind.SERVICE_ACCOUNT, owner_team=idn)
     w.people["pipeline_readonly"] = w.people["pipeline"]
 
 
@@ -95,6 +96,9 @@ def _tokens(w: World) -> None:
         w.tokens[persona] = raw
         if persona == "requester":
             w.objects.requester_token = token
+    # The SCIM account's token carries the opt-in scope `scim` and nothing else.
+    _, w.tokens["scim"] = api_token_create(user=w.people["scim"], actor=w.people["scim"], name="bypass scim",
+                                           scopes=["scim"])
 
 
 def _catalog(w: World) -> None:

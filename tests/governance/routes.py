@@ -44,6 +44,9 @@ RM_LIFECYCLE = {
 INCIDENT_WRITERS = frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab", "other_member"})
 RELEASE_PLANNERS = frozenset({"release_manager", "rm_cab"})
 DELIVERY_WRITERS = frozenset({"release_manager", "rm_cab", "pipeline", "pipeline_other"})
+# The identity provider's SCIM service account (token scope `scim`); not in API_PERSONAS, it is
+# every SCIM write's control.
+SCIM = frozenset({"scim"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,14 @@ def _models(*names: str) -> list:
 
 def _later(w, days=3, hours=0):
     return (w.now + timedelta(days=days, hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _scim_executive(w):
+    return {"uuid": str(w.people["executive"].pk)}
+
+
+def _scim_identity(w):
+    return {"uuid": str(w.other_team.pk)}
 
 
 def _change_form(w, change, **over):
@@ -795,6 +806,36 @@ ROUTES: dict[str, Any] = {
         allowed=frozenset({"executive", "release_manager", "rm_cab"}), data=lambda w: {"month": "2026-01"},
         watch=lambda w: _models("reports.ReportRun"))],
     "reports-dora": ReadOnly("read"),
+    # --- provisioning over SCIM 2.0 (scim/views.py): only the `scim` persona (a service account's
+    # token with the opt-in scope `scim`, tests/governance/conftest.py); every other token, person
+    # or pipeline, is refused. The discovery endpoints only answer GET.
+    "scim:users": [Write(
+        allowed=SCIM, control="scim", data=lambda w: {"userName": "new-hire", "name": {"givenName": "New"}},
+        watch=lambda w: _models("accounts.User"))],
+    "scim:user": [
+        Write(allowed=SCIM, control="scim", method="PUT", kwargs=_scim_executive,
+              data=lambda w: {"userName": "exec", "name": {"givenName": "Eve", "familyName": "Renamed"}},
+              watch=lambda w: [w.people["executive"]]),
+        Write(allowed=SCIM, control="scim", method="PATCH", kwargs=_scim_executive,
+              data=lambda w: {"Operations": [{"op": "replace", "path": "active", "value": False}]},
+              watch=lambda w: [w.people["executive"]]),
+        Write(allowed=SCIM, control="scim", method="DELETE", kwargs=_scim_executive,
+              watch=lambda w: [w.people["executive"]]),
+    ],
+    "scim:groups": [Write(
+        allowed=SCIM, control="scim", data=lambda w: {"displayName": "Newly provisioned"},
+        watch=lambda w: _models("accounts.Team"))],
+    "scim:group": [
+        Write(allowed=SCIM, control="scim", method="PUT", kwargs=_scim_identity,
+              data=lambda w: {"displayName": "Identity", "members": []},
+              watch=lambda w: _models("accounts.TeamMembership")),
+        Write(allowed=SCIM, control="scim", method="PATCH", kwargs=_scim_identity,
+              data=lambda w: {"Operations": [{"op": "add", "path": "members",
+                                              "value": [{"value": str(w.people["executive"].pk)}]}]},
+              watch=lambda w: _models("accounts.TeamMembership")),
+        Write(allowed=SCIM, control="scim", method="DELETE", kwargs=_scim_identity,
+              watch=lambda w: _models("accounts.TeamMembership")),
+    ],
 }
 
 

@@ -16,6 +16,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ALL = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+# Token-authenticated surfaces: the REST API and SCIM provisioning (scim/v2/).
+API_PREFIXES = ("api/", "scim/")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def _walk(resolver: URLResolver, prefix: str, namespace: str | None):
                 name = f"{namespace}:{entry.name}"
             pattern = prefix + str(entry.pattern)
             yield Route(name=name, pattern=pattern, view=_view_label(entry.callback),
-                        methods=view_methods(entry.callback), is_api=pattern.startswith("api/"),
+                        methods=view_methods(entry.callback), is_api=pattern.lstrip("^").startswith(API_PREFIXES),
                         is_admin=(namespace or "").split(":")[0] == "admin")
 
 
