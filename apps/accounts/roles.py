@@ -42,6 +42,8 @@ SCOPES = {
     "audit:read": "Read the audit log and evidence packs",
     "evidence:write": "Request evidence packs",
     "releases:write": "Plan releases and trains, sign scope exceptions",
+    "notifications:read": "Read your teams' chat channels and their deliveries",
+    "notifications:write": "Set your teams' chat channels (Slack, Microsoft Teams)",
 }
 
 _BASE = {"catalog:read", "changes:read", "delivery:read", "incidents:read"}
@@ -58,9 +60,10 @@ ROLE_SCOPES: dict[str, set[str]] = {
     SECURITY_OFFICER: {"releases:write"},
     OPERATIONS_LEAD: {"releases:write"},
 }
-# A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics;
-# which team is decided by apps/reports/permissions.py.
-TEAM_LEAD_SCOPES = {"reports:read"}
+# A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics
+# and sets its chat channels; which team is decided by apps/reports/permissions.py and
+# apps/notifications/permissions.py.
+TEAM_LEAD_SCOPES = {"reports:read", "notifications:read", "notifications:write"}
 SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write", "catalog:write"}
 
 

@@ -11,8 +11,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# DESIGN.md, "Apps": the layers, bottom up.
-DESIGN_LAYERS = [{"audit"}, {"accounts"}, {"catalog"}, {"change_types"}, {"changes", "access_reviews"},
+# DESIGN.md, "Apps": the layers, bottom up. notifications (chat channels, issue #18) sits beside
+# catalog: it knows teams and the audit log only, and every app that has news imports it.
+DESIGN_LAYERS = [{"audit"}, {"accounts"}, {"catalog", "notifications"}, {"change_types"}, {"changes", "access_reviews"},
                  {"delivery"}, {"environments", "validation", "incidents"}, {"releases"}, {"reports"}]
 
 
