@@ -1,7 +1,8 @@
 """Who may see and set a team's chat channels: the team's leads (its `lead`, or a member with
 the role "lead") and superusers. Used by the pages and the API alike. An outsider (no role, no
-team) gets 404 for every team; a member who does not lead the team gets 403 (teams are no
-secret: the catalog names them)."""
+team) is refused before this (member_required and the API's scope check answer 403) and would
+get 404 here; a member who does not lead the team gets 403 (teams are no secret: the catalog
+names them)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ class ChannelIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ChatChannel.Kind.choices)
     name = serializers.CharField(max_length=100)
     webhook_url = serializers.CharField(max_length=2000, write_only=True)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=ChatEvent.choices), allow_empty=False)
+    # Checked by the service, whose answer names the field and lists the events there are.
+    events = serializers.ListField(child=serializers.CharField(max_length=30), allow_empty=False,
+                                   help_text="Any of: " + ", ".join(ChatEvent.values))
     enabled = serializers.BooleanField(default=True)
 
 
