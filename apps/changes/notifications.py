@@ -94,7 +94,7 @@ def chat_approval_requested(change: ChangeRequest) -> None:
     chat_notify(event="approval_requested", team_id=change.service.owner_team_id, target_type="changes.changerequest",
                 target_id=change.pk, target_repr=change.number,
                 title=f"Approval needed: {change.number} {change.title}",
-                text=f"{change.requester.display_name} asks for approval of this change.",
+                text="Waiting for approval.",
                 facts=lambda: _change_facts(change), path=reverse("changes:detail", args=[change.number]))
 
 
