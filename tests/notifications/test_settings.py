@@ -188,3 +188,13 @@ def test_the_settings_page_costs_a_fixed_number_of_queries(receiver, client, lea
     with django_assert_max_num_queries(len(small.captured_queries)):
         page = client.get(PAGE)
     assert page.status_code == 200 and page.content.decode().count("channel-payments-") >= 8 + 25
+
+
+def test_the_channel_forms_are_accessible(receiver, client, lead, team, make_channel):
+    from tests.foundation.test_form_accessibility import _assert_accessible
+
+    channel = make_channel(team, "payments-releases", actor=lead)
+    client.force_login(lead)
+    _assert_accessible(client.get(PAGE).content.decode())
+    _assert_accessible(client.post(PAGE, {"new-kind": "slack"}).content.decode())  # with its errors
+    _assert_accessible(client.get(f"/teams/payments/notifications/channels/{channel.pk}/").content.decode())
