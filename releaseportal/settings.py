@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.accounts",
     "apps.catalog",
+    "apps.notifications",
     "apps.change_types",
     "apps.changes",
     "apps.delivery",
@@ -455,6 +456,20 @@ CHANGE_CLOSE_GUARDS_EXPECTED: list[str] = [
 GRAFANA_URL = env_str("GRAFANA_URL")
 GRAFANA_TOKEN = env_str("GRAFANA_TOKEN")
 GRAFANA_TIMEOUT_SECONDS = env_int("GRAFANA_TIMEOUT_SECONDS", 5)
+
+# --- Chat notifications (apps.notifications) --------------------------------------------------
+# Slack and Microsoft Teams incoming webhooks, set per team on /teams/<slug>/notifications/.
+# A webhook URL must be https and its host must match one of these patterns (a leading "*."
+# matches any subdomain): a team lead cannot point the portal at an internal address.
+CHAT_WEBHOOK_ALLOWED_HOSTS = env_list("CHAT_WEBHOOK_ALLOWED_HOSTS", [
+    "hooks.slack.com", "*.webhook.office.com", "*.logic.azure.com", "*.environment.api.powerplatform.com"])
+# Plain http webhooks (a local relay, the tests' receiver): off unless set.
+CHAT_WEBHOOK_ALLOW_HTTP = env_bool("CHAT_WEBHOOK_ALLOW_HTTP", False)
+CHAT_WEBHOOK_TIMEOUT_SECONDS = env_int("CHAT_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Retries after the first attempt on network errors, 5xx and 429, with exponential backoff
+# (1 s, 2 s, 4 s ... capped at CHAT_WEBHOOK_BACKOFF_MAX_SECONDS, jittered); then it is failed.
+CHAT_WEBHOOK_MAX_RETRIES = env_int("CHAT_WEBHOOK_MAX_RETRIES", 5)
+CHAT_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("CHAT_WEBHOOK_BACKOFF_MAX_SECONDS", 600)
 
 # --- Guards on change moves from the apps above changes (apps/changes/transition_guards.py) ---
 # A named guard that no app registers is a system check error (changes.E002) and refuses the moves it judges.

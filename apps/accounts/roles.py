@@ -43,6 +43,8 @@ SCOPES = {
     "evidence:write": "Request evidence packs",
     "releases:write": "Plan releases and trains, sign scope exceptions",
     "scim": "Provision people and teams over SCIM 2.0 (/scim/v2/; service accounts only)",
+    "notifications:read": "Read your teams' chat channels and their deliveries",
+    "notifications:write": "Set your teams' chat channels (Slack, Microsoft Teams)",
 }
 # Scopes a token carries only when asked for by name: a token minted without a list of scopes
 # ("every scope the account may hold") never includes them. A pipeline's token must not be able
@@ -63,9 +65,10 @@ ROLE_SCOPES: dict[str, set[str]] = {
     SECURITY_OFFICER: {"releases:write"},
     OPERATIONS_LEAD: {"releases:write"},
 }
-# A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics;
-# which team is decided by apps/reports/permissions.py.
-TEAM_LEAD_SCOPES = {"reports:read"}
+# A team lead (the team's `lead`, or a member with the role "lead") reads their team's metrics
+# and sets its chat channels; which team is decided by apps/reports/permissions.py and
+# apps/notifications/permissions.py.
+TEAM_LEAD_SCOPES = {"reports:read", "notifications:read", "notifications:write"}
 SERVICE_ACCOUNT_SCOPES = _BASE | {"changes:write", "delivery:write", "incidents:write", "catalog:write", "scim"}
 
 

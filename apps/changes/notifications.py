@@ -78,3 +78,35 @@ def information_provided(item) -> int:
             f"{item.answer}\n\nIt is back in your queue.\n\n{change_url(change)}\n")
     return _send([(f"[Release Portal] {change.number}: your question is answered", body,
                    [item.asked_by.email] if item.asked_by.email else [])])
+
+
+# --- chat (apps.notifications): queued in the caller's transaction, posted after commit ------
+
+def _change_facts(change: ChangeRequest) -> list[tuple[str, str]]:
+    return [("Service", change.service.slug), ("Environment", change.environment.slug),
+            ("Risk", change.risk_level or "—"), ("Requester", change.requester.display_name),
+            ("Planned start", f"{change.planned_start:%Y-%m-%d %H:%M} UTC" if change.planned_start else "not scheduled")]
+
+
+def chat_approval_requested(change: ChangeRequest) -> None:
+    from apps.notifications.services import chat_notify
+
+    chat_notify(event="approval_requested", team_id=change.service.owner_team_id, target_type="changes.changerequest",
+                target_id=change.pk, target_repr=change.number,
+                title=f"Approval needed: {change.number} {change.title}",
+                text="Waiting for approval.",
+                facts=lambda: _change_facts(change), path=reverse("changes:detail", args=[change.number]))
+
+
+def chat_approval_reminder(change: ChangeRequest, stage_name: str, *, escalation: bool) -> None:
+    from apps.notifications.services import chat_notify
+
+    if escalation:
+        title = f"Escalation: {change.number} waited past its SLA in {stage_name}"
+        text = f"The approval stage {stage_name} has passed its SLA."
+    else:
+        title = f"Reminder: {change.number} waits for a decision in {stage_name}"
+        text = f"The approval stage {stage_name} is close to its SLA."
+    chat_notify(event="approval_reminder", team_id=change.service.owner_team_id, target_type="changes.changerequest",
+                target_id=change.pk, target_repr=change.number, title=f"{title}: {change.title}", text=text,
+                facts=lambda: _change_facts(change), path=reverse("changes:detail", args=[change.number]))

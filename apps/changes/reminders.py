@@ -50,6 +50,7 @@ def approval_reminders_send(*, actor, now=None) -> dict:
                                    details={"stage": stage.name, "due_at": open_stage.due_at, "recipients": len(emails)})
                 transaction.on_commit(lambda c=change, s=stage.name, e=emails, b=breached:
                                       notifications.sla_reminder(c, s, e, escalation=b))
+                notifications.chat_approval_reminder(change, stage.name, escalation=breached)
         except IntegrityError:
             continue  # already sent: idempotent
         sent["escalations" if breached else "reminders"] += 1

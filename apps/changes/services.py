@@ -16,7 +16,7 @@ from apps.audit.history import atomic_as, history_copy_many
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 
-from . import risk, sod, workflow
+from . import notifications, risk, sod, workflow
 from .approval_hooks import run_approval_hooks
 from .close_guards import close_objection
 from .models import (
@@ -436,6 +436,7 @@ def change_submit(*, change: ChangeRequest, actor: Any) -> ChangeRequest:
             else:
                 change_id = locked.pk
                 transaction.on_commit(lambda: _enqueue("notify_approvers_new_request", change_id))
+                notifications.chat_approval_requested(locked)
     return locked
 
 

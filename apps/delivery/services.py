@@ -26,6 +26,7 @@ from apps.catalog.models import Environment, Service
 from apps.catalog.privileges import DEPLOYER, holds_privilege
 from apps.catalog.signals import privilege_exercised
 from apps.changes.models import ChangeRequest, ChangeState
+from apps.notifications.services import chat_notify
 from releaseportal.errors import Conflict, InvalidInput, NotAllowed, PortalError, Unprocessable
 
 from . import (
@@ -265,7 +266,30 @@ def gate_check(*, service: Service, environment: Environment, artifact_ref: str,
         })
         if decision.decision == GateDecision.Decision.ALLOW:
             _exercised(user=user, service=service, environment=environment, at=now)
+        elif environment.is_production:
+            _chat_gate_denied(decision, service=service, environment=environment, change=change,
+                              change_ref=str(change_ref or ""), user=user)
     return decision
+
+
+def _chat_gate_denied(decision: GateDecision, *, service: Service, environment: Environment,
+                      change: ChangeRequest | None, change_ref: str, user) -> None:
+    """The owning team's chat channels hear of a production deployment the gate refused."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    codes = ", ".join(decision.reason_codes) or "—"
+    denials = [r["message"] for r in decision.reasons if r.get("severity") == gate.DENY]
+    path = reverse("delivery:gate-decisions") + "?" + urlencode(
+        {"service": service.slug, "environment": environment.slug, "decision": "deny"})
+    chat_notify(event="gate_denied_prod", team_id=service.owner_team_id, target_type="delivery.gatedecision",
+                target_id=decision.pk, target_repr=f"gate decision #{decision.pk}",
+                title=f"Gate denied {service.slug} to {environment.slug}",
+                text="; ".join(denials)[:1000], path=path,
+                facts=[("Service", service.slug), ("Environment", environment.slug),
+                       ("Change", change.number if change else (change_ref or "—")),
+                       ("Asked by", user.get_username() if user else "—"), ("Reasons", codes)])
 
 
 def _lock_acquire(*, decision: GateDecision, policy, now: datetime) -> bool:
@@ -531,7 +555,31 @@ def _deployment_insert(*, service: Service, environment: Environment, actor: Any
         })
         _exercised(user=user if resolved.kind in ("user", "service_account") else None, service=service,
                    environment=environment, at=started_at)
+        if kind == Deployment.Kind.ROLLBACK or status == Deployment.Status.ROLLED_BACK:
+            _chat_rollback(deployment, user=user)
     return deployment
+
+
+def _chat_rollback(deployment: Deployment, *, user) -> None:
+    """The owning team's chat channels hear of a rollback: a rollback deployment recorded, or a
+    deployment reported rolled back."""
+    from django.urls import reverse
+
+    service, environment = deployment.service, deployment.environment
+    if deployment.kind == Deployment.Kind.ROLLBACK:
+        title = f"Rollback of {service.slug} in {environment.slug} to {deployment.version or '?'}"
+        text = (f"Rolls back deployment #{deployment.rollback_of_id}." if deployment.rollback_of_id
+                else "A rollback deployment was recorded.")
+    else:
+        title = f"{service.slug} {deployment.version or ''} rolled back in {environment.slug}"
+        text = f"Deployment #{deployment.pk} is reported rolled back."
+    chat_notify(event="rollback", team_id=service.owner_team_id, target_type="delivery.deployment",
+                target_id=deployment.pk, target_repr=f"deployment #{deployment.pk}", title=title, text=text,
+                path=reverse("delivery:deployment", args=[deployment.pk]),
+                facts=lambda: [("Service", service.slug), ("Environment", environment.slug),
+                               ("Version", deployment.version or "—"), ("Status", deployment.status),
+                               ("Change", deployment.change.number if deployment.change_id else "—"),
+                               ("Reported by", user.get_username() if user else "—")])
 
 
 _NEXT_STATUS = {
@@ -581,6 +629,8 @@ def deployment_update(*, deployment: Deployment, actor: Any, status: str | None 
                 DeploymentLock.objects.filter(gate_decision_id=locked.gate_decision_id).delete()
         if status and status != before:
             _move_change(deployment=locked, actor=actor)
+            if locked.status == Deployment.Status.ROLLED_BACK:
+                _chat_rollback(locked, user=user)
         audit_event_record(action="delivery.deployment_updated", target=locked, actor=actor, details={
             "from": before, "to": locked.status, "change": locked.change.number if locked.change else "",
             "pipeline_run_id": locked.pipeline_run_id, "shared_resources_released": released,

@@ -101,3 +101,19 @@ def runbook_reminder_send(runbook) -> bool:
         to=[runbook.owner.email],
     ).send()
     return True
+
+
+def chat_incident_opened(incident: Incident) -> None:
+    """The owning team's chat channels hear of an incident opened (queued in the caller's
+    transaction, posted after commit by apps.notifications)."""
+    from apps.notifications.services import chat_notify
+
+    service = incident.service
+    chat_notify(event="incident_opened", team_id=service.owner_team_id, target_type="incidents.incident",
+                target_id=incident.pk, target_repr=incident.reference,
+                title=f"{incident.reference} {incident.get_severity_display()}: {incident.title}",
+                text=incident.description[:1000], path=reverse("incidents:detail", args=[incident.pk]),
+                facts=lambda: [("Service", service.slug), ("Severity", incident.get_severity_display()),
+                               ("Started", f"{incident.started_at:%Y-%m-%d %H:%M} UTC"),
+                               ("Caused by", f"deployment #{incident.caused_by_deployment_id}"
+                                if incident.caused_by_deployment_id else "—")])

@@ -32,6 +32,7 @@ from .models import (
     Runbook,
     ServiceSubscription,
 )
+from .notifications import chat_incident_opened
 from .state_machine import TIMESTAMP_ON_ENTRY, is_allowed
 
 S = Incident.Status
@@ -110,6 +111,8 @@ def incident_open(*, service, title: str, severity: str, started_at: datetime, a
 
             review_ensure_for(incident=incident, actor=resolved)
         _notify(incident, IncidentNotification.Event.OPENED, opened.pk)
+        if incident.status == S.OPEN:  # not one recorded after the fact, already resolved
+            chat_incident_opened(incident)
     return incident
 
 

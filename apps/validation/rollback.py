@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.audit.history import atomic_as, history_stamp
@@ -31,6 +32,7 @@ from apps.audit.services import audit_event_record
 from apps.delivery.models import Deployment
 from apps.incidents.models import Incident, IncidentAttachment
 from apps.incidents.services import attachment_add, incident_open
+from apps.notifications.services import chat_notify
 from releaseportal.errors import InvalidInput
 
 from .evidence import verdict_snapshot_text
@@ -141,6 +143,16 @@ def rollback_decide(*, deployment: Deployment, judgement: Judgement, actor: Any)
         audit_event_record(action="validation.rollback_decided", target=deployment, actor=resolved, details={
             "decision": decision.pk, "change": deployment.change.number if deployment.change_id else None,
             "incident": incident.pk, "reasons": codes, "webhook": hook.pk if hook else None})
+
+        chat_notify(event="rollback", team_id=deployment.service.owner_team_id, target_type="delivery.deployment",
+                    target_id=deployment.pk, target_repr=f"deployment #{deployment.pk}",
+                    title=f"Automatic rollback of {deployment.service.slug} {deployment.version or ''} in {env.slug}",
+                    text="Post-deployment validation failed: " + "; ".join(r["message"] for r in judgement.reasons),
+                    path=reverse("delivery:deployment", args=[deployment.pk]),
+                    facts=[("Service", deployment.service.slug), ("Environment", env.slug),
+                           ("Version", deployment.version or "—"), ("Reasons", codes or "—"),
+                           ("Incident", incident.reference),
+                           ("Change", deployment.change.number if deployment.change_id else "—")])
 
         from .tasks import deliver_rollback_webhook, notify_rollback_decision
 

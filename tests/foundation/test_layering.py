@@ -12,10 +12,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # DESIGN.md, "Apps": the layers, bottom up. sso (single sign-on, issue #18) sits beside catalog:
-# it reads accounts and writes through accounts' services. scim (provisioning, issue #18) sits on
-# top beside reports: it reaches down into accounts and access_reviews, and nothing imports it.
-DESIGN_LAYERS = [{"audit"}, {"accounts"}, {"catalog", "sso"}, {"change_types"}, {"changes", "access_reviews"},
-                 {"delivery"}, {"environments", "validation", "incidents"}, {"releases"}, {"reports", "scim"}]
+# it reads accounts and writes through accounts' services. notifications (chat channels, issue #18)
+# sits beside catalog too: it knows teams and the audit log only, and every app that has news
+# imports it. scim (provisioning, issue #18) sits on top beside reports: nothing imports it.
+DESIGN_LAYERS = [{"audit"}, {"accounts"}, {"catalog", "sso", "notifications"}, {"change_types"},
+                 {"changes", "access_reviews"}, {"delivery"}, {"environments", "validation", "incidents"},
+                 {"releases"}, {"reports", "scim"}]
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:

@@ -171,6 +171,26 @@ def _drift_finding(w):
         service=w.service, environment=w.envs["staging"], key="POOL_SIZE", kind="changed", expected="20",
         observed="50", must_match=True, first_seen=w.now - timedelta(hours=1), last_seen=w.now - timedelta(hours=1),
         cleared_by=observation)
+
+_CHAT_URL = "https://hooks.slack.com/services/T0GOV/B0GOV/governance-matrix-secret"
+
+
+def _chat_channel(w):
+    """A Slack channel of payments (nobody among the personas leads payments: only a superuser may
+    set it). Written directly in the test that needs it, found again by its name."""
+    from apps.notifications.models import ChatChannel
+
+    existing = ChatChannel.objects.filter(team=w.team, name="payments-releases").first()
+    if existing is not None:
+        return existing
+    return ChatChannel.objects.create(team=w.team, kind="slack", name="payments-releases", webhook_url=_CHAT_URL,
+                                      webhook_hint="hooks.slack.com/…cret", events=["rollback"])
+
+
+def _chat_form(w, name="payments-alerts", prefix=""):
+    return {f"{prefix}kind": "teams", f"{prefix}name": name,
+            f"{prefix}webhook_url": "https://hooks.slack.com/services/T0GOV/B0GOV/another-secret",
+            f"{prefix}events": ["incident_opened"], f"{prefix}enabled": "on"}
 _HEALTH_POLICY = {"validation_minutes": 30,
                   "checks": [{"metric": "error_rate_pct", "comparator": ">", "threshold": 1, "for_minutes": 3}],
                   "canary": {"metrics": [], "pass_score": 95, "marginal_score": 75},
@@ -214,6 +234,31 @@ ROUTES: dict[str, Any] = {
         method="PATCH", allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.service.slug},
         data=lambda w: {"name": "Renamed"}, watch=lambda w: [w.service])],
     "api-environments": ReadOnly("list"),
+
+    # --- notifications: a team's chat channels (its leads and superusers) --------------------
+    "notifications:teams": ReadOnly("lists the teams the caller leads"),
+    "notifications:team_settings": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.team.slug},
+        data=lambda w: _chat_form(w, prefix="new-"), watch=lambda w: _models("notifications.ChatChannel"))],
+    "notifications:channel_edit": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.team.slug, "pk": _chat_channel(w).pk},
+        data=lambda w: _chat_form(w, name="payments-renamed"), watch=lambda w: [_chat_channel(w)])],
+    "notifications:channel_delete": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.team.slug, "pk": _chat_channel(w).pk},
+        watch=lambda w: [_chat_channel(w)])],
+    "api-chat-channels": [Write(
+        allowed=frozenset(), control="superuser", kwargs=lambda w: {"slug": w.team.slug},
+        data=lambda w: {"kind": "slack", "name": "payments-alerts", "webhook_url": _CHAT_URL,
+                        "events": ["rollback"]},
+        watch=lambda w: _models("notifications.ChatChannel"))],
+    "api-chat-channel": [
+        Write(method="PATCH", allowed=frozenset(), control="superuser",
+              kwargs=lambda w: {"slug": w.team.slug, "pk": _chat_channel(w).pk},
+              data=lambda w: {"events": ["rollback", "incident_opened"]}, watch=lambda w: [_chat_channel(w)]),
+        Write(scenario="remove", method="DELETE", allowed=frozenset(), control="superuser",
+              kwargs=lambda w: {"slug": w.team.slug, "pk": _chat_channel(w).pk}, watch=lambda w: [_chat_channel(w)]),
+    ],
+    "api-chat-deliveries": ReadOnly("list"),
 
     # --- change types -----------------------------------------------------------------------
     "change_types:list": ReadOnly(),
