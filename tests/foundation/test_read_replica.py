@@ -189,3 +189,22 @@ def test_a_replica_that_is_down_is_not_read(streaming_replica):
         # Replaying from its last restartpoint takes a while on a slow disk; the replication
         # slot keeps the WAL it needs, and setup-local-replica.sh waits for it next time.
         subprocess.run([str(SETUP_SCRIPT), "start-no-wait"], check=True, capture_output=True)
+
+
+def test_pages_that_only_show_data_read_the_replica(streaming_replica, client, executive, auditor):
+    ServiceFactory(slug="shown")
+    _wait_for(lambda: _on_replica("SELECT count(*) FROM catalog_service WHERE slug = 'shown'"), "the data on the replica")
+    for user, url in ((executive, "/reports/"), (executive, "/"), (auditor, "/audit/log/")):
+        client.force_login(user)
+        with CaptureQueriesContext(connections["replica"]) as replica_q, \
+                CaptureQueriesContext(connections["default"]) as primary_q:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        assert len(replica_q) > 0, url
+        # Sessions, the user and their roles are read from the primary.
+        assert any("django_session" in q["sql"] for q in primary_q.captured_queries), url
+        assert not any("django_session" in q["sql"] for q in replica_q.captured_queries), url
+    # Outside those pages nothing reads the replica.
+    with CaptureQueriesContext(connections["replica"]) as replica_q:
+        assert client.get("/reports/runs/").status_code == 200
+    assert len(replica_q) == 0
