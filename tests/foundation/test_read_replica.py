@@ -47,7 +47,7 @@ def streaming_replica():
     reset_replica_status()
     try:
         _wait_for(lambda: _on_replica("SELECT to_regclass('catalog_service') IS NOT NULL"),
-                  "the test database's tables on the replica")
+                  "the test database's tables on the replica", timeout=120)
         yield conn
     finally:
         conn.close()
@@ -208,3 +208,20 @@ def test_pages_that_only_show_data_read_the_replica(streaming_replica, client, e
     with CaptureQueriesContext(connections["replica"]) as replica_q:
         assert client.get("/reports/runs/").status_code == 200
     assert len(replica_q) == 0
+
+
+def test_an_evidence_pack_is_built_from_the_replica_once_it_caught_up(streaming_replica, auditor, settings):
+    from apps.audit.evidence import evidence_pack_request
+
+    settings.DATABASE_REPLICA_CATCH_UP_SECONDS = 30
+    with CaptureQueriesContext(connections["replica"]) as replica_q:
+        # The request commits, then its (eager) task builds the pack: the request's own rows
+        # are on the primary only until the replica replays them, which the build waits for.
+        pack = evidence_pack_request(scope="control_period", actor=auditor, data={
+            "control": "sox_change_management", "period_start": "2026-07-01", "period_end": "2026-07-31"})
+    pack.refresh_from_db()
+    assert pack.status == "ready", pack.error
+    sqls = [q["sql"] for q in replica_q.captured_queries]
+    assert any("pg_last_wal_replay_lsn" in sql for sql in sqls)
+    assert any("cursor_tuple_fraction" in sql for sql in sqls)
+    assert any("delivery_deployment" in sql for sql in sqls)  # the pack's population
