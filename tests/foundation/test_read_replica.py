@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.models import User
@@ -46,8 +46,7 @@ def streaming_replica():
                           "TEST": {**real["TEST"], "MIRROR": "default"}}
     reset_replica_status()
     try:
-        _wait_for(lambda: _on_replica("SELECT to_regclass('catalog_service') IS NOT NULL"),
-                  "the test database's tables on the replica", timeout=120)
+        _wait_for(_tables_on_replica, "the test database's tables on the replica", timeout=300)
         yield conn
     finally:
         conn.close()
@@ -55,6 +54,16 @@ def streaming_replica():
         # not empty the same database twice.
         conn.settings_dict = {**mirror, "TEST": {**mirror["TEST"], "MIRROR": "default"}}
         reset_replica_status()
+
+
+def _tables_on_replica() -> bool:
+    """Whether the replica has the test database's tables (False while it is still starting:
+    the down test restarts it without waiting)."""
+    try:
+        return bool(_on_replica("SELECT to_regclass('catalog_service') IS NOT NULL"))
+    except OperationalError:
+        connections["replica"].close()
+        return False
 
 
 def _on_replica(sql: str, params=()):
@@ -157,40 +166,6 @@ def test_a_lagging_replica_is_not_read(streaming_replica, settings):
         assert read_alias(Service) == "replica"
 
 
-def test_a_replica_that_is_down_is_not_read(streaming_replica):
-    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
-        pytest.skip("stopping the replica needs root and Debian's pg_ctlcluster")
-    listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
-    port = str(django_settings.DATABASES["replica"]["PORT"])
-    if not any(line.split()[1:3] == ["replica", port] for line in listed.splitlines() if line.strip()):
-        pytest.skip(f"the replica on port {port} is not the cluster setup-local-replica.sh manages")
-    service = ServiceFactory(slug="while-down")
-    with replica_reads():
-        assert read_alias(Service) == "replica"
-
-    subprocess.run([str(SETUP_SCRIPT), "stop"], check=True, capture_output=True)
-    try:
-        connections["replica"].close()
-        # The health check still says "usable" (it is cached): this scope's own connection
-        # fails, and the scope reads the primary without an error.
-        with replica_reads():
-            assert read_alias(Service) == "default"
-            assert Service.objects.get(pk=service.pk).slug == "while-down"
-        status = replica_status()
-        assert not status.usable and status.reason.startswith("unreachable")
-        # A fresh check finds it down too; the failure is remembered until the next check.
-        reset_replica_status()
-        assert _visible_in_scope(service.pk)
-        status = replica_status()
-        assert not status.usable and status.reason.startswith("unreachable")
-        assert dbrouter._status is status
-    finally:
-        connections["replica"].close()
-        # Replaying from its last restartpoint takes a while on a slow disk; the replication
-        # slot keeps the WAL it needs, and setup-local-replica.sh waits for it next time.
-        subprocess.run([str(SETUP_SCRIPT), "start-no-wait"], check=True, capture_output=True)
-
-
 def test_pages_that_only_show_data_read_the_replica(streaming_replica, client, executive, auditor):
     ServiceFactory(slug="shown")
     _wait_for(lambda: _on_replica("SELECT count(*) FROM catalog_service WHERE slug = 'shown'"), "the data on the replica")
@@ -225,3 +200,37 @@ def test_an_evidence_pack_is_built_from_the_replica_once_it_caught_up(streaming_
     assert any("pg_last_wal_replay_lsn" in sql for sql in sqls)
     assert any("cursor_tuple_fraction" in sql for sql in sqls)
     assert any("delivery_deployment" in sql for sql in sqls)  # the pack's population
+
+
+def test_a_replica_that_is_down_is_not_read(streaming_replica):
+    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
+        pytest.skip("stopping the replica needs root and Debian's pg_ctlcluster")
+    listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
+    port = str(django_settings.DATABASES["replica"]["PORT"])
+    if not any(line.split()[1:3] == ["replica", port] for line in listed.splitlines() if line.strip()):
+        pytest.skip(f"the replica on port {port} is not the cluster setup-local-replica.sh manages")
+    service = ServiceFactory(slug="while-down")
+    with replica_reads():
+        assert read_alias(Service) == "replica"
+
+    subprocess.run([str(SETUP_SCRIPT), "stop"], check=True, capture_output=True)
+    try:
+        connections["replica"].close()
+        # The health check still says "usable" (it is cached): this scope's own connection
+        # fails, and the scope reads the primary without an error.
+        with replica_reads():
+            assert read_alias(Service) == "default"
+            assert Service.objects.get(pk=service.pk).slug == "while-down"
+        status = replica_status()
+        assert not status.usable and status.reason.startswith("unreachable")
+        # A fresh check finds it down too; the failure is remembered until the next check.
+        reset_replica_status()
+        assert _visible_in_scope(service.pk)
+        status = replica_status()
+        assert not status.usable and status.reason.startswith("unreachable")
+        assert dbrouter._status is status
+    finally:
+        connections["replica"].close()
+        # Replaying from its last restartpoint takes a while on a slow disk; the replication
+        # slot keeps the WAL it needs, and setup-local-replica.sh waits for it next time.
+        subprocess.run([str(SETUP_SCRIPT), "start-no-wait"], check=True, capture_output=True)
