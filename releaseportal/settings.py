@@ -150,6 +150,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+# A streaming read replica (releaseportal/dbrouter.py): only reads inside a replica_reads() scope
+# (reports, dashboards, audit search, evidence packs) go there, while it answers and lags no more
+# than DATABASE_REPLICA_MAX_LAG_SECONDS; everything else reads and writes the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 30)
+# How often each process measures the replica's lag (and retries a replica that was down).
+DATABASE_REPLICA_CHECK_SECONDS = env_int("DATABASE_REPLICA_CHECK_SECONDS", 5)
+# Evidence packs and generated report runs wait this long for the replica to replay what the
+# primary had written when they started, else read the primary.
+DATABASE_REPLICA_CATCH_UP_SECONDS = env_int("DATABASE_REPLICA_CATCH_UP_SECONDS", 5)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL,
+                                                 conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must name the same kind of database as DATABASE_URL")
+    if DATABASES["replica"]["ENGINE"].endswith("postgresql"):
+        # A replica that is down must not hang a page: give up after a few seconds, read the primary.
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # Tests: the replica is a mirror of the test database (the router then reads the primary);
+    # tests/foundation/test_read_replica.py points it at the streaming replica's copy.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["releaseportal.dbrouter.ReplicaRouter"]
 DB_VENDOR_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # django-prometheus's wrappers of the same backends count queries, errors and connections per
 # database for /metrics; behaviour is Django's own.
@@ -283,6 +305,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Long jobs on a queue of their own when CELERY_HEAVY_QUEUE names one (docs/topology.md: a worker
+# pool per queue), so evidence packs and report runs never delay approval notifications and
+# webhooks on the default queue ("celery"). Unset: every task on the default queue.
+CELERY_HEAVY_QUEUE = env_str("CELERY_HEAVY_QUEUE")
+HEAVY_TASKS = [
+    "apps.audit.tasks.generate_evidence_pack",
+    "apps.audit.tasks.archive_closed_records",
+    "apps.audit.tasks.verify_audit_chain",
+    "apps.reports.tasks.generate_monthly_reports",
+    "apps.reports.tasks.fill_metric_snapshots",
+    "apps.access_reviews.tasks.open_quarterly_campaign",
+    "apps.access_reviews.tasks.close_campaign",
+    "apps.access_reviews.tasks.generate_campaign_report",
+]
+CELERY_TASK_ROUTES = {name: {"queue": CELERY_HEAVY_QUEUE} for name in HEAVY_TASKS} if CELERY_HEAVY_QUEUE else {}
 # Work left "running" this long belongs to a dead worker: the reaper fails it with a reason.
 STUCK_WORK_TIMEOUT_MINUTES = env_int("STUCK_WORK_TIMEOUT_MINUTES", 15)
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from apps.accounts.permissions import member_required
 
+from .dbrouter import replica_reads
 from .extensions import collect_sections
 
 # How a role reads on the home page ("Roles: CAB member, approver").
@@ -18,6 +19,7 @@ ROLE_LABELS = {"cab_member": "CAB member", "release_manager": "release manager",
 
 
 @member_required
+@replica_reads()  # the dashboards only show data: the read replica may serve their panels
 def home(request):
     """The home page is per role: every app's dashboard.py contributes the panels of the roles
     whose work they are (and costs nothing for the others), so a person with several roles

@@ -12,6 +12,7 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 
+from releaseportal.dbrouter import replica_reads
 from releaseportal.errors import Conflict, NotAllowed
 
 from .actor import resolve_actor
@@ -74,7 +75,10 @@ def evidence_pack_generate(*, pack_id: int, actor) -> EvidencePack:
         with tempfile.TemporaryFile(suffix=".zip") as tmp:
             builder = PackBuilder(pack.parameters, generation=generation,
                                   on_progress=lambda p: _set(pack.pk, progress=max(1, p)))
-            manifest = builder.build(tmp)
+            # The pack's rows may come from the read replica once it has replayed everything
+            # written before the pack started; otherwise from the primary (dbrouter.py).
+            with replica_reads(caught_up=True):
+                manifest = builder.build(tmp)
             tmp.seek(0)
             digest = hashlib.sha256()
             for block in iter(lambda: tmp.read(1024 * 1024), b""):

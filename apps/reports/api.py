@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from releaseportal.api.views import PortalAPIView
+from releaseportal.dbrouter import replica_reads
 from releaseportal.errors import InvalidInput
 
 from .periods import Month
@@ -56,5 +57,6 @@ class DoraReportApi(PortalAPIView):
             raise InvalidInput("Invalid input: " + ", ".join(errors) + ".", code="validation_error", fields=errors)
         check_scope(request.user, scope)
         # Closed months come from their snapshots; the open month is computed live.
-        report = cached_report(month, scope, trend_months=1, breakdown=False)
+        with replica_reads():  # showing figures: the read replica may serve them
+            report = cached_report(month, scope, trend_months=1, breakdown=False)
         return Response(report.summary())

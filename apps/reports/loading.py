@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -84,7 +84,8 @@ def _fetch_pg(qs, kinds: Kinds) -> pd.DataFrame | None:
     # The inner SQL is the ORM's own compiled query; every value stays a bound parameter.
     wrapped = (f"SELECT string_agg(line, E'\\n') FROM (SELECT {line} AS line, {chunk} AS chunk "  # noqa: S608
                f"FROM ({sql}) AS t({', '.join(names)})) AS s GROUP BY chunk")
-    with connection.cursor() as cursor:
+    # The database the ORM routes this read to (the replica inside a replica_reads() scope).
+    with connections[qs.db].cursor() as cursor:
         cursor.execute(wrapped, params)
         parts = [row[0] for row in cursor.fetchall() if row[0]]
     if not parts:
@@ -102,7 +103,7 @@ def fetch_frame(queryset: QuerySet, kinds: Kinds) -> pd.DataFrame:
     """Run one `values_list(*kinds)` query and return its rows as a DataFrame."""
     columns = list(kinds)
     qs = queryset.values_list(*columns)
-    if connection.vendor == "postgresql":
+    if connections[qs.db].vendor == "postgresql":
         frame = _fetch_pg(qs, kinds)
         if frame is None:
             return _empty(kinds)

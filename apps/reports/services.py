@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
 from apps.audit.services import audit_event_record
+from releaseportal.dbrouter import replica_reads
 
 from .governance import compute_governance
 from .metrics import compute_report
@@ -41,11 +42,15 @@ def report_run_generate(*, month: Month, scope: Scope, actor, trigger: str = Rep
     who = resolve_actor(actor)
     generated_at = timezone.now()
     started = time.perf_counter()
-    report = compute_report(month, scope, as_of=generated_at, benchmark_year=benchmark_year)
-    governance = compute_governance(report.prep, month, service_ids=scope.service_ids(), as_of=generated_at)
     latest = ReportRun.objects.filter(scope_key=scope.key, period=month.label).aggregate(v=Max("version"))["v"] or 0
     version = latest + 1
-    rendered = render_report(report, governance, generated_by=who.label, generated_at=generated_at, version=version)
+    # The figures may come from the read replica once it has replayed everything written before
+    # generated_at (so "data as of" holds); otherwise from the primary.
+    with replica_reads(caught_up=True):
+        report = compute_report(month, scope, as_of=generated_at, benchmark_year=benchmark_year)
+        governance = compute_governance(report.prep, month, service_ids=scope.service_ids(), as_of=generated_at)
+        rendered = render_report(report, governance, generated_by=who.label, generated_at=generated_at,
+                                 version=version)
     seconds = time.perf_counter() - started
     params = {"period": month.label, "timezone": report.tz_name, "scope": scope.as_dict(),
               "benchmark_year": report.bench.year, "generated_at": generated_at.isoformat(),

@@ -25,7 +25,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from apps.change_types.models import ChangeType
 from apps.changes.models import ChangeRequest
 from apps.delivery.models import Deployment
 from apps.incidents.models import Incident
+from releaseportal.dbrouter import read_alias, read_staleness
 
 from . import dora, tiers
 from .loading import load_dataset, load_services, load_teams, load_window
@@ -95,9 +96,9 @@ def sweep(*, now: datetime | None = None) -> int:
 
 
 def _written_since(since: datetime) -> bool:
-    from django.db import connection
-
     labels = tuple(TRACKED)
+    # The database the figures are read from (the replica inside a replica_reads() scope).
+    connection = connections[read_alias(_history(labels[0]))]
     # Table names come from the models; the instant is a bound parameter.
     parts = [f"SELECT 1 FROM {connection.ops.quote_name(_history(label)._meta.db_table)} "  # noqa: S608
              "WHERE history_date >= %s" for label in labels]
@@ -271,6 +272,9 @@ def store(prep: dora.Prepared, scope: Scope, months: list[Month], *, tz_name: st
     """Store the closed `months` of the scope and of every team / service below it."""
     tz = report_timezone(tz_name)
     labels = {m.label: m for m in months}
+    # Figures read from a replica are as of up to its lag limit ago: date them so (the sweep's
+    # "a snapshot computed at T has seen every row dated before T - MARGIN" must hold).
+    computed_at = computed_at - read_staleness()
     rows = []
     for level, table in aggregated.items():
         for (group, label), row in table.iterrows():
@@ -396,8 +400,9 @@ OPEN_MONTH_TTL = 3600
 def data_version() -> str:
     """The newest history date and id over every tracked table (module docstring): any write
     through the services changes it. One query; each part is a MAX over an indexed column."""
-    from django.db import connection
-
+    # Read where the figures are read (the replica inside a replica_reads() scope): a version
+    # from the primary over rows from a replica that lags would file old figures under it.
+    connection = connections[read_alias(_history(next(iter(TRACKED))))]
     parts = []
     for label in TRACKED:
         table = connection.ops.quote_name(_history(label)._meta.db_table)

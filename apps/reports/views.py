@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.releases.off_cadence import off_cadence_changes
+from releaseportal.dbrouter import replica_reads
 from releaseportal.errors import PortalError
 
 from . import presentation
@@ -51,6 +52,7 @@ def _scope_choices(user) -> list[dict]:
     return list(teams.values("slug", "name"))
 
 
+@replica_reads()  # figures, runs and charts only show data: the read replica may serve them
 def _page(request, scope, *, scope_param: str = ""):
     require_scope(request.user, scope)
     month, error = _month(request)

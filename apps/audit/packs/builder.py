@@ -137,8 +137,12 @@ class PackBuilder:
 
     # --- entry point ---------------------------------------------------------------------
     def build(self, fileobj: IO[bytes]) -> dict[str, Any]:
-        from django.db import connection
+        from django.db import connections
 
+        from releaseportal.dbrouter import read_alias
+
+        # The connection the pack's reads are routed to (the replica inside a replica_reads() scope).
+        connection = connections[read_alias()]
         # Packs read through server-side cursors; by default PostgreSQL plans those for the
         # first 10% of rows (nested loops), several times slower when we read them all.
         tuned = connection.vendor == "postgresql"
