@@ -44,7 +44,7 @@ def panels(request) -> list[dict]:
         result.append({"title": "Open emergency overrides", "template": "changes/panels/overrides.html", "order": 12,
                        "data": {"overrides": list(open_emergency_overrides()[:5]), "now": now}})
     if user.has_role(REQUESTER):
-        result.append({"title": "My changes", "template": "changes/panels/mine.html", "order": 5,
+        result.append({"title": "My changes", "id": "my-changes", "template": "changes/panels/mine.html", "order": 5,
                        "data": _my_changes(user)})
     if user.has_role(RELEASE_MANAGER):
         result.append({"title": f"The next {UPCOMING_DAYS} days", "template": "changes/panels/upcoming.html",

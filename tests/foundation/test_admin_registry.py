@@ -35,6 +35,8 @@ WRITABLE_IN_THE_ADMIN = {
     "catalog.Service": ("add", "change", "delete"),
     "delivery.ArtifactStandard": ("add", "change"),
     "delivery.EnvironmentPolicy": ("add", "change", "delete"),
+    # Named shared resources are configuration (described here); only deployments hold them.
+    "delivery.SharedResource": ("add", "change", "delete"),
     "delivery.VersionPolicy": ("add", "change", "delete"),
     "delivery.WebhookIntegration": ("add", "change", "delete"),
     "incidents.IncidentClassification": ("add", "change", "delete"),

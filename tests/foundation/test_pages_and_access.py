@@ -135,7 +135,8 @@ def test_service_pages_cost_a_fixed_number_of_queries(client, requester, team, d
 
 def test_the_dashboard_names_the_roles(client, cab_member):
     client.force_login(cab_member)
-    assert b"Roles: approver, cab_member" in client.get("/").content
+    # Roles read as words, in the order the page sorts them.
+    assert b"Roles: CAB member, approver" in client.get("/").content
 
 
 def test_only_the_most_specific_navigation_entry_is_current(rf, requester):
