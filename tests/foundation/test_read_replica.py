@@ -28,6 +28,10 @@ SETUP_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "replica" / "set
 
 pytestmark = [
     pytest.mark.postgres,
+    # Without the alias the django_db marker below could not even be set up: skip first, saying why.
+    pytest.mark.skipif("replica" not in django_settings.DATABASES,
+                       reason="needs a streaming read replica: set DATABASE_REPLICA_URL "
+                              "(deploy/replica/setup-local-replica.sh makes one on port 5433)"),
     pytest.mark.django_db(transaction=True, databases=["default", "replica"]),
 ]
 
