@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
-from apps.audit.reaper import stuck_timeout
+from apps.audit.reaper import locked_stuck_rows, stuck_timeout
 from apps.audit.services import audit_event_record
 
 from .models import ReviewCampaign
@@ -37,30 +37,24 @@ def campaign_closes_reap(*, actor) -> dict[str, int]:
     cutoff = now - stuck_timeout()
     retried = failed = 0
     stuck = ReviewCampaign.objects.filter(status=ReviewCampaign.Status.CLOSING, close_requested_at__lt=cutoff)
-    for pk in stuck.values_list("pk", flat=True):
-        with transaction.atomic():
-            # A row a worker holds locked is being closed right now: not stuck, left alone.
-            locked = (ReviewCampaign.objects.select_for_update(skip_locked=True)
-                      .filter(pk=pk, status=ReviewCampaign.Status.CLOSING, close_requested_at__lt=cutoff).first())
-            if locked is None:
-                continue
-            locked._history_user = resolved.user
-            if locked.close_attempts < CLOSE_ATTEMPTS:
-                locked.close_attempts += 1
-                locked.close_requested_at = now
-                locked.close_error = RETRY_REASON.format(attempt=locked.close_attempts, limit=CLOSE_ATTEMPTS)
-                locked.save(update_fields=["close_attempts", "close_requested_at", "close_error"])
-                audit_event_record(action="access_review.campaign_close_retried", target=locked, actor=resolved,
-                                   details={"error": "worker lost", "attempt": locked.close_attempts})
-                campaign_id, user_id = locked.pk, locked.close_requested_by_id
-                transaction.on_commit(lambda c=campaign_id, u=user_id: close_campaign.delay(c, u))
-                retried += 1
-            else:
-                locked.status = ReviewCampaign.Status.OPEN
-                locked.close_requested_at = None
-                locked.close_error = FAILED_REASON.format(limit=CLOSE_ATTEMPTS)
-                locked.save(update_fields=["status", "close_requested_at", "close_error"])
-                audit_event_record(action="access_review.campaign_close_failed", target=locked, actor=resolved,
-                                   details={"error": "worker lost", "attempts": locked.close_attempts})
-                failed += 1
+    for locked in locked_stuck_rows(stuck):
+        locked._history_user = resolved.user
+        if locked.close_attempts < CLOSE_ATTEMPTS:
+            locked.close_attempts += 1
+            locked.close_requested_at = now
+            locked.close_error = RETRY_REASON.format(attempt=locked.close_attempts, limit=CLOSE_ATTEMPTS)
+            locked.save(update_fields=["close_attempts", "close_requested_at", "close_error"])
+            audit_event_record(action="access_review.campaign_close_retried", target=locked, actor=resolved,
+                               details={"error": "worker lost", "attempt": locked.close_attempts})
+            campaign_id, user_id = locked.pk, locked.close_requested_by_id
+            transaction.on_commit(lambda c=campaign_id, u=user_id: close_campaign.delay(c, u))
+            retried += 1
+        else:
+            locked.status = ReviewCampaign.Status.OPEN
+            locked.close_requested_at = None
+            locked.close_error = FAILED_REASON.format(limit=CLOSE_ATTEMPTS)
+            locked.save(update_fields=["status", "close_requested_at", "close_error"])
+            audit_event_record(action="access_review.campaign_close_failed", target=locked, actor=resolved,
+                               details={"error": "worker lost", "attempts": locked.close_attempts})
+            failed += 1
     return {"retried": retried, "failed": failed}

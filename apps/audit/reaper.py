@@ -22,6 +22,16 @@ STUCK_REASON = ("The worker generating this pack stopped before finishing (resta
                 "Nothing was published; request the pack again.")
 
 
+def locked_stuck_rows(queryset):
+    """Each row of `queryset`, locked, in its own transaction: the caller's body runs inside it.
+    A row a worker holds locked right now is being worked on, not stuck: it is skipped."""
+    for pk in queryset.values_list("pk", flat=True):
+        with transaction.atomic():
+            row = queryset.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if row is not None:
+                yield row
+
+
 def stuck_timeout() -> timedelta:
     return timedelta(minutes=settings.STUCK_WORK_TIMEOUT_MINUTES)
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
-from apps.audit.reaper import stuck_timeout
+from apps.audit.reaper import locked_stuck_rows, stuck_timeout
 from apps.audit.services import audit_event_record
 
 from .models import ReportJob
@@ -32,29 +32,24 @@ def report_jobs_reap(*, actor) -> dict[str, int]:
     now = timezone.now()
     cutoff = now - stuck_timeout()
     retried = failed = 0
-    for pk in ReportJob.objects.filter(status=ReportJob.Status.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True):
-        with transaction.atomic():
-            locked = (ReportJob.objects.select_for_update(skip_locked=True)
-                      .filter(pk=pk, status=ReportJob.Status.RUNNING, started_at__lt=cutoff).first())
-            if locked is None:
-                continue
-            locked._history_user = resolved.user
-            if locked.attempts < RUN_ATTEMPTS:
-                locked.attempts += 1
-                locked.started_at = now
-                locked.error = RETRY_REASON.format(attempt=locked.attempts, limit=RUN_ATTEMPTS)
-                locked.save(update_fields=["attempts", "started_at", "error"])
-                audit_event_record(action="report_job.retried", target=locked, actor=resolved,
-                                   details={"period": locked.period, "error": "worker lost", "attempt": locked.attempts})
-                period = locked.period
-                transaction.on_commit(lambda p=period: generate_monthly_reports.delay(p))
-                retried += 1
-            else:
-                locked.status = ReportJob.Status.FAILED
-                locked.finished_at = now
-                locked.error = FAILED_REASON.format(limit=RUN_ATTEMPTS)
-                locked.save(update_fields=["status", "finished_at", "error"])
-                audit_event_record(action="report_job.failed", target=locked, actor=resolved,
-                                   details={"period": locked.period, "error": "worker lost", "attempts": locked.attempts})
-                failed += 1
+    for locked in locked_stuck_rows(ReportJob.objects.filter(status=ReportJob.Status.RUNNING, started_at__lt=cutoff)):
+        locked._history_user = resolved.user
+        if locked.attempts < RUN_ATTEMPTS:
+            locked.attempts += 1
+            locked.started_at = now
+            locked.error = RETRY_REASON.format(attempt=locked.attempts, limit=RUN_ATTEMPTS)
+            locked.save(update_fields=["attempts", "started_at", "error"])
+            audit_event_record(action="report_job.retried", target=locked, actor=resolved,
+                               details={"period": locked.period, "error": "worker lost", "attempt": locked.attempts})
+            period = locked.period
+            transaction.on_commit(lambda p=period: generate_monthly_reports.delay(p))
+            retried += 1
+        else:
+            locked.status = ReportJob.Status.FAILED
+            locked.finished_at = now
+            locked.error = FAILED_REASON.format(limit=RUN_ATTEMPTS)
+            locked.save(update_fields=["status", "finished_at", "error"])
+            audit_event_record(action="report_job.failed", target=locked, actor=resolved,
+                               details={"period": locked.period, "error": "worker lost", "attempts": locked.attempts})
+            failed += 1
     return {"retried": retried, "failed": failed}
