@@ -40,6 +40,28 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """With DATABASE_REPLICA_URL set, the `replica` alias is a test mirror of `default`. Django
+    gives a mirror only the test database's name, leaving the replica server's host and port:
+    reads in a replica_reads() scope would then open a second connection, to the streaming
+    replica's copy, which tests (and their rollbacks) do not see. Make the mirror whole, so the
+    router recognises it as the primary; tests/foundation/test_read_replica.py points the alias
+    at the real replica where it means to."""
+    from django.db import connections
+
+    if "replica" in connections.settings:
+        keys = ("HOST", "PORT", "NAME", "USER", "PASSWORD")
+        primary = connections["default"].settings_dict
+        # The very dict every thread's connection is built from (live servers run in threads).
+        mirror = connections.settings["replica"]
+        mirror["TEST"].setdefault("SERVER", {k: mirror[k] for k in keys})
+        for key in keys:
+            mirror[key] = primary[key]
+        connections["replica"].close()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(settings, tmp_path):
     """Mail goes to the outbox, uploads to a temporary folder, tasks run eagerly in tests."""

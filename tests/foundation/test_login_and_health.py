@@ -75,7 +75,7 @@ def test_deploy_checks_pass_with_production_settings(tmp_path):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "DATABASE_REPLICA_URL")}
     env = {**env, "DEBUG": "false", "SECRET_KEY": "x" * 64 + "production-secret-value-abcdefghijklmnop",
            "ALLOWED_HOSTS": "portal.example.test", "RP_VAR_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -44,7 +44,9 @@ def streaming_replica():
                     "(deploy/replica/setup-local-replica.sh makes one on port 5433)")
     conn = connections["replica"]
     mirror = conn.settings_dict
-    real = django_settings.DATABASES["replica"]
+    # tests/conftest.py made the alias a whole mirror of the primary; TEST["SERVER"] keeps the
+    # replica server it was configured with.
+    real = {**mirror, **mirror["TEST"]["SERVER"]}
     conn.close()
     conn.settings_dict = {**real, "NAME": connections["default"].settings_dict["NAME"],
                           "TEST": {**real["TEST"], "MIRROR": "default"}}
@@ -107,7 +109,7 @@ def test_scoped_reads_go_to_the_replica_writes_and_other_reads_to_the_primary(st
             cursor.execute("SELECT pg_is_in_recovery(), inet_server_port()")
             in_recovery, port = cursor.fetchone()
         assert in_recovery is True
-        assert str(port) == str(django_settings.DATABASES["replica"]["PORT"])
+        assert str(port) == str(django_settings.DATABASES["replica"]["TEST"]["SERVER"]["PORT"])
         # An ORM read inside the scope runs on the replica connection, not on the primary's.
         with CaptureQueriesContext(connections["replica"]) as replica_q, \
                 CaptureQueriesContext(connections["default"]) as primary_q:
@@ -210,7 +212,7 @@ def test_a_replica_that_is_down_is_not_read(streaming_replica):
     if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
         pytest.skip("stopping the replica needs root and Debian's pg_ctlcluster")
     listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
-    port = str(django_settings.DATABASES["replica"]["PORT"])
+    port = str(django_settings.DATABASES["replica"]["TEST"]["SERVER"]["PORT"])
     if not any(line.split()[1:3] == ["replica", port] for line in listed.splitlines() if line.strip()):
         pytest.skip(f"the replica on port {port} is not the cluster setup-local-replica.sh manages")
     service = ServiceFactory(slug="while-down")
