@@ -370,6 +370,9 @@ IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
 
 # --- Security --------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Database sessions that name their account in a column (apps/accounts/sessions.py): a person
+# deactivated over SCIM loses every session by one lookup.
+SESSION_ENGINE = "apps.accounts.sessions"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -16,17 +16,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.access_reviews.models import AccessGrant
 from apps.access_reviews.services import grant_revoke
 from apps.accounts.models import Team, TeamMembership, User
 from apps.accounts.services import api_tokens_revoke_for_user, team_membership_add, team_membership_remove
+from apps.accounts.sessions import sessions_end_for
 from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput
@@ -178,17 +177,6 @@ def scim_user_update(*, actor: Any, user: User, fields: dict[str, Any], replace:
     return user
 
 
-def _session_keys_of(user: User) -> list[str]:
-    """The keys of `user`'s unexpired database sessions. A session names its user only inside
-    its encoded data, so each unexpired session is decoded once."""
-    keys = []
-    wanted = str(user.pk)
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        if str(session.get_decoded().get("_auth_user_id")) == wanted:
-            keys.append(session.session_key)
-    return keys
-
-
 def scim_user_deactivate(*, actor: Any, user: User, reason: str = DEACTIVATION_REASON) -> User:
     """The person left: deactivate the account (never delete it) and end at once, in this
     transaction, their sessions, their API tokens and their deployment privileges. Idempotent:
@@ -198,17 +186,16 @@ def scim_user_deactivate(*, actor: Any, user: User, reason: str = DEACTIVATION_R
         was_active = user.is_active
         if was_active:
             user.is_active = False
-        session_keys = _session_keys_of(user)
-        Session.objects.filter(session_key__in=session_keys).delete()
+        sessions = sessions_end_for(user)
         tokens = api_tokens_revoke_for_user(user=user, actor=resolved, reason=reason)
         grants = list(AccessGrant.objects.active().filter(user=user).order_by("pk"))
         for grant in grants:
             grant_revoke(grant=grant, reason=reason, actor=resolved)
-        if was_active or session_keys or tokens or grants:
+        if was_active or sessions or tokens or grants:
             history_stamp(user, resolved)
             user.save()
             audit_event_record(action="scim.user_deactivated", target=user, actor=resolved,
-                               details={"user": user.username, "reason": reason, "sessions_ended": len(session_keys),
+                               details={"user": user.username, "reason": reason, "sessions_ended": sessions,
                                         "tokens_revoked": tokens, "grants_revoked": [g.pk for g in grants]})
     return user
 

@@ -7,18 +7,19 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
 from apps.access_reviews.models import AccessGrant
-from apps.accounts.models import Team, TeamMembership, User
+from apps.accounts.models import PortalSession, Team, TeamMembership, User
 from apps.audit.models import AuditEvent
 from tests.scim.conftest import SCIM_TYPE, audit_actions, user_body
 
 
 def _sessions_of(user) -> list[str]:
-    return [s.session_key for s in Session.objects.all() if s.get_decoded().get("_auth_user_id") == str(user.pk)]
+    # Decoded, not read from the user column: this checks what the session says, whoever wrote it.
+    return [s.session_key for s in PortalSession.objects.all()
+            if s.get_decoded().get("_auth_user_id") == str(user.pk)]
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +119,24 @@ def test_a_deactivated_person_loses_sessions_tokens_and_grants_at_once(
     assert page.count("Revoked 2026-12-03: left the company") == 2
     grants_page = reviewer.get(reverse("access_reviews:grants"), {"status": "ended"}).content.decode()
     assert "left the company" in grants_page
+
+
+def test_a_session_whose_key_changed_after_sign_in_still_ends(provisioned, scim):
+    """A session key is cycled at sign-in and at a password change: the session is still found."""
+    alice, _ = provisioned
+    browser = Client()
+    browser.force_login(alice)
+    session = browser.session
+    session.cycle_key()
+    session.save()
+    browser.cookies["sessionid"] = session.session_key
+    assert browser.get(reverse("accounts:profile")).status_code == 200
+    assert _sessions_of(alice) == [session.session_key]
+
+    assert scim.delete(f"/scim/v2/Users/{alice.pk}").status_code == 204
+
+    assert _sessions_of(alice) == []
+    assert AuditEvent.objects.get(action="scim.user_deactivated").details["sessions_ended"] == 1
 
 
 def test_deactivating_twice_changes_nothing_the_second_time(provisioned, idp, scim):
