@@ -510,6 +510,13 @@ CHAT_WEBHOOK_TIMEOUT_SECONDS = env_int("CHAT_WEBHOOK_TIMEOUT_SECONDS", 5)
 # (1 s, 2 s, 4 s ... capped at CHAT_WEBHOOK_BACKOFF_MAX_SECONDS, jittered); then it is failed.
 CHAT_WEBHOOK_MAX_RETRIES = env_int("CHAT_WEBHOOK_MAX_RETRIES", 5)
 CHAT_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("CHAT_WEBHOOK_BACKOFF_MAX_SECONDS", 600)
+# A message still queued this long after it was queued or last handed to a worker, and never
+# tried, did not reach one (the broker was down when it was sent, or lost it): the re-send job
+# (every 5 minutes) hands it over again. One that was tried waits out Celery's backoff
+# (CHAT_WEBHOOK_BACKOFF_MAX_SECONDS) as well. After CHAT_DELIVERY_MAX_REQUEUES re-sends it is
+# failed, with the reason on the team's notifications page.
+CHAT_DELIVERY_REQUEUE_AFTER_MINUTES = env_int("CHAT_DELIVERY_REQUEUE_AFTER_MINUTES", 5)
+CHAT_DELIVERY_MAX_REQUEUES = env_int("CHAT_DELIVERY_MAX_REQUEUES", 3)
 
 # --- Guards on change moves from the apps above changes (apps/changes/transition_guards.py) ---
 # A named guard that no app registers is a system check error (changes.E002) and refuses the moves it judges.

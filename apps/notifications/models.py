@@ -51,7 +51,10 @@ class ChatChannel(models.Model):
 
 class ChatDelivery(models.Model):
     """One message to one channel: queued in the transaction that caused it, sent by a Celery
-    task after commit, retried on network errors, 5xx and 429; the final outcome stays here."""
+    task after commit, retried on network errors, 5xx and 429; the final outcome stays here.
+    A row still queued long after its last sign of life (the broker was down, the message was
+    lost with a worker) is handed to the workers again by the re-send job (apps/notifications/
+    reaper.py), `requeues` times at most CHAT_DELIVERY_MAX_REQUEUES, then failed."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -74,11 +77,16 @@ class ChatDelivery(models.Model):
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    requeues = models.PositiveIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["channel", "-created_at"], name="chat_delivery_recent_idx")]
+        indexes = [models.Index(fields=["channel", "-created_at"], name="chat_delivery_recent_idx"),
+                   # The re-send job looks at queued rows only.
+                   models.Index(fields=["created_at"], name="chat_delivery_queued_idx",
+                                condition=models.Q(status="queued"))]
         verbose_name_plural = "chat deliveries"
 
     def __str__(self) -> str:

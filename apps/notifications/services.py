@@ -172,44 +172,61 @@ def chat_notify(*, event: str, team_id: int | None, target_type: str, target_id:
                      facts=[[str(label), str(value)] for label, value in facts], created_at=now)
         for channel in channels])
     ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: _enqueue(ids))
+    transaction.on_commit(lambda: chat_deliveries_hand_over(ids))
     return deliveries
 
 
-def _enqueue(ids: list[int]) -> None:
+NOT_HANDED_OVER = ("Not yet handed to a worker: the task queue was unavailable ({error}). "
+                   "The re-send job tries again within minutes.")
+
+
+def chat_deliveries_hand_over(ids: list[int]) -> None:
+    """Give each queued delivery to the workers (after commit: chat_notify, the re-send job)."""
     from .tasks import deliver_chat_message
 
+    missed: list[int] = []
+    error = ""
     for pk in ids:
         try:
             deliver_chat_message.delay(pk)
         except Exception as exc:  # noqa: BLE001
             # The business change is committed; a broker that is down (or an eager run that
-            # propagates) must not fail it. The row stays queued and is visible as such.
+            # propagates) must not fail it. The row stays queued, says why on the team's page,
+            # and the re-send job (apps/notifications/reaper.py) hands it over again.
             log.warning("chat delivery %s not enqueued: %s", pk, type(exc).__name__)
+            missed.append(pk)
+            error = type(exc).__name__
+    if missed:
+        ChatDelivery.objects.filter(pk__in=missed, status=ChatDelivery.Status.QUEUED, attempts=0).update(
+            last_error=NOT_HANDED_OVER.format(error=error)[:300])
 
 
 def chat_delivery_attempt(*, delivery_id: int, last: bool) -> str:
     """Post one delivery once. Returns "sent", "failed" or "done" (nothing to do); raises
     ChatUnavailable when the attempt failed in a way worth retrying and it is not the last one."""
-    delivery = ChatDelivery.objects.select_related("channel", "channel__team").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status != ChatDelivery.Status.QUEUED:
-        return "done"
-    channel = delivery.channel
-    now = timezone.now()
-    error, status_code, retry = "", None, False
-    try:
-        status_code = post_json(channel.webhook_url, payload_for(channel.kind, delivery))
-    except ChatUnavailable as exc:
-        error, retry = str(exc), not last
-    except ChatRefused as exc:
-        error, status_code = str(exc), exc.status
-    updates: dict[str, Any] = {"attempts": delivery.attempts + 1, "last_attempt_at": now, "last_error": error[:300],
-                               "last_status_code": status_code}
-    if not error:
-        updates.update(status=ChatDelivery.Status.SENT, finished_at=now)
-    elif not retry:
-        updates.update(status=ChatDelivery.Status.FAILED, finished_at=now)
     with transaction.atomic():
+        # The row stays locked while it is posted (at most CHAT_WEBHOOK_TIMEOUT_SECONDS): a
+        # second task for the same row (a redelivered message, or one the re-send job handed
+        # over again) skips it instead of posting the message twice.
+        delivery = (ChatDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("channel", "channel__team").filter(pk=delivery_id).first())
+        if delivery is None or delivery.status != ChatDelivery.Status.QUEUED:
+            return "done"
+        channel = delivery.channel
+        now = timezone.now()
+        error, status_code, retry = "", None, False
+        try:
+            status_code = post_json(channel.webhook_url, payload_for(channel.kind, delivery))
+        except ChatUnavailable as exc:
+            error, retry = str(exc), not last
+        except ChatRefused as exc:
+            error, status_code = str(exc), exc.status
+        updates: dict[str, Any] = {"attempts": delivery.attempts + 1, "last_attempt_at": now,
+                                   "last_error": error[:300], "last_status_code": status_code}
+        if not error:
+            updates.update(status=ChatDelivery.Status.SENT, finished_at=now)
+        elif not retry:
+            updates.update(status=ChatDelivery.Status.FAILED, finished_at=now)
         # Only a queued row moves: a redelivered task message finds it finished and stops.
         moved = ChatDelivery.objects.filter(pk=delivery.pk, status=ChatDelivery.Status.QUEUED).update(**updates)
         if moved and updates.get("status") == ChatDelivery.Status.FAILED:

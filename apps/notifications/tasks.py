@@ -21,3 +21,13 @@ def deliver_chat_message(self, delivery_id: int) -> str:
 
     with acting_as(Actor.for_task("notifications.deliver_chat_message")):
         return chat_delivery_attempt(delivery_id=delivery_id, last=self.request.retries >= self.max_retries)
+
+
+@shared_task(acks_late=True, name="notifications.requeue_stale_deliveries")
+def requeue_stale_deliveries() -> dict[str, int]:
+    """Every five minutes: messages queued while the task queue was unavailable are handed to
+    the workers again, or failed with the reason after the last re-send (apps.notifications.reaper)."""
+    from .reaper import chat_deliveries_requeue
+
+    with acting_as(Actor.for_task("notifications.requeue_stale_deliveries")) as actor:
+        return chat_deliveries_requeue(actor=actor)
