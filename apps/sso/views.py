@@ -1,5 +1,6 @@
 """The two ends of the OpenID Connect authorization-code flow (mozilla-django-oidc's views, with
-our settings). Both answer 404 while single sign-on is off."""
+our settings), which answer 404 while single sign-on is off, and the read-only settings page
+for access admins (the group mapping and who changed it)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import logging
 
 from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from apps.accounts.permissions import member_required
+
 from .backends import sso_setting
+from .permissions import require_sso_settings_viewer
 from .provider import DiscoveryError, provider_settings, sso_enabled
+from .selectors import sso_settings_page
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +62,12 @@ class SignInCallbackView(OIDCAuthenticationCallbackView):
 
     def login_failure(self):
         return _failed(self.request)
+
+
+@member_required
+@require_GET
+def group_mapping(request):
+    """The group mapping as it stands, its last changes and the break-glass accounts. Read-only:
+    the mapping is policy (manage.py sso_mapping_export / sso_mapping_import)."""
+    require_sso_settings_viewer(request.user)
+    return render(request, "sso/group_mapping.html", sso_settings_page())

@@ -217,6 +217,8 @@ ROUTES: dict[str, Any] = {
     # Single sign-on (apps/sso): 404 while OIDC_ISSUER is unset; tested in tests/sso.
     "sso:start": Public("starts signing in with the OpenID Connect provider"),
     "sso:callback": Public("the provider's answer; signs in only the subject of a verified ID token"),
+    # Access admins read the group mapping; it changes only by the policy import (a command).
+    "sso:group_mapping": ReadOnly("shows the single sign-on group mapping; GET only"),
     "api-tokens": [Write(
         allowed=(MEMBERS | PIPELINES), data=lambda w: {"name": "ci", "expires_in_days": 7},
         watch=lambda w: _models("accounts.ApiToken"))],
