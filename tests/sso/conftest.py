@@ -1,7 +1,8 @@
 """A real OpenID Connect provider for the single sign-on tests: the `oidc-provider` npm package
 in a small Node script (tests/sso/provider/provider.mjs), started once per session on 127.0.0.1
 and a free port. Its dependencies are installed with `npm ci` from the committed lock when
-missing. The tests skip, saying so, only when node or npm is not installed."""
+missing. The tests skip, saying so, only when node or npm is not installed. The browser test
+gets a second instance of the same script whose client sends people back to the live server."""
 
 from __future__ import annotations
 
@@ -56,8 +57,10 @@ class OidcProvider:
             return client.get(f"{back.path}?{back.query}")
 
 
-@pytest.fixture(scope="session")
-def oidc_provider():
+@contextlib.contextmanager
+def _provider_process(redirect_uri: str):
+    """The provider script running on a free port, its client allowed to send people back to
+    `redirect_uri`; its npm dependencies installed from the committed lock when missing."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("the single sign-on tests need node and npm (to run the oidc-provider package): not on PATH")
@@ -65,7 +68,7 @@ def oidc_provider():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PROVIDER_DIR, check=True,
                        timeout=600)
     with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen([node, "provider.mjs", CLIENT_ID, CLIENT_SECRET, CALLBACK], cwd=PROVIDER_DIR,
+        process = subprocess.Popen([node, "provider.mjs", CLIENT_ID, CLIENT_SECRET, redirect_uri], cwd=PROVIDER_DIR,
                                    stdout=subprocess.PIPE, stderr=errors, text=True)
         try:
             line = process.stdout.readline()
@@ -79,18 +82,50 @@ def oidc_provider():
             process.wait(timeout=10)
 
 
-@pytest.fixture
-def sso_on(settings, oidc_provider, tmp_path):
-    """Single sign-on pointed at the test provider, the client secret given as a file reference."""
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """The provider for Django's test client, which the provider sends back to http://testserver."""
+    with _provider_process(CALLBACK) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def browser_oidc_provider(live_server):
+    """The same provider script for a real browser: its client sends people back to the live
+    server's callback (a provider allows only the redirect URIs registered for the client)."""
+    with _provider_process(f"{live_server.url}/account/sso/callback/") as provider:
+        yield provider
+
+
+def _point_sso_at(settings, provider: OidcProvider, tmp_path) -> None:
+    """Single sign-on pointed at `provider`, the client secret given as a file reference."""
     from apps.sso.provider import forget_metadata
 
     secret = tmp_path / "oidc-client-secret"
     secret.write_text(CLIENT_SECRET + "\n")
-    settings.OIDC_ISSUER = oidc_provider.issuer
+    settings.OIDC_ISSUER = provider.issuer
     settings.OIDC_CLIENT_ID = CLIENT_ID
     settings.OIDC_CLIENT_SECRET = ""
     settings.OIDC_CLIENT_SECRET_FILE = str(secret)
     settings.OIDC_PROVIDER_NAME = "Test IdP"
     forget_metadata()
+
+
+@pytest.fixture
+def sso_on(settings, oidc_provider, tmp_path):
+    """Single sign-on pointed at the test provider (Django's test client)."""
+    from apps.sso.provider import forget_metadata
+
+    _point_sso_at(settings, oidc_provider, tmp_path)
     yield oidc_provider
+    forget_metadata()
+
+
+@pytest.fixture
+def sso_on_for_browser(settings, browser_oidc_provider, tmp_path):
+    """Single sign-on pointed at the browser's test provider (the live server's callback)."""
+    from apps.sso.provider import forget_metadata
+
+    _point_sso_at(settings, browser_oidc_provider, tmp_path)
+    yield browser_oidc_provider
     forget_metadata()

@@ -5,7 +5,8 @@
 //
 // Test-only routes (the provider's own routes are untouched):
 //   PUT  /test/accounts/<id>        JSON {email, name, preferred_username, groups}: the account's claims
-//   GET  /interaction/<uid>         JSON: the pending interaction (the sign-in "page")
+//   GET  /interaction/<uid>         JSON: the pending interaction; to a browser (Accept: text/html)
+//                                   the provider's sign-in page, a form posting to .../login
 //   POST /interaction/<uid>/login   form login=<id>: signs <id> in and consents to the scopes asked
 //   GET  /mixup/.well-known/openid-configuration
 //        a discovery document naming the issuer <issuer>/mixup but pointing at this provider's
@@ -15,6 +16,14 @@ import Provider from 'oidc-provider';
 
 const [clientId, clientSecret, redirectUri] = process.argv.slice(2);
 const accounts = new Map();
+
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const signInPage = (uid, client) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in: Test IdP</title></head>
+<body><main><h1>Test IdP</h1><p>Sign in to continue to ${escapeHtml(client)}.</p>
+<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<label for="login">Account</label> <input id="login" name="login" autocomplete="username" required>
+<button type="submit">Continue</button></form></main></body></html>`;
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -65,6 +74,11 @@ server.listen(0, '127.0.0.1', () => {
     }
     if (ctx.method === 'GET' && (match = path.match(/^\/interaction\/([^/]+)$/))) {
       const details = await provider.interactionDetails(ctx.req, ctx.res);
+      if (ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html';
+        ctx.body = signInPage(details.uid, details.params.client_id);
+        return;
+      }
       ctx.body = { uid: details.uid, prompt: details.prompt.name, client_id: details.params.client_id };
       return;
     }
