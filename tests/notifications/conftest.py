@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +23,7 @@ class Receiver:
         self.posts: list[dict] = []
         self.scripts: dict[str, list[int]] = {}
         self.always: dict[str, int] = {}
+        self.slow: dict[str, float] = {}  # seconds to wait before answering, per path
         self.lock = threading.Lock()
         receiver = self
 
@@ -33,6 +35,9 @@ class Receiver:
                                            "json": json.loads(body or b"null")})
                     script = receiver.scripts.get(self.path) or []
                     status = script.pop(0) if script else receiver.always.get(self.path, 200)
+                    delay = receiver.slow.get(self.path, 0)
+                if delay:
+                    time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()

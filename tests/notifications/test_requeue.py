@@ -131,3 +131,27 @@ def test_beat_runs_the_re_send_job_every_five_minutes():
     entry = collect_beat_schedule()["notifications-requeue-stale-deliveries"]
     assert entry["task"] == requeue_stale_deliveries.name and entry["task"] in app.tasks
     assert entry["schedule"].minute == set(range(0, 60, 5))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_message_handed_over_several_times_at_once_is_posted_once(receiver, make_channel, team):
+    """The re-send job may hand over a message whose first task was only late: however many
+    tasks for it run at the same moment, the row is locked while one of them posts it."""
+    from apps.notifications.services import chat_delivery_attempt
+    from tests.concurrency import race
+
+    from .conftest import SECRET
+
+    channel = make_channel(team, "payments-rollbacks", events=["rollback"])
+    delivery = ChatDelivery.objects.create(channel=channel, event="rollback", target_type="delivery.deployment",
+                                           target_id="1", target_repr="deployment #1", title="Rollback",
+                                           link="https://portal.example.test/delivery/")
+    receiver.slow[f"/payments-rollbacks/{SECRET}"] = 0.5
+
+    outcomes = race(8, lambda i: chat_delivery_attempt(delivery_id=delivery.pk, last=True))
+
+    assert sorted(outcomes) == ["done"] * 7 + ["sent"]
+    assert len(receiver.to("payments-rollbacks")) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
