@@ -1,7 +1,7 @@
 """The fault test of issue 17, against real processes: PostgreSQL restarted and the Celery worker
 killed (-9) while the portal is under load.
 
-The portal runs in subprocesses (runserver and a prefork Celery worker on a Redis broker) against
+The portal runs in subprocesses (gunicorn and a prefork Celery worker on a Redis broker) against
 a database in a throwaway PostgreSQL cluster on port 5434 (deploy/fault/setup-fault-cluster.sh;
 the shared cluster on 5432 is never restarted). While a few threads call API endpoints with a
 token and an HTML page with a session:
@@ -88,7 +88,7 @@ def _portal_env(var_dir: Path, **extra: str) -> dict[str, str]:
            if not k.startswith(("DATABASE_", "CELERY_", "DJANGO_", "PYTEST", "RP_"))}
     env.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:{PORT}/{DB}", CELERY_BROKER_URL=BROKER,
                DEBUG="false", SECRET_KEY="fault-test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-               SECURE_SSL_REDIRECT="false", RP_VAR_DIR=str(var_dir), LOG_LEVEL="WARNING", LOG_FORMAT="plain",
+               SECURE_SSL_REDIRECT="false", DB_CONN_MAX_AGE="60", RP_VAR_DIR=str(var_dir), LOG_LEVEL="WARNING", LOG_FORMAT="plain",
                PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="tests.hostile.fault_settings", **extra)
     return env
 
@@ -271,7 +271,10 @@ def fault_portal(tmp_path):
     seeded = json.loads(_django(env, SEED))
     port = _free_port()
     server_log = tmp_path / "server.log"
-    server = _start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env, server_log)
+    # As deployed (Dockerfile): gunicorn's sync workers, each keeping its database connection
+    # (DB_CONN_MAX_AGE=60), so the restart leaves them holding dead connections.
+    server = _start([sys.executable, "-m", "gunicorn", "releaseportal.wsgi", "--workers", "2",
+                     "--bind", f"127.0.0.1:{port}", "--timeout", "60"], env, server_log)
     base = f"http://127.0.0.1:{port}"
 
     def healthy():
