@@ -20,6 +20,7 @@ def admin_paths(superuser, team):
     return ["/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{superuser.pk}/change/",
             "/admin/accounts/user/add/", "/admin/catalog/service/?q=pay", "/admin/catalog/service/add/",
             f"/admin/catalog/service/{service.pk}/change/", f"/admin/catalog/service/{service.pk}/history/",
+            f"/admin/catalog/service/{service.pk}/delete/", f"/admin/accounts/user/{superuser.pk}/password/",
             "/admin/changes/changerequest/", "/admin/accounts/team/add/"]
 
 
