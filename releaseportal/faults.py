@@ -7,8 +7,8 @@
   closes the broken connection at the end of the request, so the next request reconnects and
   the portal recovers without a restart.
 - InputGuardMiddleware refuses a path or query parameter holding NUL or control characters on
-  every route before any view, selector or database sees it, and a JSON body nested deeper than
-  the input layer's bound before authentication (no token or session lookup, no signature
+  every route before any view, selector or database sees it, and a JSON body to the API or a
+  webhook nested deeper than the input layer's bound before authentication (no token or session lookup, no signature
   check): the refusal costs a scan of the body, nothing else.
 """
 
@@ -93,7 +93,14 @@ def server_error(request):
 DEPTH_CHECKED = "releaseportal.json_depth_checked"
 
 
+# The routes answering the portal's error body (API.md): the API and the signed webhooks. SCIM
+# answers its own error schema (apps/scim) and parses its bodies itself.
+DEPTH_GUARDED_PREFIXES = ("/api/", "/hooks/")
+
+
 def _json_body(request) -> bool:
+    if not request.path.startswith(DEPTH_GUARDED_PREFIXES):
+        return False
     content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
     return content_type == "application/json" or (content_type.startswith("application/")
                                                    and content_type.endswith("+json"))
@@ -114,7 +121,7 @@ def _body_within_upload_limit(request) -> bool:
 class InputGuardMiddleware:
     """Refuses NUL and C0 control characters in the path and in query parameters (keys and
     values) on every route: 400 naming the parameter. Refuses a JSON body nested deeper than
-    MAX_JSON_DEPTH on every route (the API, signed webhooks) before authentication: 400
+    MAX_JSON_DEPTH to the API and the signed webhooks before authentication: 400
     `nested_too_deeply` with the error body, the same refusal the API's parser makes."""
 
     def __init__(self, get_response) -> None:

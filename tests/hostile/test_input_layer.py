@@ -152,6 +152,12 @@ def test_a_deep_json_body_is_refused_before_authentication(client, path, django_
     assert body["code"] == "nested_too_deeply" and body["fields"] == {"body": ["nested deeper than 100 levels"]}
 
 
+def test_scim_keeps_its_own_answers_to_a_deep_body(client):
+    """SCIM answers its own error schema (RFC 7644): the guard leaves its routes alone."""
+    response = client.post("/scim/v2/Users", '{"a": ' + _deep(1000) + "}", content_type="application/scim+json")
+    assert "nested_too_deeply" not in response.content.decode()
+
+
 def test_a_body_within_the_depth_bound_is_scanned_once(pipeline, monkeypatch):
     """The guard's scan stands for the parser's: the API's JSON parser does not scan again."""
     from releaseportal import input as input_layer
