@@ -338,7 +338,7 @@ def test_the_portal_survives_a_database_restart_and_a_killed_worker_under_load(f
         down_at = time.monotonic()
         subprocess.run([str(SCRIPT), "restart"], check=True, capture_output=True, timeout=120)
         up_at = time.monotonic()
-        time.sleep(4)
+        time.sleep(5)
 
     assert not load.failures, load.failures[:5]
     answers = load.answers
@@ -358,10 +358,12 @@ def test_the_portal_survives_a_database_restart_and_a_killed_worker_under_load(f
         assert answer.content_type.startswith("text/html"), answer.content_type
         assert answer.retry_after and answer.retry_after.isdigit()
         assert b'http-equiv="refresh"' in answer.body
-    assert all(down_at - 1 <= a.at <= up_at + 1 for a in outage), "503 outside the restart"
+    # A 503 only around the restart: each gunicorn worker fails at most the first request on
+    # the connection it held (Django drops a connection that errored), then reconnects.
+    assert all(down_at - 2 <= a.at <= up_at + 2 for a in outage), "503 outside the restart"
     # Recovered without a restart: the same server process answers every kind of call again.
     assert portal["processes"]["server"].poll() is None
-    after = [a for a in answers if a.at > up_at + 1]
+    after = [a for a in answers if a.at > up_at + 2]
     assert {(a.kind, a.status) for a in after} == {("api", 200), ("page", 200)}, \
         {(a.kind, a.status) for a in after}
 
