@@ -10,6 +10,7 @@ oversized bodies, unsupported methods, malformed evidence documents) and prints 
 tried, the 5xx count, the p50/p95 of the refusals, the p95 of the 1,000-deep JSON refusal, and
 each as a ratio to a well-formed request (GET /api/v1/changes/ with one row) measured in the
 same process. Targets: 0 5xx, refusal p95 <= 20 ms, a 1,000-deep JSON refused in <= 5 ms.
+Figures swing with the machine's load (printed): compare runs at similar load.
 
 It creates a bench superuser, service and artifact if missing: use your own database.
 """
@@ -26,6 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "releaseportal.settings")
+# Measured as deployed (compose.yaml): DEBUG off (DEBUG's technical 404 page and query log are
+# not what production pays), persistent connections. Plain HTTP to the test client: no redirect.
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("DB_CONN_MAX_AGE", "60")
 
 import django  # noqa: E402
 
@@ -137,7 +144,9 @@ def main() -> None:
                 if label == "1,000-deep JSON":
                     deep.append(ms)
     base = statistics.median(baseline)
-    print(f"cases tried: {tried} ({len(cases)} kinds x {ROUNDS} rounds)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"cases tried: {tried} ({len(cases)} kinds x {ROUNDS} rounds); load average {load:.2f} "
+          f"on {os.cpu_count()} CPUs")
     print(f"5xx: {sum(server_errors.values())} {server_errors or ''}".rstrip())
     if accepted:
         print(f"not refused (should be 4xx): {accepted}")

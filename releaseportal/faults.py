@@ -7,7 +7,9 @@
   closes the broken connection at the end of the request, so the next request reconnects and
   the portal recovers without a restart.
 - InputGuardMiddleware refuses a path or query parameter holding NUL or control characters on
-  every route before any view, selector or database sees it.
+  every route before any view, selector or database sees it, and a JSON body to the API or a
+  webhook nested deeper than the input layer's bound before authentication (no token or session lookup, no signature
+  check): the refusal costs a scan of the body, nothing else.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import logging
 import sys
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template import loader
 from django.views import defaults
 
-from releaseportal.input import control_characters
+from releaseportal.input import MAX_JSON_DEPTH, control_characters, json_depth_exceeds
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +88,41 @@ def server_error(request):
     return defaults.server_error(request)
 
 
+# Set on a request whose JSON body the guard scanned and found within the depth bound, so the
+# API's JSON parser does not scan it again (releaseportal/api/parsers.py).
+DEPTH_CHECKED = "releaseportal.json_depth_checked"
+
+
+# The routes answering the portal's error body (API.md): the API and the signed webhooks. SCIM
+# answers its own error schema (apps/scim) and parses its bodies itself.
+DEPTH_GUARDED_PREFIXES = ("/api/", "/hooks/")
+
+
+def _json_body(request) -> bool:
+    if not request.path.startswith(DEPTH_GUARDED_PREFIXES):
+        return False
+    content_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                   and content_type.endswith("+json"))
+
+
+def _body_within_upload_limit(request) -> bool:
+    """A body Django reads into memory anyway (request.body): a declared length within
+    DATA_UPLOAD_MAX_MEMORY_SIZE. Larger or undeclared ones are left to the view's parser, which
+    applies the view's own limit (evidence, plans) and the same depth bound."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return length > 0 and (limit is None or length <= limit)
+
+
 class InputGuardMiddleware:
     """Refuses NUL and C0 control characters in the path and in query parameters (keys and
-    values) on every route: 400 naming the parameter."""
+    values) on every route: 400 naming the parameter. Refuses a JSON body nested deeper than
+    MAX_JSON_DEPTH to the API and the signed webhooks before authentication: 400
+    `nested_too_deeply` with the error body, the same refusal the API's parser makes."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -99,6 +134,11 @@ class InputGuardMiddleware:
             if is_api(request):
                 return error_json(400, "control_character", message, {problem: ["Control characters are not allowed."]})
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        if _json_body(request) and _body_within_upload_limit(request):
+            if json_depth_exceeds(request.body):
+                return error_json(400, "nested_too_deeply", f"The body nests deeper than {MAX_JSON_DEPTH} levels.",
+                                  {"body": [f"nested deeper than {MAX_JSON_DEPTH} levels"]})
+            request.META[DEPTH_CHECKED] = True
         return self.get_response(request)
 
     @staticmethod

@@ -89,9 +89,11 @@ def json_depth_exceeds(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return max(accumulate(map(_DEPTH_DELTA.__getitem__, brackets.encode())), default=0) > limit
 
 
-def load_json_bounded(raw: bytes | str, *, field: str = "body", limit: int = MAX_JSON_DEPTH) -> Any:
-    """json.loads with the depth bound and NUL refusal applied: InvalidInput naming `field`."""
-    if json_depth_exceeds(raw, limit):
+def load_json_bounded(raw: bytes | str, *, field: str = "body", limit: int = MAX_JSON_DEPTH,
+                      depth_checked: bool = False) -> Any:
+    """json.loads with the depth bound and NUL refusal applied: InvalidInput naming `field`.
+    `depth_checked`: the caller already scanned this very text against the bound."""
+    if not depth_checked and json_depth_exceeds(raw, limit):
         raise InvalidInput(f"The {field} nests deeper than {limit} levels.", code="nested_too_deeply",
                            fields={field: [f"nested deeper than {limit} levels"]})
     try:

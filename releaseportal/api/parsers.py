@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework import exceptions, parsers
 
 from releaseportal.errors import InvalidInput
+from releaseportal.faults import DEPTH_CHECKED
 from releaseportal.input import load_json_bounded
 
 
@@ -43,8 +44,11 @@ class PortalJSONParser(parsers.JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise _too_large(limit)
+        request = (parser_context or {}).get("request")
+        # The input guard scanned the same body before authentication (releaseportal/faults.py).
+        checked = bool(request is not None and request.META.get(DEPTH_CHECKED))
         try:
-            return load_json_bounded(raw, field="body")
+            return load_json_bounded(raw, field="body", depth_checked=checked)
         except InvalidInput as error:
             if error.code == "parse_error":
                 raise exceptions.ParseError(error.message) from None

@@ -140,6 +140,42 @@ def test_json_nested_1000_deep_is_refused_before_parsing(pipeline, monkeypatch):
     assert response.json()["error"]["code"] == "nested_too_deeply"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/deployments/", "/api/v1/gates/check/", "/hooks/github/"])
+def test_a_deep_json_body_is_refused_before_authentication(client, path, django_assert_num_queries):
+    """No token, session or webhook-secret lookup for a body refused by its shape: the refusal
+    costs a scan of the body and no query (bench/hostile.py: <= 5 ms)."""
+    with django_assert_num_queries(0):
+        response = client.post(path, '{"a": ' + _deep(1000) + "}", content_type="application/json",
+                               HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert body["code"] == "nested_too_deeply" and body["fields"] == {"body": ["nested deeper than 100 levels"]}
+
+
+def test_scim_keeps_its_own_answers_to_a_deep_body(client):
+    """SCIM answers its own error schema (RFC 7644): the guard leaves its routes alone."""
+    response = client.post("/scim/v2/Users", '{"a": ' + _deep(1000) + "}", content_type="application/scim+json")
+    assert "nested_too_deeply" not in response.content.decode()
+
+
+def test_a_body_within_the_depth_bound_is_scanned_once(pipeline, monkeypatch):
+    """The guard's scan stands for the parser's: the API's JSON parser does not scan again."""
+    from releaseportal import input as input_layer
+
+    calls: list[int] = []
+    real = input_layer.json_depth_exceeds
+
+    def counting(text, *args, **kwargs):
+        calls.append(len(text))
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(input_layer, "json_depth_exceeds", counting)
+    monkeypatch.setattr("releaseportal.faults.json_depth_exceeds", counting)
+    response = pipeline.post("/api/v1/deployments/", {"service": "nope"}, format="json")
+    assert response.status_code == 400  # refused later, by the serializer: the body was parsed
+    assert len(calls) == 1
+
+
 def test_depth_scan_ignores_brackets_inside_strings():
     assert not json_depth_exceeds(json.dumps({"a": "[" * 5000}))
     assert json_depth_exceeds(_deep(101))
