@@ -68,3 +68,18 @@ def test_a_template_with_an_unknown_owner_team_is_refused_not_registered_ownerle
     response = manager.post("/releases/templates/", {"slug": "std", "name": "Standard", "owner_team": "nope"})
     assert _messages(response) == ["No team nope."]
     assert not PipelineTemplate.objects.exists()
+
+
+def test_a_proposed_version_without_a_change_offers_no_approve_button_that_can_only_fail(manager, release_manager,
+                                                                                       make_change):
+    from apps.releases import templates_services as templates
+
+    template = templates.template_create(slug="std", name="Standard", actor=release_manager)
+    templates.template_version_propose(template=template, version="1", actor=release_manager)  # the API allows it
+    templates.template_version_propose(template=template, version="2", actor=release_manager,
+                                       change=make_change(state="in_review"))
+    html = manager.get("/releases/templates/").content.decode()
+    assert "/releases/templates/std/versions/1/approve/" not in html
+    assert "No governing change: propose a new version with one to approve it." in html
+    assert "/releases/templates/std/versions/2/approve/" in html
+    assert re.search(r'id="chg-std"[^>]*required', html)
