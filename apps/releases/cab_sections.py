@@ -28,10 +28,10 @@ def _releases(request, meeting) -> list[dict]:
                     .annotate(awaiting=Count("change_links", filter=Q(change_links__change__in=waiting)))
                     .filter(awaiting__gt=0).order_by("planned_start", "pk")
                     .only("pk", "name", "planned_start")[:200]) if can_add else []
-    if not reviews and not releases:
+    if not reviews and not can_add:
         return []
     return [{"title": "Releases", "template": "releases/sections/cab_releases.html", "order": 10,
-             "data": {"meeting": meeting, "reviews": reviews, "releases": releases}}]
+             "data": {"meeting": meeting, "reviews": reviews, "releases": releases, "can_add": can_add}}]
 
 
 def _off_cadence(request, meeting, agenda) -> list[dict]:

@@ -201,3 +201,6 @@ def test_the_meeting_page_offers_only_releases_with_a_change_awaiting_cab(releas
     html = client.get(f"/changes/cab/{meeting.pk}/").content.decode()
     assert f'<option value="{release.pk}">{release.name}' in html and "2 changes awaiting CAB" in html
     assert idle.name not in html
+    services.release_transition(release=release, to_state="cancelled", actor=release_manager)
+    html = client.get(f"/changes/cab/{meeting.pk}/").content.decode()
+    assert "No active release has a change awaiting CAB approval." in html and "Add release to CAB" not in html
