@@ -99,10 +99,11 @@ def release_detail(request, pk: int):
         exception.pending = [r for r in exception.required_roles if r not in signed]
         exception.can_sign = [] if exception.state != ScopeException.State.OPEN or user.pk in signers else [
             r for r in exception.pending if services.signoff_refusal(exception, r, user) is None]
-    cab_reviews, meetings = release_cab_meetings(
+    cab_reviews, meetings, cab_nothing_waits = release_cab_meetings(
         release, with_open=can_take_release_to_cab(user) and release.state not in services.CLOSED_STATES)
     return render(request, "releases/release_detail.html", {
-        "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings, "moves": [(m, MOVE_LABELS[m]) for m in
+        "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings,
+        "cab_nothing_waits": cab_nothing_waits, "moves": [(m, MOVE_LABELS[m]) for m in
                                                                        MOVES.get(release.state, [])] if planner else [],
         "can_ask": can_request_exception(user) and release.state not in services.CLOSED_STATES,
         "roles": SignoffRole})
