@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import Exists, F, FilteredRelation, Q, Value
 from django.utils import timezone
 
 from apps.audit.history import atomic_as, history_stamp
@@ -81,17 +81,23 @@ def agenda_groups(meeting: CabMeeting, change_ids: list[int]) -> dict[int, str]:
                 .values_list("change_id", "release__name"))
 
 
-def release_cab_meetings(release: Release, *, with_open: bool) -> tuple[list[CabMeeting], list[CabMeeting]]:
+def release_cab_meetings(release: Release, *, with_open: bool) -> tuple[list[CabMeeting], list[CabMeeting], bool]:
     """For the release page, in one query: the meetings the release was taken to (each with
     `review_changes`, `review_by`, `review_at`), and — `with_open` — the planned meetings whose
-    agenda is still open."""
+    agenda is still open, but only when a change of the release awaits CAB (offering them
+    otherwise only earned a refusal); the third value says there were open meetings but nothing
+    of the release awaits CAB."""
     wanted = Q(review__pk__isnull=False)
     if with_open:
         wanted |= Q(status=CabMeeting.Status.PLANNED, starts_at__gte=timezone.now() - timedelta(days=1))
     rows = list(CabMeeting.objects.annotate(review=FilteredRelation(
         "release_reviews", condition=Q(release_reviews__release=release))).filter(wanted).annotate(
         review_changes=F("review__changes"), review_by=F("review__added_by__username"),
-        review_at=F("review__added_at")).order_by("starts_at", "pk")[:50])
+        review_at=F("review__added_at"),
+        release_awaits_cab=Exists(changes_needing_cab().filter(release_links__release=release))
+        if with_open else Value(False)).order_by("starts_at", "pk")[:50])
     reviews = [m for m in rows if m.review_at is not None]
     open_ones = [m for m in rows if with_open and not cab_meeting_closed_reason(m)]
-    return reviews, open_ones
+    if open_ones and not open_ones[0].release_awaits_cab:
+        return reviews, [], True
+    return reviews, open_ones, False

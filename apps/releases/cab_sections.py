@@ -5,7 +5,9 @@ justification. A fixed number of queries whatever the agenda's size."""
 
 from __future__ import annotations
 
-from apps.changes.cab import cab_meeting_closed_reason
+from django.db.models import Count, Q
+
+from apps.changes.cab import cab_meeting_closed_reason, changes_needing_cab
 
 from . import cadence as cadence_rules
 from .cab_reviews import can_take_release_to_cab
@@ -20,12 +22,16 @@ def sections(request, meeting, agenda) -> list[dict]:
 def _releases(request, meeting) -> list[dict]:
     reviews = list(ReleaseCabReview.objects.filter(meeting=meeting).select_related("release", "added_by"))
     can_add = can_take_release_to_cab(request.user) and not cab_meeting_closed_reason(meeting)
-    releases = list(Release.objects.filter(state__in=ACTIVE_STATES).order_by("planned_start", "pk")
+    # Only the releases it would change: offering one with nothing awaiting CAB only earned a refusal.
+    waiting = changes_needing_cab(before=meeting.starts_at).values("pk")
+    releases = list(Release.objects.filter(state__in=ACTIVE_STATES)
+                    .annotate(awaiting=Count("change_links", filter=Q(change_links__change__in=waiting)))
+                    .filter(awaiting__gt=0).order_by("planned_start", "pk")
                     .only("pk", "name", "planned_start")[:200]) if can_add else []
-    if not reviews and not releases:
+    if not reviews and not can_add:
         return []
     return [{"title": "Releases", "template": "releases/sections/cab_releases.html", "order": 10,
-             "data": {"meeting": meeting, "reviews": reviews, "releases": releases}}]
+             "data": {"meeting": meeting, "reviews": reviews, "releases": releases, "can_add": can_add}}]
 
 
 def _off_cadence(request, meeting, agenda) -> list[dict]:

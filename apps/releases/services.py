@@ -178,10 +178,16 @@ def _plan_for(service_ids: list[int], slugs: dict[int, str], edges: list[tuple[i
             "slugs": {str(k): slugs[k] for k in service_ids}}
 
 
+RELEASE_NAME_MAX = Release._meta.get_field("name").max_length
+
+
 def release_create(*, actor: Any, name: str, train: ReleaseTrain, planned_start: datetime, scope_lock_at: datetime,
                    services: list) -> Release:
     if not (name or "").strip():
         raise InvalidInput("A release needs a name.", fields={"name": ["This field may not be blank."]})
+    if len(name.strip()) > RELEASE_NAME_MAX:
+        raise InvalidInput(f"A release name is {RELEASE_NAME_MAX} characters at most.",
+                           fields={"name": [f"At most {RELEASE_NAME_MAX} characters."]})
     if scope_lock_at > planned_start:
         raise InvalidInput("The scope locks before the release starts.",
                            fields={"scope_lock_at": ["Must be at or before planned_start."]})

@@ -107,6 +107,11 @@ def template_create(*, slug: str, name: str, actor: Any, description: str = "", 
         raise NotAllowed("Only release managers maintain the pipeline template registry.")
     if enforcement not in TemplateEnforcement.values:
         raise InvalidInput(f"Unknown enforcement {enforcement!r}.", fields={"enforcement": ["unknown"]})
+    for field, value in (("slug", slug), ("name", name)):
+        limit = PipelineTemplate._meta.get_field(field).max_length
+        if len(value) > limit:
+            raise InvalidInput(f"A template {field} is {limit} characters at most.",
+                               fields={field: [f"At most {limit} characters."]})
     try:
         with atomic_as(actor):
             template = PipelineTemplate.objects.create(slug=slug, name=name, description=description,

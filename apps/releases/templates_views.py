@@ -54,8 +54,12 @@ def _template_create(request):
     if not services.can_manage_templates(request.user):
         raise PermissionDenied("Only release managers maintain the pipeline template registry.")
     post = request.POST
-    team = Team.objects.filter(slug=post.get("owner_team", "")).first() if post.get("owner_team") else None
     try:
+        team = None
+        if post.get("owner_team"):
+            team = Team.objects.filter(slug=post["owner_team"]).first()
+            if team is None:  # registering it ownerless instead would hide the typo
+                raise InvalidInput(f"No team {post['owner_team']}.", fields={"owner_team": ["Unknown team."]})
         slug, name = post.get("slug", "").strip(), post.get("name", "").strip()
         if not slug or not name:
             raise InvalidInput("A template needs a slug and a name.", fields={"slug": ["Required."]})

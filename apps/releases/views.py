@@ -19,7 +19,7 @@ from apps.catalog.models import Service
 from apps.changes.models import CabMeeting
 from apps.changes.permissions import get_change_for_user
 from releaseportal.errors import InvalidInput, PortalError
-from releaseportal.input import parse_id
+from releaseportal.input import datetime_problem, parse_id
 
 from . import services
 from .cab_reviews import can_take_release_to_cab, release_cab_add, release_cab_meetings
@@ -35,10 +35,18 @@ MOVE_LABELS = {"scope_locked": "Lock scope", "in_progress": "Start shipping", "r
 
 
 def _when(value: str, field: str) -> datetime:
-    parsed = parse_datetime(value or "")
+    label = field.replace("_", " ")
+    try:
+        parsed = parse_datetime(value or "")
+    except ValueError:  # well formed but not a calendar date (2026-13-45): Django raises instead of None
+        parsed = None
     if parsed is None:
-        raise InvalidInput(f"Give {field.replace('_', ' ')} as a date and time.", fields={field: ["Required."]})
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+        raise InvalidInput(f"Give {label} as a date and time.", fields={field: ["Not a date and time."]})
+    aware = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    problem = datetime_problem(aware)
+    if problem:
+        raise InvalidInput(f"{label.capitalize()}: {problem}.", fields={field: [problem]})
+    return aware
 
 
 @member_required
@@ -56,12 +64,19 @@ def release_list(request):
                 planned_start=_when(request.POST.get("planned_start"), "planned_start"),
                 scope_lock_at=_when(request.POST.get("scope_lock_at"), "scope_lock_at"))
         except PortalError as exc:
+            # Answer on the same page with what was typed, so one bad field does not cost the whole form.
             messages.error(request, exc.message)
-            return redirect("releases:list")
+            return _release_list_page(request, plannable, form=request.POST, status=exc.status)
         messages.success(request, f"Release {release.name} planned.")
         return redirect("releases:detail", pk=release.pk)
+    return _release_list_page(request, plannable)
+
+
+def _release_list_page(request, plannable, *, form=None, status: int = 200):
     releases = list(release_queryset().order_by("-planned_start", "-pk")[:100])
-    return render(request, "releases/release_list.html", {"releases": releases, "plannable": plannable})
+    return render(request, "releases/release_list.html", {
+        "releases": releases, "plannable": plannable, "form": form or {},
+        "chosen": set(form.getlist("services")) if form else set()}, status=status)
 
 
 def _release_for(request, pk: int) -> Release:
@@ -84,10 +99,11 @@ def release_detail(request, pk: int):
         exception.pending = [r for r in exception.required_roles if r not in signed]
         exception.can_sign = [] if exception.state != ScopeException.State.OPEN or user.pk in signers else [
             r for r in exception.pending if services.signoff_refusal(exception, r, user) is None]
-    cab_reviews, meetings = release_cab_meetings(
+    cab_reviews, meetings, cab_nothing_waits = release_cab_meetings(
         release, with_open=can_take_release_to_cab(user) and release.state not in services.CLOSED_STATES)
     return render(request, "releases/release_detail.html", {
-        "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings, "moves": [(m, MOVE_LABELS[m]) for m in
+        "release": release, "view": view, "planner": planner, "cab_reviews": cab_reviews, "cab_meetings": meetings,
+        "cab_nothing_waits": cab_nothing_waits, "moves": [(m, MOVE_LABELS[m]) for m in
                                                                        MOVES.get(release.state, [])] if planner else [],
         "can_ask": can_request_exception(user) and release.state not in services.CLOSED_STATES,
         "roles": SignoffRole})

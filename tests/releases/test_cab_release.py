@@ -190,3 +190,29 @@ def test_a_meeting_made_by_the_changes_app_takes_the_release_too(release, scoped
     CabAgendaItem.objects.filter(meeting=meeting).delete()
     review = release_cab_add(release=release, meeting=meeting, actor=release_manager)
     assert sorted(review.changes) == sorted(c.number for c in scoped["waiting"])
+
+
+def test_the_meeting_page_offers_only_releases_with_a_change_awaiting_cab(release, meeting, scoped, client,
+                                                                          cab_member, train, release_manager):
+    idle = services.release_create(actor=release_manager, name="Idle release", train=train,
+                                   planned_start=release.planned_start, scope_lock_at=release.scope_lock_at,
+                                   services=[scoped["approved"].service])
+    client.force_login(cab_member)
+    html = client.get(f"/changes/cab/{meeting.pk}/").content.decode()
+    assert f'<option value="{release.pk}">{release.name}' in html and "2 changes awaiting CAB" in html
+    assert idle.name not in html
+    services.release_transition(release=release, to_state="cancelled", actor=release_manager)
+    html = client.get(f"/changes/cab/{meeting.pk}/").content.decode()
+    assert "No active release has a change awaiting CAB approval." in html and "Add release to CAB" not in html
+
+
+def test_the_release_page_offers_cab_only_when_a_change_of_it_awaits_cab(release, meeting, client, release_manager,
+                                                                         make_change, awaiting):
+    services.release_change_add(release=release, change=make_change(state="approved", env="prod"),
+                                actor=release_manager)
+    client.force_login(release_manager)
+    html = client.get(f"/releases/{release.pk}/").content.decode()
+    assert "None of this release's changes awaits CAB approval." in html and "Add release to CAB meeting" not in html
+    services.release_change_add(release=release, change=awaiting(), actor=release_manager)
+    html = client.get(f"/releases/{release.pk}/").content.decode()
+    assert "Add release to CAB meeting" in html and "awaits CAB approval." not in html
