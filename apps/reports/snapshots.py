@@ -365,6 +365,9 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
     computed: dict[str, pd.DataFrame] = {}
     tz = report_timezone(tz_name)
     open_month = Month.containing(now, tz)
+    # Just after a write, snapshots computed now may not be kept (store() drops them again): the
+    # computation is kept for the requests of that minute instead (_kept_for_margin).
+    compute = _kept_for_margin if written_lately else _keeping_open_month
     if missing and _span(missing) == [open_month]:
         # Only the open month: it is never stored, so its figures are cached under the data
         # version instead (the newest history row of every table that can change a figure):
@@ -374,13 +377,10 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
         # The open month, or recent closed months whose snapshots late data dropped (the usual
         # case at the start of a month): from the rows since a week before them. Closed months
         # are stored, the open month never.
-        # Just after a write the snapshots computed now may not be kept (store()): the computation
-        # is kept for the requests of that minute instead.
-        compute = _recent_months_figures if written_lately else _keeping_open_month
         computed = compute(compute_window, scope, _span(missing), open_month, tz_name=tz_name, now=now)
     elif missing:
         # Older closed months without snapshots: the whole history, once; stored for next time.
-        computed = _keeping_open_month(compute_and_store, scope, _span(missing), open_month, tz_name=tz_name, now=now)
+        computed = compute(compute_and_store, scope, _span(missing), open_month, tz_name=tz_name, now=now)
 
     def figures_of(level: str, gid: int, label: str) -> dict:
         if (level, gid, label) in found:
@@ -448,27 +448,27 @@ def _keeping_open_month(compute, scope: Scope, span: list[Month], open_month: Mo
     return computed
 
 
-def _recent_months_key(tz_name: str, scope: Scope, span: list[Month], version: str) -> str:
+def _kept_key(compute, tz_name: str, scope: Scope, span: list[Month], version: str) -> str:
     import hashlib
 
-    return (f"reports:recent:{tz_name}:{scope.key}:{span[0].label}:{span[-1].label}:"
+    return (f"reports:kept:{compute.__name__}:{tz_name}:{scope.key}:{span[0].label}:{span[-1].label}:"
             f"{hashlib.sha256(version.encode()).hexdigest()[:24]}")
 
 
-def _recent_months_figures(compute, scope: Scope, span: list[Month], open_month: Month, *, tz_name: str,
-                           now: datetime) -> dict[str, pd.DataFrame]:
-    """compute(scope, span) (compute_window's figures for recent months whose snapshots are
-    missing), kept for MARGIN under the data version. For a minute after any write the snapshots
-    it reaches cannot be kept (store() drops them again: the row's transaction may not have
-    committed yet), so every report page in that minute ran the engine again on the same rows
-    (300 ms and 46 queries for the demo's organisation page). The same data version gives the
+def _kept_for_margin(compute, scope: Scope, span: list[Month], open_month: Month, *, tz_name: str,
+                     now: datetime) -> dict[str, pd.DataFrame]:
+    """_keeping_open_month(compute, scope, span), kept for MARGIN under the data version. For a
+    minute after any write the snapshots it reaches cannot be kept (store() drops them again: the
+    row's transaction may not have committed yet), so every report page in that minute ran the
+    engine again on the same rows (300 ms and 46 queries for the demo's organisation page after a
+    deployment; after seed_demo, the whole history on every request). The same data version gives the
     same figures and any write in between changes the version; the entry lives no longer than
     the margin the snapshots already allow a late commit, like the open month's entry
     (_open_month_figures)."""
     from django.core.cache import cache
 
     version = data_version()
-    key = _recent_months_key(tz_name, scope, span, version)
+    key = _kept_key(compute, tz_name, scope, span, version)
     computed = cache.get(key)
     if computed is None:
         computed = _keeping_open_month(compute, scope, span, open_month, tz_name=tz_name, now=now,

@@ -216,6 +216,31 @@ def test_in_the_minute_after_a_write_its_months_are_computed_once_per_data_versi
     assert_same_figures(OCT)
 
 
+def test_in_the_minute_after_an_environment_edit_the_whole_history_runs_once_per_data_version(
+        year, prod, deploy, clock, monkeypatch):
+    """An environment edit reaches every snapshot, so each request of the following minute read
+    the whole history again (what a page does just after seed_demo); now once per data version."""
+    from datetime import timedelta
+
+    snapshots.cached_report(OCT)
+    clock("2026-12-03 09:05")
+    monkeypatch.setattr(snapshots, "MARGIN", timedelta(minutes=1))
+    prod.name = "Production (EU)"
+    prod.save()  # a history row: the production flag decides what counts at all
+    first = snapshots.cached_report(OCT)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole history was read again for the same rows")
+
+    real = snapshots.load_dataset
+    monkeypatch.setattr(snapshots, "load_dataset", refuse)
+    strip = {"data_as_of": None}
+    assert {**snapshots.cached_report(OCT).summary(), **strip} == {**first.summary(), **strip}
+    monkeypatch.setattr(snapshots, "load_dataset", real)
+    deploy(year["payments"], "2026-10-21 10:00")
+    assert snapshots.cached_report(OCT).summary()["deployment_frequency"]["count"] == 6
+
+
 def test_the_beat_task_fills_the_closed_months_once(year):
     from apps.reports.schedules import BEAT
     from apps.reports.tasks import fill_metric_snapshots
