@@ -21,11 +21,11 @@ class IsoFormatUTC(Func):
 
     def as_postgresql(self, compiler, connection, **extra_context):
         # to_char's US is always six digits; isoformat() drops an all-zero fraction.
-        return Func.as_sql(self, compiler, connection, template=(
-            "(replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
-            " || '+00:00')"), **extra_context)
+        template = ("(replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
+                    " '.000000', '') || '+00:00')")
+        return Func.as_sql(self, compiler, connection, template=template, **extra_context)
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # Django stores an aware value as its UTC str(): "YYYY-MM-DD HH:MM:SS[.ffffff]".
-        return Func.as_sql(self, compiler, connection, template="(replace(%(expressions)s, ' ', 'T') || '+00:00')",
-                           **extra_context)
+        template = "(replace(%(expressions)s, ' ', 'T') || '+00:00')"
+        return Func.as_sql(self, compiler, connection, template=template, **extra_context)

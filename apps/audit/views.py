@@ -100,7 +100,8 @@ def audit_log_csv(request):
     # timestamp into Python to format it again cost as much as the rest of the query).
     fields = ("seq", "created_at_text", "actor_label", "actor_type", "action", "object_type", "object_id",
               "object_repr", "request_id", "ip", "details_text", "prev_hash", "hash")
-    qs = qs.annotate(details_text=Cast("details", output_field=TextField()), created_at_text=IsoFormatUTC("created_at"))
+    qs = qs.annotate(details_text=Cast("details", output_field=TextField()),
+                     created_at_text=IsoFormatUTC("created_at"))
     # In CSV_HEADER's order: the tuples are written as they come.
     return csv_response("audit-log.csv", CSV_HEADER, qs.values_list(*fields).iterator(chunk_size=2000))
 
