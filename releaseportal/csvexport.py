@@ -15,6 +15,7 @@ Pure standard library and Django's HTTP classes: every app may import it (it imp
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
@@ -36,7 +37,9 @@ def neutralise(value: Any) -> Any:
 
 
 def neutralise_row(values: Iterable[Any]) -> list[Any]:
-    return [neutralise(value) for value in values]
+    # neutralise() inline: a function call per cell was a third of a large export's time.
+    return [("'" + value if value.startswith(FORMULA_PREFIXES) else value) if isinstance(value, str)
+            else ("" if value is None else value) for value in values]
 
 
 class _Line:
@@ -75,26 +78,38 @@ def csv_text(header: Sequence[str], rows: Iterable[Iterable[Any]], *, linetermin
 # and a WSGI round per line (11,000 for the demo's audit log); the first piece still leaves after
 # the first few hundred rows.
 CHUNK_CHARS = 64 * 1024
+# Rows formatted per csv.writer.writerows() call: one call into the C writer per batch instead
+# of one per row.
+BATCH_ROWS = 256
 
 
-def _chunks(lines: Iterable[str]) -> Iterator[bytes]:
-    buffer: list[str] = []
-    size = 0
-    for line in lines:
-        buffer.append(line)
-        size += len(line)
-        if size >= CHUNK_CHARS:
-            yield "".join(buffer).encode("utf-8")
-            buffer, size = [], 0
-    if buffer:
-        yield "".join(buffer).encode("utf-8")
+def csv_chunks(header: Sequence[str], rows: Iterable[Iterable[Any]], *, bom: bool = False) -> Iterator[bytes]:
+    """The CSV as UTF-8 pieces of about CHUNK_CHARS characters: the same text as csv_lines()."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if bom:
+        buffer.write(BOM)
+    writer.writerow(neutralise_row(header))
+    batch: list[list[Any]] = []
+    for row in rows:
+        batch.append(neutralise_row(row))
+        if len(batch) == BATCH_ROWS:
+            writer.writerows(batch)
+            batch = []
+            if buffer.tell() >= CHUNK_CHARS:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+    writer.writerows(batch)
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Iterable[Any]], *,
                  bom: bool = False) -> StreamingHttpResponse:
     """A streamed attachment. `rows` is consumed lazily: pass a generator over
     `queryset.iterator()` to keep memory flat."""
-    response = StreamingHttpResponse(_chunks(csv_lines(header, rows, bom=bom)), content_type=CONTENT_TYPE)
+    response = StreamingHttpResponse(csv_chunks(header, rows, bom=bom), content_type=CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -16,6 +16,7 @@ from releaseportal.csvexport import csv_response
 from releaseportal.dbrouter import replica_reads
 from releaseportal.errors import PortalError
 from releaseportal.input import parse_id
+from releaseportal.isoformat import IsoFormatUTC
 
 from .chain_checks import chain_verification_request, last_chain_verification
 from .models import AuditEvent
@@ -88,25 +89,21 @@ CSV_HEADER = ["seq", "created_at", "actor_label", "actor_type", "action", "objec
 
 @login_required
 def audit_log_csv(request):
-    """Streamed: one query, read in chunks, written row by row (releaseportal.csvexport)."""
+    """Streamed: one query, read in chunks, written in batches of rows (releaseportal.csvexport)."""
     _require_auditor(request)
     qs, filters = audit_events_filtered(request.GET)
     audit_event_record(action="audit_log.exported", actor=request.user, details={"filters": filters})
     # The details column holds the canonical text that was hashed, verbatim (CanonicalJSONField):
     # read as text it is already what canonical_details() would write, without parsing and
     # re-serialising every row (a third of the export's time on the demo's 11,000 events).
-    fields = ("seq", "created_at", "actor_label", "actor_type", "action", "object_type", "object_id",
+    # The time is written by the database as created_at.isoformat() would write it (reading each
+    # timestamp into Python to format it again cost as much as the rest of the query).
+    fields = ("seq", "created_at_text", "actor_label", "actor_type", "action", "object_type", "object_id",
               "object_repr", "request_id", "ip", "details_text", "prev_hash", "hash")
-    qs = qs.annotate(details_text=Cast("details", output_field=TextField()))
-
-    def rows():
-        for row in qs.values_list(*fields).iterator(chunk_size=2000):
-            (seq, created_at, actor_label, actor_type, action, object_type, object_id, object_repr, request_id, ip,
-             details, prev_hash, hash_) = row
-            yield [seq, created_at.isoformat(), actor_label, actor_type, action, object_type, object_id,
-                   object_repr, request_id, ip, details, prev_hash, hash_]
-
-    return csv_response("audit-log.csv", CSV_HEADER, rows())
+    qs = qs.annotate(details_text=Cast("details", output_field=TextField()),
+                     created_at_text=IsoFormatUTC("created_at"))
+    # In CSV_HEADER's order: the tuples are written as they come.
+    return csv_response("audit-log.csv", CSV_HEADER, qs.values_list(*fields).iterator(chunk_size=2000))
 
 
 def _verification_context(request) -> dict:

@@ -19,7 +19,7 @@ from apps.accounts.models import User
 from apps.catalog.models import Environment, Service
 
 from .models import CabMeeting, ChangeRequest, Freeze, MaintenanceWindow
-from .schedule import window_occurrences, window_sla_flags
+from .schedule import OccurrenceIndex, window_sla_flags
 
 KINDS = {"changes": "Changes", "deployments": "Deployments", "windows": "Maintenance windows",
          "freezes": "Freezes", "cab": "CAB meetings"}
@@ -139,6 +139,8 @@ def calendar_entries(query: CalendarQuery, days: list[date]) -> dict[date, list[
     entries: dict[date, list[dict]] = {d: [] for d in days}
     windows = list(MaintenanceWindow.objects.filter(is_active=True).select_related("service", "environment"))
     windows = [w for w in windows if _applies(w, query)]
+    # Each recurring window's occurrences over the view, listed once for every change and the grid.
+    occurrences = OccurrenceIndex(windows, start, end)
     if "changes" in query.kinds:
         changes = (_changes(query, start, end).exclude(_deployment_q())
                    .select_related("service", "environment", "change_type").order_by("planned_start", "id")[:1000])
@@ -148,7 +150,7 @@ def calendar_entries(query: CalendarQuery, days: list[date]) -> dict[date, list[
                 continue
             scoped = [w for w in windows if w.service_id in (None, c.service_id)
                       and w.environment_id in (None, c.environment_id)]
-            flags = window_sla_flags(c, scoped) if scoped else []
+            flags = window_sla_flags(c, scoped, index=occurrences) if scoped else []
             entries[day].append({
                 "kind": "change", "at": c.planned_start, "label": f"{timezone.localtime(c.planned_start):%H:%M} "
                                                                   f"{c.number} {c.title}",
@@ -195,7 +197,7 @@ def calendar_entries(query: CalendarQuery, days: list[date]) -> dict[date, list[
         today = timezone.localdate()
         for w in windows:
             overdue = w.review_overdue(today)
-            for occ_start, occ_end in window_occurrences(w, start, end):
+            for occ_start, occ_end in occurrences.occurrences(w):
                 day = _local_day(occ_start)
                 if day in entries:
                     entries[day].append({

@@ -3,6 +3,7 @@ conflicts of a change with them and with other changes."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime, timedelta
 
 from dateutil.rrule import rrulestr
@@ -24,8 +25,6 @@ def parse_rrule(rule: str, dtstart: datetime):
 
 def window_occurrence(window: MaintenanceWindow, start: datetime, end: datetime | None = None) -> tuple[datetime, datetime] | None:
     """The occurrence of `window` that contains [start, end] (or the instant `start`), if any."""
-    end = end or start
-    length = timedelta(minutes=window.duration_minutes)
     if not window.rrule:
         occ = window.starts_at
     else:
@@ -33,8 +32,15 @@ def window_occurrence(window: MaintenanceWindow, start: datetime, end: datetime 
             occ = parse_rrule(window.rrule, window.starts_at).before(start, inc=True)
         except (ValueError, TypeError):
             return None
+    return _holding(window, occ, start, end or start)
+
+
+def _holding(window: MaintenanceWindow, occ: datetime | None, start: datetime, end: datetime
+             ) -> tuple[datetime, datetime] | None:
+    """The occurrence starting at `occ` (the last one at or before `start`), if it holds [start, end]."""
     if occ is None:
         return None
+    length = timedelta(minutes=window.duration_minutes)
     occ_end = _clipped_end(window, occ, occ + length)
     # Once ended early, the moment it was ended is already outside.
     inside = start < occ_end if occ_end != occ + length else True
@@ -51,16 +57,50 @@ def _clipped_end(window: MaintenanceWindow, occ_start: datetime, occ_end: dateti
     return occ_end
 
 
-def window_occurrences(window: MaintenanceWindow, after: datetime, before: datetime) -> list[tuple[datetime, datetime]]:
+def _occurrence_starts(window: MaintenanceWindow, after: datetime, before: datetime) -> list[datetime]:
+    """The starts of the occurrences that overlap [after, before]."""
     length = timedelta(minutes=window.duration_minutes)
     if not window.rrule:
-        starts = [window.starts_at] if after - length <= window.starts_at < before else []
-    else:
-        try:
-            starts = parse_rrule(window.rrule, window.starts_at).between(after - length, before, inc=True)
-        except (ValueError, TypeError):
-            starts = []
+        return [window.starts_at] if after - length <= window.starts_at < before else []
+    try:
+        return parse_rrule(window.rrule, window.starts_at).between(after - length, before, inc=True)
+    except (ValueError, TypeError):
+        return []
+
+
+def window_occurrences(window: MaintenanceWindow, after: datetime, before: datetime) -> list[tuple[datetime, datetime]]:
+    return _with_ends(window, _occurrence_starts(window, after, before))
+
+
+def _with_ends(window: MaintenanceWindow, starts: list[datetime]) -> list[tuple[datetime, datetime]]:
+    length = timedelta(minutes=window.duration_minutes)
     return [(s, _clipped_end(window, s, s + length)) for s in starts[:500]]
+
+
+class OccurrenceIndex:
+    """`window_occurrence(window, instant)` for many instants in [after, before] (the changes of a
+    calendar month): each recurring window's occurrences over the span are listed once and searched,
+    instead of walking its rule from its first occurrence again for every change.
+
+    The same answer: the last occurrence at or before an instant in the span either starts at or
+    after `after - length`, so it is listed, or ends before the instant and holds nothing."""
+
+    def __init__(self, windows: list[MaintenanceWindow], after: datetime, before: datetime):
+        self.after, self.before = after, before
+        self._starts = {w.pk: _occurrence_starts(w, after, before) for w in windows if w.rrule}
+
+    def occurrence(self, window: MaintenanceWindow, start: datetime) -> tuple[datetime, datetime] | None:
+        starts = self._starts.get(window.pk)
+        if starts is None or not self.after <= start <= self.before:
+            return window_occurrence(window, start)
+        i = bisect_right(starts, start)
+        return _holding(window, starts[i - 1] if i else None, start, start)
+
+    def occurrences(self, window: MaintenanceWindow) -> list[tuple[datetime, datetime]]:
+        """window_occurrences(window, after, before)."""
+        if window.pk not in self._starts:
+            return window_occurrences(window, self.after, self.before)
+        return _with_ends(window, self._starts[window.pk])
 
 
 def windows_for(service, environment) -> list[MaintenanceWindow]:
@@ -146,22 +186,26 @@ def notice_reference(change: ChangeRequest) -> datetime:
     return change.submitted_at or timezone.now()
 
 
-def windows_planned_into(change: ChangeRequest, windows: list[MaintenanceWindow] | None = None
+def windows_planned_into(change: ChangeRequest, windows: list[MaintenanceWindow] | None = None, *,
+                         index: OccurrenceIndex | None = None
                          ) -> list[tuple[MaintenanceWindow, tuple[datetime, datetime]]]:
-    """The windows (with their occurrence) in which the change's planned start falls."""
+    """The windows (with their occurrence) in which the change's planned start falls; `index`
+    answers for windows it lists (OccurrenceIndex: many changes of one span)."""
     if change.planned_start is None:
         return []
     if windows is None:
         windows = windows_for(change.service, change.environment)
     found = []
     for window in windows:
-        occ = window_occurrence(window, change.planned_start)
+        occ = (index.occurrence(window, change.planned_start) if index is not None
+               else window_occurrence(window, change.planned_start))
         if occ is not None:
             found.append((window, occ))
     return found
 
 
-def window_sla_flags(change: ChangeRequest, windows: list[MaintenanceWindow] | None = None) -> list[dict]:
+def window_sla_flags(change: ChangeRequest, windows: list[MaintenanceWindow] | None = None, *,
+                     index: OccurrenceIndex | None = None) -> list[dict]:
     """The stakeholder SLA of each window the change is planned into: too little notice
     (planned start − scheduled < notice period) and a planned duration beyond what the window allows.
     Flags, not blockers: the CAB decides whether to accept the short notice."""
@@ -169,7 +213,7 @@ def window_sla_flags(change: ChangeRequest, windows: list[MaintenanceWindow] | N
     if start is None:
         return []
     flags: list[dict] = []
-    for window, _occ in windows_planned_into(change, windows):
+    for window, _occ in windows_planned_into(change, windows, index=index):
         deadline = notice_deadline(window, start)
         if deadline is not None:
             scheduled = notice_reference(change)

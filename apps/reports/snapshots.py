@@ -74,6 +74,12 @@ def _history(label: str):
 def sweep(*, now: datetime | None = None) -> int:
     """Drop the snapshots that history rows written since the last sweep may change. Returns
     how many were dropped. Costs two queries when nothing was written."""
+    return _sweep(now=now)[0]
+
+
+def _sweep(*, now: datetime | None = None) -> tuple[int, bool]:
+    """sweep(), and whether it found rows written since the last sweep (less MARGIN): when it
+    did, snapshots computed now may be dropped again by store() (cached_report)."""
     now = now or timezone.now()
     mark = SnapshotWatermark.objects.filter(name="history").first()
     if mark is None:
@@ -81,10 +87,10 @@ def sweep(*, now: datetime | None = None) -> int:
             # Snapshots of unknown provenance (none in normal operation): start clean.
             dropped = MetricSnapshot.objects.all().delete()[0]
             SnapshotWatermark.objects.get_or_create(name="history", defaults={"swept_at": now})
-        return dropped
+        return dropped, False
     since = mark.swept_at - MARGIN
     if not _written_since(since):
-        return 0
+        return 0, False
     with transaction.atomic():
         mark = SnapshotWatermark.objects.select_for_update().get(name="history")
         since = min(since, mark.swept_at - MARGIN)
@@ -92,7 +98,7 @@ def sweep(*, now: datetime | None = None) -> int:
         if now > mark.swept_at:
             mark.swept_at = now
             mark.save(update_fields=["swept_at"])
-    return dropped
+    return dropped, True
 
 
 def _written_since(since: datetime) -> bool:
@@ -341,7 +347,7 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
     tz_name = tz_name or settings.REPORT_TIMEZONE
     bench = tiers.benchmark(benchmark_year)
     now = timezone.now()
-    sweep(now=now)
+    _dropped, written_lately = _sweep(now=now)
     months = trailing_months(month, trend_months)
     group = _scope_group(scope)
     below = LEVEL_BELOW[scope.level][:1] if breakdown else ()
@@ -359,6 +365,9 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
     computed: dict[str, pd.DataFrame] = {}
     tz = report_timezone(tz_name)
     open_month = Month.containing(now, tz)
+    # Just after a write, snapshots computed now may not be kept (store() drops them again): the
+    # computation is kept for the requests of that minute instead (_kept_for_margin).
+    compute = _kept_for_margin if written_lately else _keeping_open_month
     if missing and _span(missing) == [open_month]:
         # Only the open month: it is never stored, so its figures are cached under the data
         # version instead (the newest history row of every table that can change a figure):
@@ -368,10 +377,10 @@ def cached_report(month: Month, scope: Scope = ORGANISATION, *, trend_months: in
         # The open month, or recent closed months whose snapshots late data dropped (the usual
         # case at the start of a month): from the rows since a week before them. Closed months
         # are stored, the open month never.
-        computed = _keeping_open_month(compute_window, scope, _span(missing), open_month, tz_name=tz_name, now=now)
+        computed = compute(compute_window, scope, _span(missing), open_month, tz_name=tz_name, now=now)
     elif missing:
         # Older closed months without snapshots: the whole history, once; stored for next time.
-        computed = _keeping_open_month(compute_and_store, scope, _span(missing), open_month, tz_name=tz_name, now=now)
+        computed = compute(compute_and_store, scope, _span(missing), open_month, tz_name=tz_name, now=now)
 
     def figures_of(level: str, gid: int, label: str) -> dict:
         if (level, gid, label) in found:
@@ -428,13 +437,43 @@ def _open_month_cache_set(tz_name: str, month: Month, version: str, computed: di
 
 
 def _keeping_open_month(compute, scope: Scope, span: list[Month], open_month: Month, *, tz_name: str,
-                        now: datetime) -> dict[str, pd.DataFrame]:
+                        now: datetime, version: str | None = None) -> dict[str, pd.DataFrame]:
     """compute(scope, span); an organisation run that covers the open month covers it for every
-    scope, so it is kept for their open-month pages too."""
-    version = data_version() if scope.level == "organisation" and open_month in span else None
+    scope, so it is kept for their open-month pages too (under `version`, read before the rows)."""
+    keeps_open_month = scope.level == "organisation" and open_month in span
+    version = (version or data_version()) if keeps_open_month else None
     computed = compute(scope, span, tz_name=tz_name, now=now)
     if version is not None:
         _open_month_cache_set(tz_name, open_month, version, computed)
+    return computed
+
+
+def _kept_key(compute, tz_name: str, scope: Scope, span: list[Month], version: str) -> str:
+    import hashlib
+
+    return (f"reports:kept:{compute.__name__}:{tz_name}:{scope.key}:{span[0].label}:{span[-1].label}:"
+            f"{hashlib.sha256(version.encode()).hexdigest()[:24]}")
+
+
+def _kept_for_margin(compute, scope: Scope, span: list[Month], open_month: Month, *, tz_name: str,
+                     now: datetime) -> dict[str, pd.DataFrame]:
+    """_keeping_open_month(compute, scope, span), kept for MARGIN under the data version. For a
+    minute after any write the snapshots it reaches cannot be kept (store() drops them again: the
+    row's transaction may not have committed yet), so every report page in that minute ran the
+    engine again on the same rows (300 ms and 46 queries for the demo's organisation page after a
+    deployment; after seed_demo, the whole history on every request). The same data version gives the
+    same figures and any write in between changes the version; the entry lives no longer than
+    the margin the snapshots already allow a late commit, like the open month's entry
+    (_open_month_figures)."""
+    from django.core.cache import cache
+
+    version = data_version()
+    key = _kept_key(compute, tz_name, scope, span, version)
+    computed = cache.get(key)
+    if computed is None:
+        computed = _keeping_open_month(compute, scope, span, open_month, tz_name=tz_name, now=now,
+                                       version=version)
+        cache.set(key, computed, max(1, int(MARGIN.total_seconds())))
     return computed
 
 

@@ -162,3 +162,43 @@ def test_the_csv_details_are_the_canonical_text_that_was_hashed(client, auditor,
     rows = [row for row in csv.DictReader(io.StringIO(body)) if row["action"] == "change.updated"]
     assert [row["details"] for row in rows] == [canonical_details(details)]
     assert rows[0]["details"] == '{"alpha":{"x":true,"y":1.5},"note":"=1+1","zeta":[3,{"a":"Zoë","b":null}]}'
+
+
+@pytest.mark.parametrize("moment", ["2026-07-01T09:30:00.250001+02:00", "2026-07-01T23:59:59+00:00"],
+                         ids=["fraction, another offset", "whole second"])
+def test_the_csv_writes_each_time_as_its_isoformat_in_utc(client, auditor, requester, monkeypatch, moment):
+    """The database writes the time (releaseportal/isoformat.py): the same text as Python's
+    isoformat() of the stored value, a whole second without a fraction."""
+    import csv
+    import io
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    pinned = datetime.fromisoformat(moment)
+    monkeypatch.setattr(timezone, "now", lambda: pinned)
+    event = audit_event_record(action="change.updated", actor=requester, object_type="changes.changerequest",
+                               object_id="7")
+    client.force_login(auditor)
+    body = b"".join(client.get(reverse("audit:log_csv")).streaming_content).decode("utf-8")
+    rows = {row["seq"]: row for row in csv.DictReader(io.StringIO(body))}
+    stored = AuditEvent.objects.get(pk=event.pk).created_at
+    assert rows[str(event.seq)]["created_at"] == stored.isoformat()
+    assert stored.isoformat() in ("2026-07-01T07:30:00.250001+00:00", "2026-07-01T23:59:59+00:00")
+
+
+def test_the_csv_costs_the_same_queries_for_ten_or_a_thousand_events(client, auditor, requester,
+                                                                     django_assert_max_num_queries):
+    def export_queries() -> int:
+        with django_assert_max_num_queries(10) as captured:
+            body = b"".join(client.get(reverse("audit:log_csv")).streaming_content)
+        assert body.count(b"\r\n") == AuditEvent.objects.count() + 1  # the header, then one line per event
+        return len(captured.captured_queries)
+
+    audit_events_record_many(events=[PendingEvent(action="change.created", object_type="changes.changerequest",
+                                                  object_id=str(n)) for n in range(10)], actor=requester)
+    client.force_login(auditor)
+    few = export_queries()
+    audit_events_record_many(events=[PendingEvent(action="change.created", object_type="changes.changerequest",
+                                                  object_id=str(n)) for n in range(1000)], actor=requester)
+    assert export_queries() == few

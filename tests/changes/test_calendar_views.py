@@ -120,15 +120,17 @@ def test_bad_filters_answer_400_naming_the_field(client, requester, busy_month, 
     assert f"<strong>{field}</strong>" in response.content.decode()
 
 
-@pytest.mark.parametrize("view", ["month", "week", "day"])
-def test_each_view_costs_a_fixed_number_of_queries(client, requester, busy_month, deployments, view,
+@pytest.mark.parametrize("view, bound", [("month", 11), ("week", 11), ("day", 12)])
+def test_each_view_costs_a_fixed_number_of_queries(client, requester, busy_month, deployments, view, bound,
                                                    django_assert_max_num_queries):
     client.force_login(requester)
     url = reverse("changes:calendar") + f"?view={view}&date=2026-11-10"
     client.get(url)
+    with django_assert_max_num_queries(bound) as few:
+        client.get(url)
     deployments("2026-11-10", 150, environment="staging")
     deployments("2026-11-12", 150)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert response.status_code == 200
 

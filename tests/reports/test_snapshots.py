@@ -188,6 +188,59 @@ def test_a_snapshot_computed_before_a_row_could_commit_is_dropped(year, deploy, 
     assert _stored() is None  # stored, then dropped again: a row of the last minute reaches October
 
 
+def test_in_the_minute_after_a_write_its_months_are_computed_once_per_data_version(year, deploy, clock,
+                                                                                 monkeypatch):
+    """The snapshots a row of the last MARGIN reaches are stored and dropped again (above): the
+    requests of that minute reuse one computation of the same rows instead of running the engine
+    each time, and a further write is counted at once."""
+    from datetime import timedelta
+
+    snapshots.cached_report(OCT)
+    clock("2026-12-03 09:05")  # the year's rows are older than the margin: only the new row reaches
+    monkeypatch.setattr(snapshots, "MARGIN", timedelta(minutes=1))
+    deploy(year["payments"], "2026-10-20 10:00")
+    snapshots.cached_report(OCT)  # (the row reaches back to the service's first deployment)
+    first = snapshots.cached_report(OCT)  # October from the recent rows: its snapshot dropped again
+    assert first.summary()["deployment_frequency"]["count"] == 6 and _stored() is None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the engine ran again on the same rows")
+
+    real = snapshots.load_window
+    monkeypatch.setattr(snapshots, "load_window", refuse)
+    strip = {"data_as_of": None}
+    assert {**snapshots.cached_report(OCT).summary(), **strip} == {**first.summary(), **strip}
+    monkeypatch.setattr(snapshots, "load_window", real)
+    deploy(year["payments"], "2026-10-21 10:00")
+    assert snapshots.cached_report(OCT).summary()["deployment_frequency"]["count"] == 7
+    assert_same_figures(OCT)
+
+
+def test_in_the_minute_after_an_environment_edit_the_whole_history_runs_once_per_data_version(
+        year, prod, deploy, clock, monkeypatch):
+    """An environment edit reaches every snapshot, so each request of the following minute read
+    the whole history again (what a page does just after seed_demo); now once per data version."""
+    from datetime import timedelta
+
+    snapshots.cached_report(OCT)
+    clock("2026-12-03 09:05")
+    monkeypatch.setattr(snapshots, "MARGIN", timedelta(minutes=1))
+    prod.name = "Production (EU)"
+    prod.save()  # a history row: the production flag decides what counts at all
+    first = snapshots.cached_report(OCT)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole history was read again for the same rows")
+
+    real = snapshots.load_dataset
+    monkeypatch.setattr(snapshots, "load_dataset", refuse)
+    strip = {"data_as_of": None}
+    assert {**snapshots.cached_report(OCT).summary(), **strip} == {**first.summary(), **strip}
+    monkeypatch.setattr(snapshots, "load_dataset", real)
+    deploy(year["payments"], "2026-10-21 10:00")
+    assert snapshots.cached_report(OCT).summary()["deployment_frequency"]["count"] == 6
+
+
 def test_the_beat_task_fills_the_closed_months_once(year):
     from apps.reports.schedules import BEAT
     from apps.reports.tasks import fill_metric_snapshots
