@@ -26,7 +26,38 @@ def _execute_sql_flush_unlocked(self, sql_list):
     """Transactional tests flush every table between tests; the append-only triggers would
     refuse that for the audit and history tables, so the flush runs as sanctioned maintenance."""
     before, after = unlock_statements(self.connection.vendor)
-    return _original_execute_sql_flush(self, [*before, *sql_list, *after])
+    result = _original_execute_sql_flush(self, [*before, *sql_list, *after])
+    _restore_migration_data(self.connection)
+    return result
+
+
+# The rows data migrations install (roles, the system account, change types and their stages,
+# retention policies, the incident taxonomy): every database a deployment runs has them, so a
+# flush between transactional tests puts them back, as they were migrated, for the tests after.
+MIGRATION_DATA = [
+    ("apps.accounts.migrations.0002_roles_and_system_account", "create_roles_and_system"),
+    ("apps.audit.migrations.0003_default_retention_policies", "seed_defaults"),
+    ("apps.audit.migrations.0005_audit_event_policy_never_purged_record_by_record", "describe"),
+    ("apps.audit.migrations.0006_artifact_record_class", "seed_artifact_policies"),
+    ("apps.change_types.migrations.0003_seed_change_types", "seed_change_types"),
+    ("apps.incidents.migrations.0004_seed_classification_taxonomy", "seed"),
+]
+_migrated_apps = {}
+
+
+def _restore_migration_data(conn):
+    import importlib
+
+    from django.db.migrations.loader import MigrationLoader
+
+    if conn.settings_dict.get("TEST", {}).get("MIRROR"):
+        return
+    if conn.alias not in _migrated_apps:
+        # The models as the migrations left them (no signals: no history rows, as in a migrate).
+        _migrated_apps[conn.alias] = MigrationLoader(conn).project_state().apps
+    state = _migrated_apps[conn.alias]
+    for module, function in MIGRATION_DATA:
+        getattr(importlib.import_module(module), function)(state, None)
 
 
 BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_unlocked

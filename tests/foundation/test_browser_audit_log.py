@@ -19,7 +19,7 @@ def test_erin_signs_in_opens_the_audit_log_and_filters_it(page, browser_login, r
 
     browser_login(erin.username)
     assert page.locator("h1").first.inner_text().startswith("Good to see you")
-    page.get_by_role("link", name="Audit log").click()
+    page.get_by_role("link", name="Audit log", exact=True).click()
     page.wait_for_url("**/audit/log/")
     rows = page.locator("#audit-table tbody tr")
     assert rows.count() == 2
