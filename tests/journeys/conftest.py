@@ -61,3 +61,12 @@ def screenshot_dir(tmp_path_factory) -> Path:
         tmp_path_factory.mktemp("journey-screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _clean_state():
+    """Replaces tests/conftest.py's per-test set-up: the journeys keep the settings demo_server
+    seeded with (its media and archive folders, the outbox, the fast hasher) for the whole
+    module, so a file the demo stored (a failed health check's metrics attached to its
+    incident) is still there when a persona follows the link to it."""
+    yield
