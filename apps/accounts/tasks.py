@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.audit.actor import Actor, acting_as
 
-from .models import ApiToken, IdempotencyRecord, LoginAttempt, LoginThrottle
+from .models import ApiToken, IdempotencyRecord, LoginAttempt, LoginThrottle, PortalSession
 from .services import api_token_revoke
 
 
@@ -26,9 +26,11 @@ def revoke_expired_tokens() -> int:
 
 @shared_task(acks_late=True)
 def purge_housekeeping_records() -> int:
-    """Old idempotency keys and sign-in attempts are operational data, not records."""
+    """Old idempotency keys, sign-in attempts and expired browser sessions are operational
+    data, not records (what `manage.py clearsessions` does, on the beat)."""
     now = timezone.now()
+    expired_sessions, _ = PortalSession.objects.filter(expire_date__lt=now).delete()
     removed, _ = IdempotencyRecord.objects.filter(created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
     old_logins, _ = LoginAttempt.objects.filter(at__lt=now - timedelta(days=30)).delete()
     old_throttles, _ = LoginThrottle.objects.filter(window_started_at__lt=now - timedelta(days=30)).delete()
-    return removed + old_logins + old_throttles
+    return removed + old_logins + old_throttles + expired_sessions
