@@ -72,6 +72,13 @@ def _tables_on_replica() -> bool:
         return False
 
 
+def _replayed_all_the_primary_wrote() -> bool:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        target = cursor.fetchone()[0]
+    return bool(_on_replica("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]))
+
+
 def _on_replica(sql: str, params=()):
     with connections["replica"].cursor() as cursor:
         cursor.execute(sql, params)
@@ -136,6 +143,10 @@ def test_a_lagging_replica_is_not_read(streaming_replica, settings):
     team = TeamFactory(slug="lag")
     with replica_reads():
         assert read_alias(Service) == "replica"
+    # Pause only once the replica has replayed everything so far: paused in the middle of the
+    # previous test's flush, it would hold that TRUNCATE's lock on the tables and every read of
+    # them would wait for a replay that never comes.
+    _wait_for(_replayed_all_the_primary_wrote, "the replica to replay the primary's WAL")
     _on_replica("SELECT pg_wal_replay_pause()")
     try:
         late = ServiceFactory(slug="written-while-paused", owner_team=team)

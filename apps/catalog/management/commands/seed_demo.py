@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.audit.actor import Actor, acting_as
 from releaseportal.extensions import app_modules
 
-ORDER = ["accounts", "catalog", "change_types", "changes", "delivery", "incidents", "access_reviews",
+ORDER = ["accounts", "sso", "catalog", "change_types", "changes", "delivery", "incidents", "access_reviews",
          "environments", "validation", "releases", "reports", "audit"]
 
 
