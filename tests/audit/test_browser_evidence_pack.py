@@ -21,8 +21,10 @@ def test_erin_requests_a_control_pack_and_downloads_it(page, browser_login, role
     page.get_by_label("Control pack", exact=True).select_option("sox_change_management")
     page.get_by_label("From", exact=True).fill("2026-07-01")
     page.get_by_label("To", exact=True).fill("2026-07-31")
-    page.get_by_role("button", name="Request pack").click()
-    page.wait_for_url("**/audit/")
+    # The form posts and the portal redirects back to /audit/, where the page already is: wait
+    # for that navigation itself, or the pack may not be written yet.
+    with page.expect_navigation(url="**/audit/"):
+        page.get_by_role("button", name="Request pack").click()
     pack = EvidencePack.objects.get()
     row = page.locator(f"#pack-{pack.pk}")
     row.get_by_text("ready").wait_for()
