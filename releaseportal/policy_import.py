@@ -6,9 +6,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit.actor import Actor, acting_as
+
+
+class PolicyError(Exception):
+    """A policy file refused: the line (when known) and the reason."""
+
+    def __init__(self, line: int | None, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}" if line else reason)
+
+
+class LineLoader(yaml.SafeLoader):
+    """Remembers the line of every mapping (as "__line__"), so errors can name it."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class PolicyImportCommand(BaseCommand):

@@ -12,6 +12,9 @@ from typing import Any
 import yaml
 from django.db import transaction
 
+from releaseportal.policy_import import LineLoader as _LineLoader
+from releaseportal.policy_import import PolicyError
+
 from .models import RISK_LEVELS, ApprovalStage, ChangeType
 
 POLICY_VERSION = 1
@@ -23,26 +26,6 @@ TYPE_FIELDS = {  # yaml key -> (model field, type)
 }
 STAGE_FIELDS = ["name", "approver_kind", "approver_group", "rule", "quorum", "sla_hours", "mandatory", "applies_when",
                 "is_cab"]
-
-
-class PolicyError(Exception):
-    def __init__(self, line: int | None, reason: str) -> None:
-        self.line = line
-        self.reason = reason
-        super().__init__(f"line {line}: {reason}" if line else reason)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping, so errors can name it."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def export_policy() -> str:

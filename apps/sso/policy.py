@@ -25,30 +25,12 @@ from apps.accounts.models import Team
 from apps.accounts.roles import ROLES
 from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
+from releaseportal.policy_import import LineLoader as _LineLoader
+from releaseportal.policy_import import PolicyError
 
 from .models import GroupMapping
 
 POLICY_VERSION = 1
-
-
-class PolicyError(Exception):
-    def __init__(self, line: int | None, reason: str) -> None:
-        self.line = line
-        self.reason = reason
-        super().__init__(f"line {line}: {reason}" if line else reason)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping, so errors can name it."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _current() -> dict[str, tuple[set[str], set[str]]]:
