@@ -30,8 +30,16 @@ run: $(STAMP)
 	@$(PY) manage.py demo_logins --url http://$(HOST):$(PORT)/
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# The suite runs in two passes: everything that can, in parallel on every core (pytest-xdist,
+# one test database per worker); then the `serial` tests one at a time (browser, live servers,
+# the real Celery worker, the replica and fault clusters: see tests/conftest.py). Either pass may
+# select nothing (exit 5) for a narrowed PYTEST_ARGS; both selecting nothing is a failure.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS); a=$$?; \
+	$(PY) -m pytest -m serial $(PYTEST_ARGS); b=$$?; \
+	echo "make test: parallel pass exit $$a, serial pass exit $$b (5 = nothing selected)"; \
+	[ $$a -eq 0 -o $$a -eq 5 ] && [ $$b -eq 0 -o $$b -eq 5 ] && [ $$a -ne 5 -o $$b -ne 5 ]
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

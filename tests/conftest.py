@@ -63,12 +63,29 @@ def _restore_migration_data(conn):
 BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_unlocked
 
 
+# Tests that run one at a time, after the parallel run (`make test`): a real browser or a live
+# server (timing-sensitive on a busy machine), and the ones that share something outside the
+# test database: the Celery worker started for `test_<name>` (not a per-worker copy), the
+# streaming replica, the fault cluster, the persona journeys' demo organisation.
+SERIAL_FIXTURES = {"live_server", "page", "_playwright_browser", "browser_oidc_provider"}
+SERIAL_PATHS = ("tests/journeys/", "tests/hostile/test_live_faults.py", "tests/foundation/test_read_replica.py",
+                "tests/foundation/test_celery_worker.py", "tests/notifications/test_worker.py")
+
+
+def is_serial(item) -> bool:
+    path = item.nodeid.split("::", 1)[0]
+    return bool(SERIAL_FIXTURES.intersection(item.fixturenames)) or path.startswith(SERIAL_PATHS)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m serial` / `-m "not serial"` selects by marker
 def pytest_collection_modifyitems(config, items):
     is_postgres = connection.vendor == "postgresql"
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
         if "postgres" in item.keywords and not is_postgres:
             item.add_marker(skip_pg)
+        if is_serial(item):
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(scope="session")
