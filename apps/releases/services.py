@@ -235,6 +235,12 @@ def release_transition(*, release: Release, to_state: str, actor: Any, reason: s
                 names = "; ".join(f"{c['scope']} {c['name']} ({', '.join(c['missing'])})" for c in unmet)
                 raise Conflict(f"{locked.name} cannot start before its compliance checkpoints: {names}.",
                                code="checkpoint_unmet", fields={"checkpoints": [names]})
+        if to_state == ReleaseState.RELEASED:
+            waiting = undeployed_services(locked)
+            if waiting:
+                names = ", ".join(waiting)
+                raise Conflict(f"{locked.name} cannot be marked released: not yet deployed to production: {names}.",
+                               code="waves_not_deployed", fields={"waves": [f"Not in production: {names}"]})
         now = timezone.now()
         locked.state = to_state
         if to_state == ReleaseState.SCOPE_LOCKED and locked.scope_lock_at > now:
@@ -247,6 +253,24 @@ def release_transition(*, release: Release, to_state: str, actor: Any, reason: s
         audit_event_record(action=f"release.{to_state}", target=locked, actor=resolved,
                            details={"from": from_state, "to": to_state, "reason": reason})
     return locked
+
+
+def undeployed_services(release: Release) -> list[str]:
+    """The services (slugs) with a change in `release` that no succeeded deployment of one of the
+    release's changes has taken to the last environment (production) yet: a release is released
+    when every wave has shipped, not when someone says so. Two queries."""
+    from apps.catalog.models import Environment
+    from apps.delivery.models import Deployment
+
+    last = Environment.objects.order_by("-order").values_list("pk", flat=True).first()
+    pending = dict(ReleaseChange.objects.filter(release=release)
+                   .values_list("change__service_id", "change__service__slug").distinct())
+    if last is None or not pending:
+        return []
+    shipped = set(Deployment.objects.filter(change__release_links__release=release, environment_id=last,
+                                            status=Deployment.Status.SUCCEEDED)
+                  .values_list("service_id", flat=True).distinct())
+    return sorted(slug for pk, slug in pending.items() if pk not in shipped)
 
 
 def _check_change_fits(release: Release, change) -> None:
