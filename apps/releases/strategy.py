@@ -122,12 +122,14 @@ def strategy_decision_record(*, change, strategy: str, actor: Any, reason: str =
         raise InvalidInput(f"Unknown strategy {strategy!r}.",
                            fields={"strategy": [f"One of {', '.join(RolloutStrategy.values)}."]})
     if change.state in CLOSED_CHANGE_STATES:
-        raise Conflict(f"{change.number} is {change.state}: its strategy is history.", code="change_closed",
-                       fields={"strategy": [f"The change is {change.state}."]})
+        state = change.get_state_display().lower()
+        raise Conflict(f"{change.number} is {state}: its strategy is history.", code="change_closed",
+                       fields={"strategy": [f"The change is {state}."]})
     reason = (reason or "").strip()
     recommendation = recommend_strategy(change)
     if strategy != recommendation.strategy and not reason:
-        message = (f"The recommendation is {recommendation.strategy}: say why {strategy} is chosen instead.")
+        chosen = RolloutStrategy(strategy).label.lower()
+        message = f"The recommendation is {recommendation.label.lower()}: say why {chosen} is chosen instead."
         raise InvalidInput(message, code="reason_required", fields={"reason": [message]})
     with atomic_as(resolved):
         decision = StrategyDecision.objects.select_for_update().filter(change=change).first()

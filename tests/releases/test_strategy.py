@@ -89,6 +89,8 @@ def test_the_choice_is_recorded_with_why(make_change, requester, release_manager
     with pytest.raises(InvalidInput) as exc:
         strategy_decision_record(change=chg, strategy="blue_green", actor=release_manager)
     assert exc.value.code == "reason_required" and "reason" in exc.value.fields
+    # Said in the words the page uses, not the stored values (blue_green).
+    assert exc.value.message == "The recommendation is rolling: say why blue/green is chosen instead."
     second = strategy_decision_record(change=chg, strategy="blue_green", reason="the load balancer cannot split",
                                       actor=release_manager)
     assert second.pk == first.pk and second.strategy == "blue_green" and second.recommended == "rolling"
@@ -120,8 +122,11 @@ def test_only_the_changes_people_or_a_release_manager_choose(make_change, approv
 @pytest.mark.django_db
 def test_a_closed_change_keeps_its_strategy(make_change, requester):
     chg = make_change(state="completed", env="prod", approved=False)
-    with pytest.raises(Conflict):
+    chg.state = "rolled_back"
+    chg.save(update_fields=["state"])
+    with pytest.raises(Conflict) as exc:
         strategy_decision_record(change=chg, strategy="rolling", actor=requester)
+    assert exc.value.message == f"{chg.number} is rolled back: its strategy is history."
 
 
 # --- API and page -------------------------------------------------------------------------------
