@@ -5,7 +5,7 @@ and environment pages, the dashboard panel; fixed query counts and outsiders."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -99,6 +99,26 @@ def test_versions_are_chosen_by_the_query_string(client, requester, versions):
 def test_the_baseline_index_lists_each_service_with_its_versions(client, requester, versions):
     html = member(client, requester).get("/config/baselines/").content.decode()
     assert "payments-api" in html and "v2" in html
+
+
+def test_the_baseline_page_gives_when_each_version_was_proposed_in_words(client, requester, versions):
+    html = member(client, requester).get("/config/baselines/payments-api/staging/").content.decode()
+    assert '<time datetime="2026-11-10T09:00' in html and "10 Nov 2026, 09:00 UTC</time>" in html
+    assert "2026-11-10 09:00" not in html
+
+
+def test_the_drift_pages_give_first_and_last_seen_in_words(client, requester, drifted):
+    DriftFinding.objects.filter(pk=drifted.pk).update(first_seen=datetime(2026, 11, 10, 9, 5, tzinfo=UTC),
+                                                      last_seen=datetime(2026, 11, 12, 17, 24, tzinfo=UTC))
+    member(client, requester)
+    detail = client.get(f"/config/drift/{drifted.pk}/").content.decode()
+    assert '<dt>First seen</dt><dd><time datetime="2026-11-10T09:05:00+00:00">10 Nov 2026, 09:05 UTC</time></dd>' in detail
+    assert '<dt>Last seen</dt><dd><time datetime="2026-11-12T17:24:00+00:00">12 Nov 2026, 17:24 UTC</time></dd>' in detail
+    listing = client.get("/config/drift/").content.decode()
+    assert '<time datetime="2026-11-12T17:24:00+00:00">12 Nov 2026, 17:24 UTC</time>' in listing
+    assert 'since <time datetime="2026-11-10T09:05:00+00:00">10 Nov 2026, 09:05 UTC</time>' in listing
+    for body in (detail, listing):
+        assert "2026-11-10 09:05" not in body and "2026-11-12 17:24" not in body
 
 
 # --- drift list and resolving ---------------------------------------------------------------------

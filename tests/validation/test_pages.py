@@ -204,7 +204,9 @@ def test_the_judged_breach_window_is_drawn_where_the_judgement_found_it(client, 
     # the judged breach (+1 to +6 min) is drawn as the whole run it belongs to: the canary
     # cohort stayed above 150 ms until its last sample (+590 s)
     start, end = deployment.started_at + timedelta(seconds=60), deployment.started_at + timedelta(seconds=590)
-    assert f"{start:%H:%M:%S}–{end:%H:%M:%S} UTC" in html
+    assert re.search(rf'breach</span> <time datetime="{start:%Y-%m-%dT%H:%M:%S}[.0-9]*\+00:00">18 Nov 2026, {start:%H:%M} UTC'
+                     rf'</time> to <time datetime="{end:%Y-%m-%dT%H:%M:%S}[.0-9]*\+00:00">18 Nov 2026, {end:%H:%M} UTC</time>',
+                     html)
 
 
 def test_a_pending_verdict_polls_its_sections_and_a_final_one_does_not(client, requester, service, environments):
