@@ -69,7 +69,8 @@ BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_unlocked
 # streaming replica, the fault cluster, the persona journeys' demo organisation.
 SERIAL_FIXTURES = {"live_server", "page", "_playwright_browser", "browser_oidc_provider"}
 SERIAL_PATHS = ("tests/journeys/", "tests/hostile/test_live_faults.py", "tests/foundation/test_read_replica.py",
-                "tests/foundation/test_celery_worker.py", "tests/notifications/test_worker.py")
+                "tests/foundation/test_celery_worker.py", "tests/notifications/test_worker.py",
+                "tests/audit/test_maintenance_role.py")  # creates and drops a cluster-wide role
 
 
 def is_serial(item) -> bool:
