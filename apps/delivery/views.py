@@ -108,7 +108,7 @@ def reconciliation_view(request):
                               reconciliation.csv_rows(rows))
     exceptions = sum(1 for r in rows if r.exceptions)
     return render(request, "delivery/reconciliation.html", {
-        "rows": rows, "month": label, "total": len(rows), "exceptions": exceptions,
+        "rows": rows, "month": label, "month_day": start.date(), "total": len(rows), "exceptions": exceptions,
         "labels": reconciliation.EXCEPTION_LABELS,
     })
 

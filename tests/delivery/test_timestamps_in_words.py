@@ -62,3 +62,13 @@ def test_reconciliation_gives_start_and_approval_in_words(client, auditor, deplo
     assert "3 Dec 2026, 09:00 UTC</time>" in body
     assert '<time datetime="2026-12-01T14:05:00+00:00">1 Dec 2026, 14:05 UTC</time>' in body
     assert "2026-12-03 09:00" not in body and "2026-12-01 14:05" not in body
+
+
+def test_the_reconciliation_page_names_its_month_in_words(client, auditor, clock):
+    clock("2026-12-03 08:30")
+    client.force_login(auditor)
+    body = client.get("/delivery/reconciliation/?month=2026-11").content.decode()
+    assert "<h1>Production reconciliation — November 2026</h1>" in body
+    assert "No production deployments in November 2026." in body
+    # The month picker and the CSV link keep the machine form.
+    assert 'value="2026-11"' in body and "?month=2026-11&amp;format=csv" in body

@@ -105,6 +105,10 @@ def test_an_admin_edit_is_in_history_and_the_audit_log(client, superuser, servic
     assert latest.name == "Payments API (admin)" and latest.history_user == superuser
     event = AuditEvent.objects.get(action="admin.service.changed")
     assert event.actor_label == "root" and event.object_id == str(service.pk)
+    # The admin's history page gives each row's time in words, with the instant for machines.
+    page = client.get(f"/admin/catalog/service/{service.pk}/history/").content.decode()
+    instant = latest.history_date
+    assert f'<time datetime="{instant.isoformat()}">{instant.day} {instant:%b %Y, %H:%M} UTC</time>' in page
 
 
 # --- Services called outside any request: history names the actor the service was given ----------
