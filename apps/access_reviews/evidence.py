@@ -4,6 +4,7 @@ revocation applied, as CSV and PDF, stored once in the archive storage with its 
 from __future__ import annotations
 
 import hashlib
+from datetime import date, datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -60,12 +61,23 @@ def render_csv(rows: list[dict[str, Any]]) -> bytes:
 REPORT_CONTENT_TYPES = {"csv": CONTENT_TYPE, "pdf": "application/pdf"}
 
 
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its dates and instants as values again: the PDF is read by people, so its
+    template gives them in words ("3 Dec 2026, 09:00 UTC"); the CSV keeps the ISO text."""
+    out = dict(row)
+    for name in ("last_used_at", "decided_at", "grant_revoked_at"):
+        out[name] = datetime.fromisoformat(row[name]) if row[name] else None
+    out["keep_until"] = date.fromisoformat(row["keep_until"]) if row["keep_until"] else None
+    return out
+
+
 def render_pdf(campaign: ReviewCampaign, rows: list[dict[str, Any]]) -> bytes:
     from weasyprint import HTML
 
+    readable = [_readable(r) for r in rows]
     html = render_to_string("access_reviews/report_pdf.html", {
-        "campaign": campaign, "rows": rows, "completion": campaign_completion(campaign), "generated_at": timezone.now(),
-        "revocations": [r for r in rows if r["grant_revoked_at"]],
+        "campaign": campaign, "rows": readable, "completion": campaign_completion(campaign),
+        "generated_at": timezone.now(), "revocations": [r for r in readable if r["grant_revoked_at"]],
     })
     return HTML(string=html).write_pdf()
 
