@@ -127,6 +127,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # TIME_ZONE: the footer names the timezone the page's times are in.
+                "django.template.context_processors.tz",
                 "releaseportal.navigation.navigation",
                 # "Sign in with <provider>" on the sign-in page when OpenID Connect is on.
                 "apps.sso.context.sign_in_options",

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
+from releaseportal.templatetags.portal import day
 
 from .models import Incident, IncidentNotification, IncidentRollback, IncidentUpdate, ServiceSubscription
 
@@ -92,7 +93,7 @@ def runbook_reminder_send(runbook) -> bool:
     if not runbook.owner.email:
         return False
     link = settings.SITE_URL.rstrip("/") + reverse("incidents:runbook", args=[runbook.service.slug])
-    tested = f"{runbook.last_tested_at:%Y-%m-%d}" if runbook.last_tested_at else "never"
+    tested = day(runbook.last_tested_at) if runbook.last_tested_at else "never"
     EmailMessage(
         subject=f"Rollback runbook for {runbook.service.name} is overdue for a test",
         body=(f"The rollback runbook for {runbook.service.name} was last tested successfully: {tested}.\n"

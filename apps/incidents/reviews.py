@@ -17,6 +17,7 @@ from apps.audit.actor import resolve_actor
 from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import Conflict, InvalidInput
+from releaseportal.templatetags.portal import when_text
 
 from .models import ActionItem, Incident, IncidentUpdate, Review
 
@@ -49,7 +50,7 @@ def review_start(*, incident: Incident, actor: Any, facilitator=None) -> Review:
         history_stamp(review, resolved)
         review.save()
         IncidentUpdate.objects.create(incident=locked, kind=IncidentUpdate.Kind.REVIEW, author=resolved.user,
-                                      message=f"Post-incident review started, due {review.due_date:%Y-%m-%d}.")
+                                      message=f"Post-incident review started, due {when_text(review.due_date)}.")
         audit_event_record(action="incident.review_started", target=review, actor=resolved,
                            details={"incident": locked.pk, "due_date": review.due_date.isoformat(),
                                     "required": locked.review_required})

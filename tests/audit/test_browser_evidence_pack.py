@@ -22,8 +22,9 @@ def test_erin_requests_a_control_pack_and_downloads_it(page, browser_login, role
     page.get_by_label("From", exact=True).fill("2026-07-01")
     page.get_by_label("To", exact=True).fill("2026-07-31")
     # The form posts and the portal redirects back to /audit/, where the page already is: wait
-    # for that navigation itself, or the pack may not be written yet.
-    with page.expect_navigation(url="**/audit/"):
+    # for that navigation itself, or the pack may not be written yet. With eager Celery the POST
+    # builds the whole pack (PDF included) before it answers: on a busy machine, well over 15 s.
+    with page.expect_navigation(url="**/audit/", timeout=90_000):
         page.get_by_role("button", name="Request pack").click()
     pack = EvidencePack.objects.get()
     row = page.locator(f"#pack-{pack.pk}")

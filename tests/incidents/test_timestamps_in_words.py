@@ -97,3 +97,36 @@ def test_times_follow_the_viewers_timezone(settings, client, requester, resolved
     client.force_login(requester)
     html = client.get(f"/incidents/{resolved_incident.pk}/").content.decode()
     assert '<dt>Started</dt><dd><time datetime="2026-12-03T09:00:00+00:00">3 Dec 2026, 10:00 CET</time></dd>' in html
+
+
+def test_the_review_started_entry_and_the_runbook_reminder_give_dates_in_words(clock, service, requester):
+    from django.core import mail
+
+    from apps.incidents.models import IncidentUpdate
+    from apps.incidents.reviews import review_start
+    from apps.incidents.tasks import remind_overdue_runbooks
+
+    clock("2026-12-04 08:00")
+    incident = services.incident_open(service=service, title="Checkout slow", severity="sev2",
+                                      started_at=STARTED, resolved_at=RESOLVED, actor=requester)
+    # A resolved SEV2 starts its review itself (through review_start); a SEV3 is started by hand.
+    review = Review.objects.filter(incident=incident).first() or review_start(incident=incident, actor=requester)
+    due = review.due_date
+    entry = IncidentUpdate.objects.get(incident=incident, kind=IncidentUpdate.Kind.REVIEW)
+    assert entry.message == f"Post-incident review started, due {due.day} {due:%b %Y}."
+    assert due.isoformat() not in entry.message
+
+    runbook = runbook_create(service=service, owner=requester, actor=requester)
+    runbook_test_record(runbook=runbook, outcome="passed", actor=requester,
+                        tested_at=datetime(2026, 6, 2, 10, 0, tzinfo=UTC))  # two quarters ago: overdue
+    assert remind_overdue_runbooks() == 1
+    assert "was last tested successfully: 2 Jun 2026." in mail.outbox[-1].body
+    assert "2026-06-02" not in mail.outbox[-1].body
+
+
+def test_the_footer_names_the_timezone_the_times_are_in(client, requester, resolved_incident, settings):
+    client.force_login(requester)
+    assert "times in UTC" in client.get(f"/incidents/{resolved_incident.pk}/").content.decode()
+    settings.TIME_ZONE = "Europe/Berlin"
+    html = client.get(f"/incidents/{resolved_incident.pk}/").content.decode()
+    assert "times in Europe/Berlin" in html and "3 Dec 2026, 10:00 CET" in html
