@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in person's timezone for the pages they read (apps/accounts/timezones.py).
+    "apps.accounts.timezones.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.RequestContextMiddleware",
@@ -127,8 +129,6 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                # TIME_ZONE: the footer names the timezone the page's times are in.
-                "django.template.context_processors.tz",
                 "releaseportal.navigation.navigation",
                 # "Sign in with <provider>" on the sign-in page when OpenID Connect is on.
                 "apps.sso.context.sign_in_options",

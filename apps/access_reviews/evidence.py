@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_event_record
 from releaseportal.csvexport import CONTENT_TYPE, csv_text
+from releaseportal.templatetags.portal import viewer_time_zone
 
 from .models import CampaignReport, ReviewCampaign, ReviewItem
 from .selectors import campaign_completion
@@ -75,10 +76,12 @@ def render_pdf(campaign: ReviewCampaign, rows: list[dict[str, Any]]) -> bytes:
     from weasyprint import HTML
 
     readable = [_readable(r) for r in rows]
-    html = render_to_string("access_reviews/report_pdf.html", {
-        "campaign": campaign, "rows": readable, "completion": campaign_completion(campaign),
-        "generated_at": timezone.now(), "revocations": [r for r in readable if r["grant_revoked_at"]],
-    })
+    # The stored report reads in the portal's timezone, whoever's request generates it.
+    with viewer_time_zone(None):
+        html = render_to_string("access_reviews/report_pdf.html", {
+            "campaign": campaign, "rows": readable, "completion": campaign_completion(campaign),
+            "generated_at": timezone.now(), "revocations": [r for r in readable if r["grant_revoked_at"]],
+        })
     return HTML(string=html).write_pdf()
 
 

@@ -32,6 +32,9 @@ class User(AbstractUser):
     owner_team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="service_accounts")
 
+    # The timezone this person reads times in (an IANA name); blank: the portal's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+
     objects = PortalUserManager()
     history = governed_history(excluded_fields=["last_login", "password"])
 

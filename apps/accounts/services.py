@@ -10,7 +10,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.audit.actor import resolve_actor
-from apps.audit.history import atomic_as
+from apps.audit.history import atomic_as, history_stamp
 from apps.audit.services import audit_event_record
 from releaseportal.errors import InvalidInput, NotAllowed
 
@@ -132,6 +132,38 @@ def api_tokens_revoke_for_user(*, user: User, actor: Any, reason: str) -> int:
         api_token_revoke(token=token, actor=actor, reason=reason)
         count += 1
     return count
+
+
+def time_zone_choices() -> list[str]:
+    """Every IANA timezone name this Python knows, sorted (the profile's picker)."""
+    from zoneinfo import available_timezones
+
+    return sorted(available_timezones())
+
+
+def user_time_zone_set(*, user: User, time_zone: str, actor: Any) -> User:
+    """Set the timezone `user` reads times in; "" returns them to the portal's TIME_ZONE. A person
+    sets only their own. In history and the audit log, in one transaction."""
+    resolved = resolve_actor(actor)
+    if resolved.kind == "user" and resolved.user.pk != user.pk:
+        raise NotAllowed("People choose their own timezone.")
+    time_zone = (time_zone or "").strip()
+    if time_zone and time_zone not in set(time_zone_choices()):
+        raise InvalidInput(f"Unknown timezone '{time_zone[:64]}'.",
+                           fields={"time_zone": ["Choose an IANA timezone such as Europe/Berlin."]})
+    with atomic_as(resolved):
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        before = locked.time_zone
+        if before == time_zone:
+            return locked
+        locked.time_zone = time_zone
+        locked._change_reason = "timezone chosen"
+        history_stamp(locked, resolved)
+        locked.save(update_fields=["time_zone"])
+        audit_event_record(action="account.time_zone_set", target=locked, actor=resolved,
+                           details={"from": before or settings.TIME_ZONE, "to": time_zone or settings.TIME_ZONE})
+    user.time_zone = time_zone
+    return locked
 
 
 def team_membership_add(*, team: Team, user: User, actor: Any, role: str = TeamMembership.Role.MEMBER) -> TeamMembership:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,7 @@ from releaseportal.errors import PortalError
 
 from .forms import ApiTokenForm, ThrottledAuthenticationForm
 from .models import ApiToken
-from .services import api_token_create, api_token_revoke
+from .services import api_token_create, api_token_revoke, time_zone_choices, user_time_zone_set
 
 
 class LoginView(auth_views.LoginView):
@@ -36,7 +37,22 @@ def profile(request):
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
     teams = request.user.memberships.select_related("team")
     return render(request, "accounts/profile.html",
-                  {"form": form, "tokens": tokens, "new_token": new_token, "teams": teams})
+                  {"form": form, "tokens": tokens, "new_token": new_token, "teams": teams,
+                   "time_zones": time_zone_choices(), "default_time_zone": settings.TIME_ZONE})
+
+
+@login_required
+@require_POST
+def time_zone_set(request):
+    """The timezone you read times in (the profile's picker)."""
+    try:
+        user_time_zone_set(user=request.user, time_zone=request.POST.get("time_zone", ""), actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:profile")
+    chosen = request.user.time_zone or f"the portal's default ({settings.TIME_ZONE})"
+    messages.success(request, f"Times are now shown in {chosen}.")
+    return redirect("accounts:profile")
 
 
 @login_required

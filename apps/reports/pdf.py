@@ -15,6 +15,8 @@ from datetime import datetime
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from releaseportal.templatetags.portal import viewer_time_zone
+
 from . import presentation
 from .appendix import appendix_csvs, appendix_tables
 from .attachments import pack, use_packed_streams, zip_bytes
@@ -173,7 +175,7 @@ def render_report(report: Report, governance: Governance, *, generated_by: str, 
                                  version=version)
         context["attachments"] = names
         # Times in the PDF read in words in the report's own timezone (the one its months are cut in).
-        with timezone.override(report.tz_name):
+        with timezone.override(report.tz_name), viewer_time_zone(None):
             html = render_to_string("reports/pdf/report.html", context)
         document = HTML(string=html, base_url=".").render()
         packed = [future.result() for future in packing]

@@ -2,12 +2,17 @@
 
 People are named by their full name where a person reads (`person`), with the username where an
 auditor needs it (`person_audit`); timestamps read in words in the viewer's timezone (`when`,
-`day`). The viewer's timezone is the one the request activated (TIME_ZONE unless a middleware
-activated another)."""
+`day`). The viewer's timezone is the one they chose on their profile (User.time_zone, set for the
+request by apps.accounts.timezones.UserTimeZoneMiddleware through `viewer_time_zone`), else the
+active one (TIME_ZONE). It changes only how times read: every computation (due dates, business
+days, calendar days, reports) stays in the portal's timezone."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django import template
 from django.template.base import token_kwargs
@@ -44,6 +49,31 @@ def person_audit(user):
     return format_html('{} <span class="muted">({})</span>', name, username)
 
 
+_viewer_zone: ContextVar[dt.tzinfo | None] = ContextVar("viewer_zone", default=None)
+
+
+@contextmanager
+def viewer_time_zone(zone: dt.tzinfo | None) -> Iterator[None]:
+    """Times read in `zone` inside the block; None: in the active timezone (documents such as
+    PDFs and evidence packs, which read the same whoever generates them)."""
+    token = _viewer_zone.set(zone)
+    try:
+        yield
+    finally:
+        _viewer_zone.reset(token)
+
+
+def display_zone() -> dt.tzinfo:
+    return _viewer_zone.get() or timezone.get_current_timezone()
+
+
+@register.simple_tag
+def display_time_zone() -> str:
+    """The name of the timezone this page's times read in (the footer)."""
+    zone = display_zone()
+    return getattr(zone, "key", None) or str(zone)
+
+
 def when_text(value) -> str:
     """"3 Dec 2026, 17:24 UTC" in the active timezone; dates alone as "3 Dec 2026"."""
     if value in (None, ""):
@@ -58,7 +88,7 @@ def when_text(value) -> str:
     if isinstance(value, dt.datetime):
         if timezone.is_naive(value):
             value = timezone.make_aware(value, dt.UTC)
-        local = timezone.localtime(value)
+        local = timezone.localtime(value, display_zone())
         return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
     if isinstance(value, dt.date):
         return f"{value.day} {value:%b %Y}"
@@ -76,7 +106,8 @@ def day(value) -> str:
     if value in (None, ""):
         return "—"
     if isinstance(value, dt.datetime):
-        value = timezone.localtime(value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)).date()
+        value = timezone.localtime(value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC),
+                                   display_zone()).date()
     return when_text(value)
 
 

@@ -211,6 +211,10 @@ ROUTES: dict[str, Any] = {
     "accounts:profile": [Write(
         allowed=MEMBERS | {"outsider"}, data=lambda w: {"name": "laptop", "expires_in_days": "7"},
         watch=lambda w: _models("accounts.ApiToken"))],
+    # Anyone signed in chooses the timezone they read times in (their own account only).
+    "accounts:time_zone": [Write(
+        allowed=MEMBERS | {"outsider"}, data=lambda w: {"time_zone": "Europe/Berlin"},
+        watch=lambda w: _models("accounts.User"))],
     "accounts:token_revoke": [Write(
         allowed=frozenset({"requester"}), kwargs=lambda w: {"pk": w.requester_token.pk},
         watch=lambda w: [w.requester_token])],
