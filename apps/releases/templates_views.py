@@ -130,6 +130,24 @@ def template_version_approve(request, slug: str, version: str):
 
 @member_required
 @require_POST
+def template_version_deprecate(request, slug: str, version: str):
+    """Retire a version: the gate then treats runs that report it as outdated (the template's
+    enforcement decides whether that warns or refuses)."""
+    row = services.template_version_get(slug=slug, version=version)
+    if row is None:
+        raise Http404
+    if not services.can_manage_templates(request.user):
+        raise PermissionDenied("Only release managers maintain the pipeline template registry.")
+    try:
+        services.template_version_deprecate(version=row, actor=request.user)
+        messages.success(request, f"{row} deprecated: runs that report it are now outdated.")
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    return redirect("releases:templates")
+
+
+@member_required
+@require_POST
 def template_adopt(request, slug: str, version: str):
     row = services.template_version_get(slug=slug, version=version)
     if row is None:

@@ -8,6 +8,8 @@ urlpatterns = [
          name="template_version_propose"),
     path("releases/templates/<slug:slug>/versions/<str:version>/approve/", templates_views.template_version_approve,
          name="template_version_approve"),
+    path("releases/templates/<slug:slug>/versions/<str:version>/deprecate/",
+         templates_views.template_version_deprecate, name="template_version_deprecate"),
     path("releases/templates/<slug:slug>/versions/<str:version>/adopt/", templates_views.template_adopt,
          name="template_adopt"),
     path("releases/retrospectives/", retros_views.retro_list, name="retros"),

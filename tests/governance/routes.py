@@ -536,6 +536,9 @@ ROUTES: dict[str, Any] = {
     "releases:template_version_approve": [Write(
         allowed=RELEASE_PLANNERS, kwargs=lambda w: {"slug": "standard", "version": "2.0"},
         watch=lambda w: [w.template_v2])],
+    "releases:template_version_deprecate": [Write(
+        allowed=RELEASE_PLANNERS, kwargs=lambda w: {"slug": "standard", "version": "1.0"},
+        watch=lambda w: [w.template_v1])],
     # The service's team (rita, ivan and adam are in payments) or a release manager.
     "releases:template_adopt": [Write(
         allowed=frozenset({"requester", "implementer", "approver", "release_manager", "rm_cab"}),

@@ -108,3 +108,28 @@ def test_an_outsider_gets_nothing(login, outsider, release_manager, service):
     assert page.post(f"{URL}std/versions/1/approve/").status_code == 403
     assert page.post(f"{URL}std/versions/1/adopt/", {"service": service.slug}).status_code == 403
     assert PipelineTemplate.objects.count() == 1 and not PipelineTemplateVersion.objects.exists()
+
+
+def test_a_release_manager_deprecates_an_approved_version_from_the_page(login, release_manager, requester,
+                                                                          make_change):
+    template = templates.template_create(slug="std", name="Standard", actor=release_manager)
+    change = make_change(state="approved")
+    version = templates.template_version_approve(version=templates.template_version_propose(
+        template=template, version="1.0", change=change, actor=release_manager), actor=release_manager)
+    # The team sees no Deprecate button and may not post one.
+    team_page = login(requester)
+    assert 'aria-label="Deprecate std@1.0"' not in team_page.get(URL).content.decode()
+    assert team_page.post(f"{URL}std/versions/1.0/deprecate/").status_code == 403
+    version.refresh_from_db()
+    assert version.status == "approved"
+
+    page = login(release_manager)
+    assert 'aria-label="Deprecate std@1.0"' in page.get(URL).content.decode()
+    html = page.post(f"{URL}std/versions/1.0/deprecate/", follow=True).content.decode()
+    assert "std@1.0 deprecated: runs that report it are now outdated." in html
+    version.refresh_from_db()
+    assert version.status == "deprecated" and version.deprecated_at is not None
+    assert 'aria-label="Deprecate std@1.0"' not in html  # nothing left to deprecate
+    assert AuditEvent.objects.filter(action="releases.template_version_deprecated",
+                                     actor_label=release_manager.username).count() == 1
+    assert page.post(f"{URL}std/versions/9.9/deprecate/").status_code == 404
