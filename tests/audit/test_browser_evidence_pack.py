@@ -17,7 +17,12 @@ def test_erin_requests_a_control_pack_and_downloads_it(page, browser_login, role
     browser_login("erin")
     page.get_by_role("link", name="Audit workspace").click()
     page.wait_for_url("**/audit/")
-    page.get_by_label("Scope").select_option("control_period")
+    # Choosing the scope swaps in that scope's form (htmx): fill it only once the swap is done, or
+    # the swap can land after the typing and empty the required fields (no submit, no pack).
+    with page.expect_response("**/audit/packs/form/?scope=control_period"):
+        page.get_by_label("Scope").select_option("control_period")
+    page.wait_for_function("() => !document.querySelector('#pack-request.htmx-swapping, #pack-request.htmx-settling,"
+                           " .htmx-request')")
     page.get_by_label("Control pack", exact=True).select_option("sox_change_management")
     page.get_by_label("From", exact=True).fill("2026-07-01")
     page.get_by_label("To", exact=True).fill("2026-07-31")
