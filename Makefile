@@ -31,12 +31,13 @@ run: $(STAMP)
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The suite runs in two passes: everything that can, in parallel on every core (pytest-xdist,
-# one test database per worker); then the `serial` tests one at a time (browser, live servers,
-# the real Celery worker, the replica and fault clusters: see tests/conftest.py). Either pass may
+# one test database per worker, whole files per worker, in collection order: the persona journeys
+# first, see tests/conftest.py); then the `serial` tests one at a time (browser, live servers,
+# the real Celery worker, the replica and fault clusters). Either pass may
 # select nothing (exit 5) for a narrowed PYTEST_ARGS; both selecting nothing is a failure.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: $(STAMP)
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS); a=$$?; \
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial" $(PYTEST_ARGS); a=$$?; \
 	$(PY) -m pytest -m serial $(PYTEST_ARGS); b=$$?; \
 	echo "make test: parallel pass exit $$a, serial pass exit $$b (5 = nothing selected)"; \
 	[ $$a -eq 0 -o $$a -eq 5 ] && [ $$b -eq 0 -o $$b -eq 5 ] && [ $$a -ne 5 -o $$b -ne 5 ]

@@ -66,15 +66,21 @@ BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_unlocked
 # Tests that run one at a time, after the parallel run (`make test`): a real browser or a live
 # server (timing-sensitive on a busy machine), and the ones that share something outside the
 # test database: the Celery worker started for `test_<name>` (not a per-worker copy), the
-# streaming replica, the fault cluster, the persona journeys' demo organisation.
+# streaming replica, the fault cluster, a cluster-wide database role.
 SERIAL_FIXTURES = {"live_server", "page", "_playwright_browser", "browser_oidc_provider"}
-SERIAL_PATHS = ("tests/journeys/", "tests/hostile/test_live_faults.py", "tests/foundation/test_read_replica.py",
+SERIAL_PATHS = ("tests/hostile/test_live_faults.py", "tests/foundation/test_read_replica.py",
                 "tests/foundation/test_celery_worker.py", "tests/notifications/test_worker.py",
-                "tests/audit/test_maintenance_role.py")  # creates and drops a cluster-wide role
+                "tests/audit/test_maintenance_role.py")
+# The persona journeys are the longest tests and mostly wait on the browser (60 s timeouts, each
+# file on a demo organisation of its own): they run in the parallel pass, and first, so that
+# pytest-xdist (one file per worker) starts them while the rest of the suite fills the gaps.
+PARALLEL_FIRST = "tests/journeys/"
 
 
 def is_serial(item) -> bool:
     path = item.nodeid.split("::", 1)[0]
+    if path.startswith(PARALLEL_FIRST):
+        return False
     return bool(SERIAL_FIXTURES.intersection(item.fixturenames)) or path.startswith(SERIAL_PATHS)
 
 
@@ -87,6 +93,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
         if is_serial(item):
             item.add_marker(pytest.mark.serial)
+    items.sort(key=lambda item: not item.nodeid.startswith(PARALLEL_FIRST))  # stable: order kept otherwise
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from tests.governance.conftest import HTML_PERSONAS
 
 pytestmark = pytest.mark.django_db
 
-# Not pages: signing out, downloads and exports (as tests/journeys/test_personas.py), the API.
+# Not pages: signing out, downloads and exports (as tests/journeys/journey.py), the API.
 NOT_FOLLOWED = re.compile(r"^/account/logout/|/download/|/pdf/|/data/|/export/|^/api/|^/admin/|^/media/|^/static/"
                           r"|\.(csv|pdf|zip|ics|json|jsonl|gz)$")
 

@@ -1,4 +1,4 @@
-"""The link checker behind tests/journeys/test_personas.py::test_every_link_a_persona_reaches:
+"""The link checker behind every_link_answers in tests/journeys/journey.py (the persona tests):
 a breadth-first walk through the Django test client, as one signed-in person, from the home page
 through every same-origin link on every page they reach. Every link must answer 2xx (after
 redirects) and never send them to sign in.

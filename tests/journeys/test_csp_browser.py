@@ -69,7 +69,7 @@ def test_htmx_pages_and_swagger_ui_run_under_the_policy(_playwright_browser, dem
         operations = page.locator(".opblock").count()
         assert operations > 20, f"Swagger UI rendered {operations} operations"
         visited.append(f"/api/docs/ ({operations} operations)")
-        # What tests/journeys/test_personas.py does to run axe-core still works under the policy.
+        # What tests/journeys/journey.py does to run axe-core still works under the policy.
         axe = (Path(__import__("axe_playwright_python").__file__).parent / "axe.min.js").read_text()
         page.evaluate(axe)
         assert page.evaluate("typeof axe.run") == "function"

@@ -9,7 +9,11 @@ screenshot of each. A journey fails on
   same-origin href, deduplicated, fetched with the person's session (sign-out and file
   downloads are not followed).
 
-Every problem of a persona is collected and reported together, so one run lists them all."""
+Every problem of a persona is collected and reported together, so one run lists them all.
+
+The tests live in test_personas_delivery.py and test_personas_oversight.py, one half of the
+personas each: pytest-xdist runs one file per worker (`make test`), each against a demo
+organisation of its own, so the journeys take half the time."""
 
 from __future__ import annotations
 
@@ -17,14 +21,8 @@ import re
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
-import pytest
-
 # Links the checker does not follow: signing out ends the journey; files are downloads, not pages.
 from .crawl import NOT_FOLLOWED
-
-# django_db: pytest-django creates the test database only for sessions with a test marked so;
-# each journey runs in a transaction over the module's committed seed (tests/journeys/conftest.py).
-pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 WIDTHS = (1366, 390)
 # axe-core's tags for WCAG 2.0 and 2.1, levels A and AA.
@@ -88,8 +86,8 @@ def _check_page(page, url: str, label: str, width: int, shots: Path, axe: str, p
         page.remove_listener("pageerror", on_error)
 
 
-@pytest.mark.parametrize(("username", "role"), PERSONAS, ids=[p[0] for p in PERSONAS])
-def test_persona_journey(_playwright_browser, demo_server, screenshot_dir, username, role):
+def persona_journey(_playwright_browser, demo_server, screenshot_dir, username, role):
+    """The journey of one persona (see the module's docstring)."""
     context = _playwright_browser.new_context(base_url=demo_server, viewport={"width": WIDTHS[0], "height": 900})
     context.set_default_timeout(60000)
     page = context.new_page()
@@ -126,8 +124,7 @@ def test_persona_journey(_playwright_browser, demo_server, screenshot_dir, usern
     assert not problems, f"{username} ({role}): {len(problems)} problem(s)\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize(("username", "role"), PERSONAS, ids=[p[0] for p in PERSONAS])
-def test_every_link_a_persona_reaches_answers(demo_server, username, role):
+def every_link_answers(demo_server, username, role):
     """The link checker: beyond the pages the navigation offers (the journey above), every page a
     persona reaches by following links from home, a few of each kind (tests/journeys/crawl.py),
     and every link on them answers 2xx for that person."""
