@@ -112,20 +112,25 @@ def template_version_propose(request, slug: str):
     return redirect("releases:templates")
 
 
-@member_required
-@require_POST
-def template_version_approve(request, slug: str, version: str):
+def _version_move(request, slug: str, version: str, move, done: str):
+    """Approve or deprecate a version: release managers only, the service decides the rest."""
     row = services.template_version_get(slug=slug, version=version)
     if row is None:
         raise Http404
     if not services.can_manage_templates(request.user):
         raise PermissionDenied("Only release managers maintain the pipeline template registry.")
     try:
-        services.template_version_approve(version=row, actor=request.user)
-        messages.success(request, f"{row} approved.")
+        move(version=row, actor=request.user)
+        messages.success(request, f"{row} {done}")
     except PortalError as exc:
         messages.error(request, exc.message)
     return redirect("releases:templates")
+
+
+@member_required
+@require_POST
+def template_version_approve(request, slug: str, version: str):
+    return _version_move(request, slug, version, services.template_version_approve, "approved.")
 
 
 @member_required
@@ -133,17 +138,8 @@ def template_version_approve(request, slug: str, version: str):
 def template_version_deprecate(request, slug: str, version: str):
     """Retire a version: the gate then treats runs that report it as outdated (the template's
     enforcement decides whether that warns or refuses)."""
-    row = services.template_version_get(slug=slug, version=version)
-    if row is None:
-        raise Http404
-    if not services.can_manage_templates(request.user):
-        raise PermissionDenied("Only release managers maintain the pipeline template registry.")
-    try:
-        services.template_version_deprecate(version=row, actor=request.user)
-        messages.success(request, f"{row} deprecated: runs that report it are now outdated.")
-    except PortalError as exc:
-        messages.error(request, exc.message)
-    return redirect("releases:templates")
+    return _version_move(request, slug, version, services.template_version_deprecate,
+                         "deprecated: runs that report it are now outdated.")
 
 
 @member_required
