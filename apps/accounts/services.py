@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -134,11 +135,18 @@ def api_tokens_revoke_for_user(*, user: User, actor: Any, reason: str) -> int:
     return count
 
 
-def time_zone_choices() -> list[str]:
-    """Every IANA timezone name this Python knows, sorted (the profile's picker)."""
+@functools.cache
+def time_zone_choices() -> tuple[str, ...]:
+    """Every IANA timezone name this Python knows, sorted (the profile's picker). Read once per
+    process: available_timezones() walks the tz database's files on every call."""
     from zoneinfo import available_timezones
 
-    return sorted(available_timezones())
+    return tuple(sorted(available_timezones()))
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(time_zone_choices())
 
 
 def user_time_zone_set(*, user: User, time_zone: str, actor: Any) -> User:
@@ -148,7 +156,7 @@ def user_time_zone_set(*, user: User, time_zone: str, actor: Any) -> User:
     if resolved.kind == "user" and resolved.user.pk != user.pk:
         raise NotAllowed("People choose their own timezone.")
     time_zone = (time_zone or "").strip()
-    if time_zone and time_zone not in set(time_zone_choices()):
+    if time_zone and time_zone not in _known_time_zones():
         raise InvalidInput(f"Unknown timezone '{time_zone[:64]}'.",
                            fields={"time_zone": ["Choose an IANA timezone such as Europe/Berlin."]})
     with atomic_as(resolved):

@@ -93,7 +93,7 @@ def runbook_reminder_send(runbook) -> bool:
     if not runbook.owner.email:
         return False
     link = settings.SITE_URL.rstrip("/") + reverse("incidents:runbook", args=[runbook.service.slug])
-    tested = day(runbook.last_tested_at) if runbook.last_tested_at else "never"
+    tested = day(runbook.last_tested_at, "never")
     EmailMessage(
         subject=f"Rollback runbook for {runbook.service.name} is overdue for a test",
         body=(f"The rollback runbook for {runbook.service.name} was last tested successfully: {tested}.\n"

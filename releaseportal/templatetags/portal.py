@@ -101,10 +101,11 @@ def when(value) -> str:
 
 
 @register.filter
-def day(value) -> str:
-    """The date only, in the active timezone: "3 Dec 2026"."""
+def day(value, empty: str = "—") -> str:
+    """The date only, in the viewer's timezone: "3 Dec 2026"; `empty` where there is none
+    (`{{ runbook.last_tested_at|day:"never" }}`)."""
     if value in (None, ""):
-        return "—"
+        return empty
     if isinstance(value, dt.datetime):
         value = timezone.localtime(value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC),
                                    display_zone()).date()
