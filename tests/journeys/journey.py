@@ -86,6 +86,17 @@ def _check_page(page, url: str, label: str, width: int, shots: Path, axe: str, p
         page.remove_listener("pageerror", on_error)
 
 
+def sign_in(page, username: str) -> None:
+    """Sign `username` in with the demo password (any earlier session's cookies dropped)."""
+    page.context.clear_cookies()
+    page.goto("/account/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
+    assert urlparse(page.url).path == "/", f"{username} could not sign in (at {page.url})"
+
+
 def persona_journey(_playwright_browser, demo_server, screenshot_dir, username, role):
     """The journey of one persona (see the module's docstring)."""
     context = _playwright_browser.new_context(base_url=demo_server, viewport={"width": WIDTHS[0], "height": 900})
@@ -93,12 +104,7 @@ def persona_journey(_playwright_browser, demo_server, screenshot_dir, username, 
     page = context.new_page()
     problems: list[str] = []
     try:
-        page.goto("/account/login/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", "demo")
-        page.click("button[type=submit]")
-        page.wait_for_load_state("domcontentloaded")
-        assert urlparse(page.url).path == "/", f"{username} could not sign in (at {page.url})"
+        sign_in(page, username)
         nav = page.evaluate("Array.from(document.querySelectorAll('nav.mainnav a[href]')).map(a => a.href)")
         pages = list(dict.fromkeys([f"{demo_server}/", *nav]))
         axe = _axe_source()

@@ -6,21 +6,12 @@ uncaught page error. Swagger UI must render its operations under the policy."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
+from .journey import sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
-
-
-def _sign_in(page, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto("/account/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-    assert urlparse(page.url).path == "/", f"{username} could not sign in (at {page.url})"
 
 
 def _swap(page, selector: str) -> None:
@@ -42,17 +33,17 @@ def test_htmx_pages_and_swagger_ui_run_under_the_policy(_playwright_browser, dem
     page.on("pageerror", lambda exc: console.append(f"uncaught: {exc}"))
     visited = []
     try:
-        _sign_in(page, "frank")  # executive: the DORA dashboard swaps its figures with htmx
+        sign_in(page, "frank")  # executive: the DORA dashboard swaps its figures with htmx
         page.goto("/reports/", wait_until="networkidle")
         _swap(page, "#month")
         visited.append("/reports/ (month swapped)")
 
-        _sign_in(page, "erin")  # auditor: the evidence pack form swaps itself with htmx
+        sign_in(page, "erin")  # auditor: the evidence pack form swaps itself with htmx
         page.goto("/audit/", wait_until="networkidle")
         _swap(page, "#pack-scope")
         visited.append("/audit/ (pack scope swapped)")
 
-        _sign_in(page, "grace")  # access admin: campaigns (progress bars) and the review queue
+        sign_in(page, "grace")  # access admin: campaigns (progress bars) and the review queue
         for path in ("/access/campaigns/", "/access/reviews/"):
             page.goto(path, wait_until="networkidle")
             visited.append(path)
@@ -60,7 +51,7 @@ def test_htmx_pages_and_swagger_ui_run_under_the_policy(_playwright_browser, dem
             ".progress > span[data-progress]", "spans => spans.map(s => s.style.width)")
         assert bars and all(width.endswith("%") for width in bars), bars
 
-        _sign_in(page, "bob")  # CAB member: the approval queue (decisions by htmx)
+        sign_in(page, "bob")  # CAB member: the approval queue (decisions by htmx)
         page.goto("/changes/queue/", wait_until="networkidle")
         visited.append("/changes/queue/")
 
